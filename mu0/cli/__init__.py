@@ -1,0 +1,48 @@
+"""The `mu0` command: one sub-module per subcommand, dispatched here by the first argument.
+
+Each subcommand parses its own options with tyro from the frozen config dataclasses, so
+`mu0 <command> --help` lists every option with the comment written above its field.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, one-line help)
+    "ingest": ("mu0.cli.ingest", "ingest episodes into data/raw: `metaworld`, `video PATH...` or `s3://bucket/prefix`"),
+    "inspect": ("mu0.cli.inspect", "list the episodes of a folder, or save a contact sheet of one episode"),
+    "data": ("mu0.cli.data", "version data/raw with DVC (`data version`) or fetch it from the remote (`data pull`)"),
+}
+USAGE = "usage: mu0 COMMAND [OPTIONS]   (mu0 COMMAND --help for a command's options)"
+
+
+def print_help() -> None:
+    print(USAGE)
+    print("\nμ_0: 3D interaction-trace world model platform. Commands:")
+    for name, (_, text) in COMMANDS.items():
+        print(f"  {name:<10} {text}")
+    print("\nSettings (DVC remote, S3 endpoint) come from MU0_* environment variables; see README.md.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print_help()
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"mu0: unknown command '{name}'. {USAGE}", file=sys.stderr)
+        return 2
+    import importlib
+
+    from mu0.cli.common import setup_logging
+
+    setup_logging()
+    run: Callable[[list[str]], int] = importlib.import_module(COMMANDS[name][0]).run
+    return run(rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

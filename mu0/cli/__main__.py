@@ -1,0 +1,3 @@
+from mu0.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""Run a source's jobs (in a process pool when asked), write their episodes atomically, quarantine
+what fails, and report. Re-running is idempotent: identical episodes are left untouched."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import logging
+import multiprocessing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mu0.episodes import EpisodeFormatError, recover_staging, write_episode
+from mu0.episodes.quarantine import clear_quarantine, quarantine
+from mu0.sources.base import IngestJob, SourceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    episode_id: str
+    status: str  # written | replaced | unchanged | quarantined
+    detail: str  # path of the episode, or the reason it was quarantined
+
+
+@dataclasses.dataclass
+class IngestReport:
+    out_dir: Path
+    outcomes: list[Outcome] = dataclasses.field(default_factory=list)
+
+    def ids(self, *statuses: str) -> list[str]:
+        return [o.episode_id for o in self.outcomes if o.status in statuses]
+
+    @property
+    def quarantined(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "quarantined"]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.ids("written", "replaced"))
+
+    def summary(self) -> str:
+        counts = {s: len(self.ids(s)) for s in ("written", "replaced", "unchanged", "quarantined")}
+        return ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
+def run_job(job: IngestJob, out_dir: Path, quarantine_dir: Path) -> list[Outcome]:
+    """Build and write one job's episodes; every failure becomes a quarantine note, never a crash."""
+    try:
+        episodes = job.build()
+    except (SourceError, EpisodeFormatError, ValueError, OSError, RuntimeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        log.warning("quarantined %s (%s): %s", job.episode_ids, job.label, reason)
+        return [Outcome(eid, "quarantined", str(quarantine(quarantine_dir, eid, job.label, reason)))
+                for eid in job.episode_ids]
+    outcomes = []
+    for episode in episodes:
+        try:
+            result = write_episode(episode, out_dir)
+        except EpisodeFormatError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.warning("quarantined %s (%s): %s", episode.episode_id, job.label, reason)
+            note = quarantine(quarantine_dir, episode.episode_id, job.label, reason)
+            outcomes.append(Outcome(episode.episode_id, "quarantined", str(note)))
+            continue
+        clear_quarantine(quarantine_dir, episode.episode_id)
+        outcomes.append(Outcome(episode.episode_id, result.status, str(result.path)))
+    return outcomes
+
+
+def ingest(
+    jobs: Sequence[IngestJob],
+    out_dir: Path,
+    quarantine_dir: Path,
+    workers: int = 1,
+    on_job_done: Callable[[IngestJob, list[Outcome]], None] | None = None,
+) -> IngestReport:
+    """Run every job; `workers` > 1 uses spawned processes (each gets its own GL context)."""
+    out_dir, quarantine_dir = Path(out_dir), Path(quarantine_dir)
+    recover_staging(out_dir)
+    report = IngestReport(out_dir)
+
+    def done(job: IngestJob, outcomes: list[Outcome]) -> None:
+        report.outcomes.extend(outcomes)
+        if on_job_done is not None:
+            on_job_done(job, outcomes)
+
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            done(job, run_job(job, out_dir, quarantine_dir))
+        return report
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = {pool.submit(run_job, job, out_dir, quarantine_dir): job for job in jobs}
+        for future in cf.as_completed(futures):
+            done(futures[future], future.result())
+    report.outcomes.sort(key=lambda o: o.episode_id)
+    return report

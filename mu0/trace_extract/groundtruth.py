@@ -1,0 +1,98 @@
+"""True 3D and 2D tracks of query pixels from simulator ground truth (`gt/` of a simulated episode).
+
+A query pixel of frame 0 is lifted with the rendered depth, attached to the rigid body seen at that
+pixel (gt/body_ids.npy), carried along that body's recorded poses, and projected into every
+frame's camera. A point counts as visible where it lies inside the image, in front of the camera,
+and the rendered depth at its pixel agrees with its own depth (otherwise something occludes it).
+Shapes: n query points, t frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from mu0.episodes import Episode, EpisodeFormatError
+from mu0.episodes.schema import GT_BODIES, GT_BODY_IDS
+
+
+def quat_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) unit quaternions (w, x, y, z), MuJoCo's order, to (..., 3, 3) rotation matrices."""
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+@dataclasses.dataclass(frozen=True)
+class GroundTruthTracks:
+    query_uv_px: np.ndarray  # (n,2) query pixels in frame 0
+    body_ids: np.ndarray  # (n,) MuJoCo body each point is attached to (0 = world, i.e. static)
+    xyz_world: np.ndarray  # (n,t,3) metres
+    uv_px: np.ndarray  # (n,t,2) projection into each frame's camera, pixels
+    z_cam_m: np.ndarray  # (n,t) depth along each frame's optical axis, metres
+    visible: np.ndarray  # (n,t) bool
+
+
+def _lift_queries(ep: Episode, query_uv_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World points (n,3) and body ids (n,) for integer query pixels of frame 0."""
+    body_ids = np.load(ep.path / GT_BODY_IDS, allow_pickle=False)
+    u, v = query_uv_px[:, 0], query_uv_px[:, 1]
+    h, w = body_ids.shape
+    if np.any((u < 0) | (u >= w) | (v < 0) | (v >= h)):
+        raise ValueError(f"{ep.path}: query pixels must lie inside the {w}x{h} image")
+    z = np.asarray(ep.depth[0], np.float64)[v, u]
+    ids = body_ids[v, u]
+    bad = (ids < 0) | (z <= 0)
+    if np.any(bad):
+        raise ValueError(f"{ep.path}: query pixels {query_uv_px[bad].tolist()} see no body or have no depth")
+    K = ep.intrinsics[0].astype(np.float64)
+    rays = np.linalg.inv(K) @ np.stack([u, v, np.ones_like(u)]).astype(np.float64)  # (3,n)
+    xyz_cam = (rays * z).T
+    T_world_cam = np.linalg.inv(ep.extrinsics[0].astype(np.float64))
+    return xyz_cam @ T_world_cam[:3, :3].T + T_world_cam[:3, 3], ids
+
+
+def track_query_pixels(ep: Episode, query_uv_px: np.ndarray, depth_tol_m: float = 0.01,
+                       depth_tol_rel: float = 0.02) -> GroundTruthTracks:
+    """Ground-truth tracks of integer pixels (n,2) (u = column, v = row) chosen in frame 0."""
+    if ep.gt_dir is None or ep.depth is None:
+        raise EpisodeFormatError(ep.path, "gt", "ground-truth tracks need gt/ and depth (simulated episodes)")
+    query_uv_px = np.asarray(query_uv_px, np.int64).reshape(-1, 2)
+    with np.load(ep.path / GT_BODIES, allow_pickle=False) as bodies:
+        xpos, xquat = bodies["xpos"], bodies["xquat"]  # (t,b,3), (t,b,4)
+    xyz0, ids = _lift_queries(ep, query_uv_px)
+    R = quat_wxyz_to_matrix(xquat[:, ids])  # (t,n,3,3) body-to-world
+    p = xpos[:, ids]  # (t,n,3)
+    xyz_body = np.einsum("nji,nj->ni", R[0], xyz0 - p[0])  # R0ᵀ (x − p0)
+    xyz_world = np.einsum("tnij,nj->tni", R, xyz_body) + p  # (t,n,3)
+    E = ep.extrinsics.astype(np.float64)  # (t,4,4) world-to-camera
+    xyz_cam = np.einsum("tij,tnj->tni", E[:, :3, :3], xyz_world) + E[:, None, :3, 3]
+    z = xyz_cam[..., 2]
+    proj = np.einsum("tij,tnj->tni", ep.intrinsics.astype(np.float64), xyz_cam)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = proj[..., :2] / proj[..., 2:3]
+    visible = _visibility(ep, uv, z, depth_tol_m, depth_tol_rel)
+    return GroundTruthTracks(query_uv_px, ids, np.swapaxes(xyz_world, 0, 1), np.swapaxes(uv, 0, 1),
+                             z.T, visible.T)
+
+
+def _visibility(ep: Episode, uv: np.ndarray, z: np.ndarray, tol_m: float, tol_rel: float) -> np.ndarray:
+    """(t,n) bool: in the image, in front of the camera and not occluded according to rendered depth."""
+    t, n = z.shape
+    h, w = ep.depth.shape[1:]
+    cols = np.rint(uv[..., 0])
+    rows = np.rint(uv[..., 1])
+    inside = (z > 0) & (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    visible = np.zeros((t, n), bool)
+    for frame in range(t):
+        sel = inside[frame]
+        if not np.any(sel):
+            continue
+        seen = np.asarray(ep.depth[frame], np.float64)[rows[frame, sel].astype(int), cols[frame, sel].astype(int)]
+        visible[frame, sel] = np.abs(seen - z[frame, sel]) <= np.maximum(tol_m, tol_rel * z[frame, sel])
+    return visible
