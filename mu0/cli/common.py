@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 from rich.console import Console
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # logs, progress, summaries
+results = Console()  # what a command was asked to show (tables, JSON) goes to stdout
 PRESET_HELP = "Options start from a preset, chosen with --preset {debug,tiny,small} (default: tiny)."
 
 

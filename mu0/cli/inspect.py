@@ -9,7 +9,7 @@ from typing import Annotated
 import numpy as np
 import tyro
 
-from mu0.cli.common import console, parse
+from mu0.cli.common import console, parse, results
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +41,7 @@ def _list(root: Path, verify: bool) -> int:
         m = ep.meta
         table.add_row(ep.episode_id, m["task"], m["camera"], str(ep.num_frames), f"{m['width']}x{m['height']}",
                       "yes" if ep.depth is not None else "no", str(m.get("success", "-")))
-    console.print(table)
+    results.print(table)
     return 1 if bad else 0
 
 
@@ -67,8 +67,8 @@ def run(args: list[str]) -> int:
     from mu0.episodes import open_episode
 
     ep = open_episode(parsed.root / parsed.episode, verify_hash=parsed.verify)
-    console.print(ep)
-    console.print_json(data={k: v for k, v in ep.meta.items()})
+    results.print(ep)
+    results.print_json(data={k: v for k, v in ep.meta.items()})
     if parsed.save is not None:
         parsed.save.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(contact_sheet(ep)).save(parsed.save)

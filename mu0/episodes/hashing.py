@@ -18,7 +18,7 @@ from mu0.episodes.schema import META
 _CHUNK_BYTES = 1 << 24
 
 
-def _update_array(h: "hashlib._Hash", name: str, arr: np.ndarray) -> None:
+def _update_array(h: hashlib._Hash, name: str, arr: np.ndarray) -> None:
     h.update(f"{name}|{arr.dtype.str}|{arr.shape}\n".encode())
     flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
     for start in range(0, flat.size, _CHUNK_BYTES):

@@ -26,7 +26,7 @@ def quarantine(quarantine_dir: Path, episode_id: str, source: str, reason: str, 
         "episode_id": episode_id,
         "source": source,
         "reason": reason,
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **details,
     }
     path = quarantine_note_path(quarantine_dir, episode_id)

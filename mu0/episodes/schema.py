@@ -58,7 +58,7 @@ def check_array(
     if arr.dtype != np.dtype(dtype):
         raise EpisodeFormatError(path, field, f"dtype is {arr.dtype}, expected {np.dtype(dtype)}")
     want = tuple("*" if s is None else s for s in shape)
-    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape, strict=True)):
         raise EpisodeFormatError(path, field, f"shape is {arr.shape}, expected {want}")
 
 

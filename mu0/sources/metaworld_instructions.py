@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a table of sentences reads better one task per entry)
 """Natural-language instructions for the 50 Meta-World v3 tasks, three paraphrases each.
 
 Written from the tasks' own descriptions in the Meta-World paper (Yu et al., 2019, appendix);

@@ -119,7 +119,7 @@ class RgbdRenderer:
             self._gl.free()
             self._gl = None
 
-    def __enter__(self) -> "RgbdRenderer":
+    def __enter__(self) -> RgbdRenderer:
         return self
 
     def __exit__(self, *exc: object) -> None:

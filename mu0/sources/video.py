@@ -182,24 +182,40 @@ class VideoFile:
         return [load_video_episode(self.path, self.cfg, self.source_uri)]
 
 
+def _checked_depth(path: Path, sidecar: dict, cfg: VideoSourceConfig, t: int, h: int, w: int) -> np.ndarray | None:
+    side = sidecar_paths(path)
+    depth = read_depth(path, float(sidecar.get("depth_scale", cfg.png_depth_scale)))
+    if depth is None:
+        return None
+    depth_file = side["depth_npy"] if side["depth_npy"].exists() else side["depth_png"]
+    if depth.shape != (t, h, w):
+        raise EpisodeFormatError(depth_file, "depth", f"shape is {depth.shape}, expected {(t, h, w)} as the video")
+    check_depth_values(depth, depth_file)
+    return depth
+
+
+def _cameras(path: Path, sidecar: dict, cfg: VideoSourceConfig, t: int, h: int, w: int):
+    """Per-frame K (t,3,3) and world-to-camera (t,4,4) from the sidecar, or the documented defaults."""
+    where = sidecar_paths(path)["json"]
+    if "intrinsics" in sidecar:
+        K = _per_frame(sidecar["intrinsics"], t, (3, 3), "intrinsics", where)
+    else:
+        K = np.broadcast_to(default_intrinsics(h, w, cfg.default_hfov_deg), (t, 3, 3)).astype(np.float32)
+    if "extrinsics" in sidecar:
+        E = _per_frame(sidecar["extrinsics"], t, (4, 4), "extrinsics", where)
+    else:
+        E = np.broadcast_to(np.eye(4), (t, 4, 4)).astype(np.float32)
+    return K, E
+
+
 def load_video_episode(path: Path, cfg: VideoSourceConfig, source_uri: str = "") -> EpisodeData:
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
     sidecar = read_sidecar(path)
-    side = sidecar_paths(path)
     images, fps = (read_image_folder(path), None) if path.is_dir() else decode_video(path)
-    fps = float(sidecar.get("fps") or fps or cfg.fps)
-    depth = read_depth(path, float(sidecar.get("depth_scale", cfg.png_depth_scale)))
     t, h, w = images.shape[:3]
-    depth_file = side["depth_npy"] if side["depth_npy"].exists() else side["depth_png"]
-    if depth is not None:
-        if depth.shape != (t, h, w):
-            raise EpisodeFormatError(depth_file, "depth", f"shape is {depth.shape}, expected {(t, h, w)} to match the video")
-        check_depth_values(depth, depth_file)
-    K = _per_frame(sidecar["intrinsics"], t, (3, 3), "intrinsics", side["json"]) if "intrinsics" in sidecar else \
-        np.broadcast_to(default_intrinsics(h, w, cfg.default_hfov_deg), (t, 3, 3)).astype(np.float32)
-    E = _per_frame(sidecar["extrinsics"], t, (4, 4), "extrinsics", side["json"]) if "extrinsics" in sidecar else \
-        np.broadcast_to(np.eye(4), (t, 4, 4)).astype(np.float32)
+    depth = _checked_depth(path, sidecar, cfg, t, h, w)
+    K, E = _cameras(path, sidecar, cfg, t, h, w)
     keep = slice(None, None, cfg.frame_stride)
     images, K, E = images[keep], K[keep], E[keep]
     depth = depth[keep] if depth is not None else None
@@ -211,14 +227,13 @@ def load_video_episode(path: Path, cfg: VideoSourceConfig, source_uri: str = "")
         "source_uri": source_uri or str(path),
         "source_sha256": digest,
         "task": str(sidecar.get("task", path.name.split(".")[0])),
-        "fps": fps / cfg.frame_stride,
+        "fps": float(sidecar.get("fps") or fps or cfg.fps) / cfg.frame_stride,
         "instructions": _instructions(sidecar, cfg.default_instruction),
         "embodiment": str(sidecar.get("embodiment", "unknown")),
         "camera": str(sidecar.get("camera", "video")),
         "camera_moving": bool(sidecar.get("camera_moving", "extrinsics" in sidecar)),
         "camera_poses": "given" if "extrinsics" in sidecar else "unknown",
         "intrinsics_source": "sidecar" if "intrinsics" in sidecar else f"default hfov {cfg.default_hfov_deg} deg",
-        "depth_source": str(depth_file.name) if depth is not None else "none (2D-only episode)",
     }
     return EpisodeData(meta=meta, images=np.ascontiguousarray(images), intrinsics=np.ascontiguousarray(K, np.float32),
                        extrinsics=np.ascontiguousarray(E, np.float32), depth=depth)

@@ -3,8 +3,8 @@
 import pytest
 
 from mu0.episodes import open_episode
-from mu0.sources.metaworld import MetaWorldRollout, all_tasks
 from mu0.sources.ingest import run_job
+from mu0.sources.metaworld import MetaWorldRollout, all_tasks
 
 
 @pytest.mark.slow

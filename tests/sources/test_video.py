@@ -68,7 +68,7 @@ def test_image_folder_with_16bit_png_depth(tmp_path):
 
 def test_bad_inputs_are_quarantined_with_the_file_named_and_the_rest_written(tmp_path):
     frames = synthetic_frames(T, H, W)
-    good = write_mp4(tmp_path / "good.mp4", frames)
+    write_mp4(tmp_path / "good.mp4", frames)
     truncated = write_mp4(tmp_path / "truncated.mp4", frames)
     truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 3])
     garbage = tmp_path / "garbage.webm"

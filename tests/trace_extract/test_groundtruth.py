@@ -21,7 +21,7 @@ def test_quaternion_conversion_matches_mujoco():
     q = rng.normal(size=(20, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     ours = quat_wxyz_to_matrix(q)
-    for qi, Ri in zip(q, ours):
+    for qi, Ri in zip(q, ours, strict=True):
         ref = np.zeros(9)
         mujoco.mju_quat2Mat(ref, qi)
         np.testing.assert_allclose(Ri, ref.reshape(3, 3), atol=1e-12)

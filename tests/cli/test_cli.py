@@ -1,0 +1,97 @@
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mu0.config import IngestOutput, MetaWorldSourceConfig, VideoSourceConfig
+
+MU0 = [sys.executable, "-m", "mu0.cli"]
+
+
+def mu0(*args, cwd=None, env=None):
+    return subprocess.run([*MU0, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=300)
+
+
+def _flags(cls):
+    return {"--" + f.name.replace("_", "-") for f in dataclasses.fields(cls) if not dataclasses.is_dataclass(f.type)}
+
+
+def test_top_level_help_lists_commands():
+    out = mu0("--help")
+    assert out.returncode == 0 and all(c in out.stdout for c in ("ingest", "inspect", "data"))
+
+
+@pytest.mark.parametrize(
+    ("args", "configs"),
+    [
+        (("ingest", "metaworld", "--help"), (MetaWorldSourceConfig, IngestOutput)),
+        (("ingest", "video", "--help"), (VideoSourceConfig, IngestOutput)),
+        (("ingest", "s3", "--help"), (VideoSourceConfig, IngestOutput)),
+    ],
+)
+def test_every_option_is_explained_in_help(args, configs):
+    out = mu0(*args)
+    assert out.returncode == 0, out.stderr
+    for cls in configs:
+        for flag in _flags(cls) - {"--video"}:
+            assert flag in out.stdout, f"{flag} missing from `mu0 {' '.join(args)}`"
+    assert "(default:" in out.stdout and "--preset" in out.stdout
+    if "s3" in args:
+        assert all(f in out.stdout for f in ("--max-attempts", "--retry-backoff-s", "--cache"))
+
+
+def test_ingest_metaworld_end_to_end_then_inspect(tmp_path):
+    out = mu0("ingest", "metaworld", "--preset", "debug", "--out", tmp_path / "raw", "--quarantine", tmp_path / "q",
+              "--no-version")
+    assert out.returncode == 0, out.stderr
+    assert "1 written" in out.stderr and "mu0 inspect" in out.stderr
+    listing = mu0("inspect", tmp_path / "raw")
+    assert listing.returncode == 0 and "mw-reach-v3-s00000-front" in listing.stdout
+    sheet = tmp_path / "sheet.png"
+    one = mu0("inspect", tmp_path / "raw", "--episode", "mw-reach-v3-s00000-front", "--save", sheet, "--verify")
+    assert one.returncode == 0, one.stderr
+    from PIL import Image
+
+    assert Image.open(sheet).size == (6 * 64, 2 * 64)
+
+
+def test_unknown_task_exits_2_listing_valid_tasks(tmp_path):
+    out = mu0("ingest", "metaworld", "--tasks", "reach-v9", "--out", tmp_path / "raw", "--no-version")
+    assert out.returncode == 2
+    assert "unknown Meta-World task 'reach-v9'" in out.stderr and "reach-wall-v3" in out.stderr
+    assert not (tmp_path / "raw").exists()
+
+
+def test_unknown_preset_suggests_the_closest(tmp_path):
+    out = mu0("ingest", "metaworld", "--preset", "tiyn")
+    assert out.returncode == 2 and "Did you mean 'tiny'" in out.stderr
+
+
+def test_bad_option_value_names_the_field():
+    out = mu0("ingest", "metaworld", "--size", "4", "--no-version")
+    assert out.returncode != 0 and "size" in out.stderr
+
+
+@pytest.mark.slow
+def test_ingest_versions_the_data_with_dvc(tmp_path):
+    from mu0.mlops.dvc import run_dvc
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    run_dvc(repo, "init", "-q")
+    env = {"MU0_DVC_REMOTE": "local", "MU0_DVC_LOCAL_REMOTE": str(tmp_path / "remote")}
+    out = mu0("ingest", "metaworld", "--preset", "debug", cwd=repo, env=env)
+    assert out.returncode == 0, out.stderr
+    dvc_file = (repo / "data.dvc").read_text()
+    assert "path: data/raw" in dvc_file and ".dir" in dvc_file
+    assert "pushed to remote 'local'" in out.stderr.replace("\n", " ")
+    assert any(Path(tmp_path / "remote").rglob("*"))
+    status = run_dvc(repo, "status", "--cloud", "data.dvc")
+    assert "up to date" in status or status.strip() == "" or "Cache and remote" in status
+    assert json.loads((repo / "data" / "raw" / "mw-reach-v3-s00000-front" / "meta.json").read_text())["task"]
