@@ -49,9 +49,10 @@ def run_job(job: IngestJob, out_dir: Path, quarantine_dir: Path) -> list[Outcome
     """Build and write one job's episodes; every failure becomes a quarantine note, never a crash."""
     try:
         episodes = job.build()
-    except (SourceError, EpisodeFormatError, ValueError, OSError, RuntimeError) as exc:
+    except Exception as exc:  # any failure of one input (a decoder, the simulator) must not stop the others
         reason = f"{type(exc).__name__}: {exc}"
-        log.warning("quarantined %s (%s): %s", job.episode_ids, job.label, reason)
+        log.warning("quarantined %s (%s): %s", job.episode_ids, job.label, reason,
+                    exc_info=not isinstance(exc, (SourceError, EpisodeFormatError)))
         return [Outcome(eid, "quarantined", str(quarantine(quarantine_dir, eid, job.label, reason)))
                 for eid in job.episode_ids]
     outcomes = []
@@ -89,11 +90,11 @@ def ingest(
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             done(job, run_job(job, out_dir, quarantine_dir))
-        return report
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        futures = {pool.submit(run_job, job, out_dir, quarantine_dir): job for job in jobs}
-        for future in cf.as_completed(futures):
-            done(futures[future], future.result())
+    else:
+        context = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+            futures = {pool.submit(run_job, job, out_dir, quarantine_dir): job for job in jobs}
+            for future in cf.as_completed(futures):
+                done(futures[future], future.result())
     report.outcomes.sort(key=lambda o: o.episode_id)
     return report

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -126,3 +128,14 @@ def test_a_rollout_that_crashes_is_quarantined_and_the_rest_written(tmp_path, mo
     notes = read_quarantine(tmp_path / "q")
     assert [n["episode_id"] for n in notes] == ["mw-push-v3-s00000-front"]
     assert "QACC" in notes[0]["reason"] and "push-v3" in notes[0]["source"]
+
+
+def test_parallel_workers_write_the_same_episodes_as_one_process(tmp_path):
+    cfg = MetaWorldSourceConfig(tasks=("reach-v3", "push-v3"), episodes_per_task=1, cameras=("front",), size=32,
+                                max_steps=5, workers=2)
+    parallel = ingest_metaworld(cfg, tmp_path / "par", tmp_path / "q")
+    serial = ingest_metaworld(dataclasses.replace(cfg, workers=1), tmp_path / "ser", tmp_path / "q")
+    assert parallel.ids("written") == serial.ids("written") == ["mw-push-v3-s00000-front", "mw-reach-v3-s00000-front"]
+    for eid in parallel.ids("written"):
+        assert (open_episode(tmp_path / "par" / eid).meta["content_hash"]
+                == open_episode(tmp_path / "ser" / eid).meta["content_hash"])
