@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
 
 console = Console(stderr=True)  # logs, progress, summaries
-results = Console()  # what a command was asked to show (tables, JSON) goes to stdout
+# What a command was asked to show (tables, JSON) goes to stdout; wide when piped, so ids are not cut.
+results = Console(width=None if sys.stdout.isatty() else 160)
 PRESET_HELP = "Options start from a preset, chosen with --preset {debug,tiny,small} (default: tiny)."
 
 

@@ -19,9 +19,10 @@ class AimedCamera:
 
 
 AIMED_CAMERAS: dict[str, AimedCamera] = {
-    "front": AimedCamera(lookat=(0.0, 0.6, 0.2), distance=1.45, azimuth=-90.0, elevation=-28.0),
-    "side": AimedCamera(lookat=(0.0, 0.65, 0.12), distance=1.25, azimuth=180.0, elevation=-25.0),
-    "overhead": AimedCamera(lookat=(0.0, 0.65, 0.05), distance=1.3, azimuth=-90.0, elevation=-75.0),
+    # Diagonal view from the far side of the table: sees the arm, the objects and the handles facing it.
+    "front": AimedCamera(lookat=(0.0, 0.65, 0.1), distance=1.0, azimuth=-120.0, elevation=-30.0),
+    "side": AimedCamera(lookat=(0.0, 0.65, 0.1), distance=1.0, azimuth=180.0, elevation=-30.0),
+    "overhead": AimedCamera(lookat=(0.0, 0.65, 0.05), distance=1.2, azimuth=-90.0, elevation=-75.0),
 }
 # Cameras that ship with every Meta-World v3 scene (gripperPOV and behindGripper move with the hand).
 SCENE_CAMERAS = ("gripperPOV", "behindGripper", "topview", "corner", "corner2", "corner3", "corner4")
