@@ -124,6 +124,76 @@ class IngestOutput:
 
 
 @dataclasses.dataclass(frozen=True)
+class TraceExtractConfig:
+    """TraceExtract: keypoints → 2D tracks → 3D lift → world alignment → samples → captions."""
+
+    # Seed spacing in pixels: at most one keypoint per grid cell of this size (the coverage grid too).
+    grid_px: int = 4
+    # Keypoints need a corner strength (min eigenvalue of the structure tensor) of at least this
+    # fraction of the frame's strongest corner; lower finds points on weak texture.
+    min_texture: float = 0.01
+    # Most tracks alive at once.
+    max_tracks: int = 800
+    # Lucas–Kanade window (pixels, odd) and pyramid levels.
+    lk_window_px: int = 9
+    lk_levels: int = 2
+    # A point is lost when tracking it forward then backward misses its start by more than this (pixels).
+    fb_max_error_px: float = 0.75
+    # Every this many frames, new keypoints are seeded where no live track covers the grid cell.
+    reseed_every: int = 2
+    # Depth is sampled in a (2r+1)² window, from the surface of the pixel nearest the point.
+    depth_window_px: int = 1
+    # Window depths within this distance of the nearest pixel's depth are the same surface (metres).
+    depth_surface_tol_m: float = 0.02
+    # A tracked point whose depth jumps by more than this between frames (metres, plus 5% of depth)
+    # has slid onto an occluder or off an edge: the track ends there.
+    depth_jump_m: float = 0.03
+    # Camera poses: "given" uses the episode's extrinsics, "estimate" fits them to static tracks
+    # (3D-3D RANSAC), "auto" uses given poses unless meta.json says they are unknown.
+    poses: str = "auto"
+    # Inlier distance for pose RANSAC (metres).
+    pose_ransac_m: float = 0.01
+    # Losing more than this fraction of live tracks between two frames means the camera jumped (a cut).
+    jump_lost_fraction: float = 0.8
+    # A track is "moving" when its world position moves more than this (metres) over the episode.
+    moving_threshold_m: float = 0.015
+    # For 2D-only episodes: motion threshold in pixels, after removing the median image motion.
+    moving_threshold_px: float = 3.0
+    # Reject an episode whose tracks cover less than this fraction of the grid, averaged over frames.
+    min_coverage: float = 0.25
+    # One sample set every this many frames (the query frames).
+    query_stride: int = 2
+    # Most keypoints stored per query frame; moving ones first.
+    max_points_per_frame: int = 128
+    # Future and history horizons (steps) of traj / traj_history and their raw twins.
+    future_len: int = 128
+    history_len: int = 32
+    # Arc-length retargeting: one step per this much robust path length (normalised image units).
+    retarget_interval: float = 0.05
+    # The robust per-segment length is the mean over the fastest this-fraction of tracks.
+    retarget_top_fraction: float = 0.02
+    # Motion chunks for captions: bounds on length (frames) and count.
+    min_chunk_frames: int = 8
+    max_chunk_frames: int = 60
+    max_chunks: int = 6
+    # Episodes processed in parallel (processes).
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        _require(self.grid_px >= 2, "grid_px", "must be >= 2")
+        _require(self.lk_window_px >= 3 and self.lk_window_px % 2 == 1, "lk_window_px", "must be odd and >= 3")
+        _require(self.poses in ("auto", "given", "estimate"), "poses", "must be auto, given or estimate")
+        _require(self.query_stride >= 1, "query_stride", "must be >= 1")
+        _require(self.future_len >= 2 and self.history_len >= 1, "future_len", "horizons must be >= 2 / >= 1")
+        _require(0 < self.retarget_top_fraction <= 1, "retarget_top_fraction", "must be within (0, 1]")
+        _require(self.retarget_interval > 0, "retarget_interval", "must be > 0")
+        _require(0 <= self.min_coverage <= 1, "min_coverage", "must be within [0, 1]")
+        _require(1 <= self.min_chunk_frames <= self.max_chunk_frames, "min_chunk_frames",
+                 "must be >= 1 and <= max_chunk_frames")
+        _require(self.workers >= 1, "workers", "must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
 class Mu0Config:
     """The resolved configuration of a whole run; presets build one, the CLI overrides its fields."""
 
@@ -133,6 +203,7 @@ class Mu0Config:
     video: VideoSourceConfig = VideoSourceConfig()
     s3: S3SourceConfig = S3SourceConfig()
     output: IngestOutput = IngestOutput()
+    extract: TraceExtractConfig = TraceExtractConfig()
 
 
 def to_dict(config: object) -> dict:

@@ -31,6 +31,7 @@ def quat_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class GroundTruthTracks:
     query_uv_px: np.ndarray  # (n,2) query pixels in frame 0
+    query_valid: np.ndarray  # (n,) bool: the pixel sees a body with depth (else its track is NaN, invisible)
     body_ids: np.ndarray  # (n,) MuJoCo body each point is attached to (0 = world, i.e. static)
     xyz_world: np.ndarray  # (n,t,3) metres
     uv_px: np.ndarray  # (n,t,2) projection into each frame's camera, pixels
@@ -38,8 +39,8 @@ class GroundTruthTracks:
     visible: np.ndarray  # (n,t) bool
 
 
-def _lift_queries(ep: Episode, query_uv_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World points (n,3) and body ids (n,) for integer query pixels of frame 0."""
+def _lift_queries(ep: Episode, query_uv_px: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """World points (n,3), body ids (n,) and validity (n,) for integer query pixels of frame 0."""
     body_ids = np.load(ep.path / GT_BODY_IDS, allow_pickle=False)
     u, v = query_uv_px[:, 0], query_uv_px[:, 1]
     h, w = body_ids.shape
@@ -47,14 +48,12 @@ def _lift_queries(ep: Episode, query_uv_px: np.ndarray) -> tuple[np.ndarray, np.
         raise ValueError(f"{ep.path}: query pixels must lie inside the {w}x{h} image")
     z = np.asarray(ep.depth[0], np.float64)[v, u]
     ids = body_ids[v, u]
-    bad = (ids < 0) | (z <= 0)
-    if np.any(bad):
-        raise ValueError(f"{ep.path}: query pixels {query_uv_px[bad].tolist()} see no body or have no depth")
+    valid = (ids >= 0) & (z > 0)  # sky and background without geometry have no ground truth
     K = ep.intrinsics[0].astype(np.float64)
     rays = np.linalg.inv(K) @ np.stack([u, v, np.ones_like(u)]).astype(np.float64)  # (3,n)
     xyz_cam = (rays * z).T
     T_world_cam = np.linalg.inv(ep.extrinsics[0].astype(np.float64))
-    return xyz_cam @ T_world_cam[:3, :3].T + T_world_cam[:3, 3], ids
+    return xyz_cam @ T_world_cam[:3, :3].T + T_world_cam[:3, 3], np.where(valid, ids, 0), valid
 
 
 def track_query_pixels(ep: Episode, query_uv_px: np.ndarray, depth_tol_m: float = 0.01,
@@ -65,7 +64,7 @@ def track_query_pixels(ep: Episode, query_uv_px: np.ndarray, depth_tol_m: float 
     query_uv_px = np.asarray(query_uv_px, np.int64).reshape(-1, 2)
     with np.load(ep.path / GT_BODIES, allow_pickle=False) as bodies:
         xpos, xquat = bodies["xpos"], bodies["xquat"]  # (t,b,3), (t,b,4)
-    xyz0, ids = _lift_queries(ep, query_uv_px)
+    xyz0, ids, valid = _lift_queries(ep, query_uv_px)
     R = quat_wxyz_to_matrix(xquat[:, ids])  # (t,n,3,3) body-to-world
     p = xpos[:, ids]  # (t,n,3)
     xyz_body = np.einsum("nji,nj->ni", R[0], xyz0 - p[0])  # R0ᵀ (x − p0)
@@ -76,8 +75,9 @@ def track_query_pixels(ep: Episode, query_uv_px: np.ndarray, depth_tol_m: float 
     proj = np.einsum("tij,tnj->tni", ep.intrinsics.astype(np.float64), xyz_cam)
     with np.errstate(divide="ignore", invalid="ignore"):
         uv = proj[..., :2] / proj[..., 2:3]
+    xyz_world[:, ~valid], uv[:, ~valid], z[:, ~valid] = np.nan, np.nan, np.nan
     visible = _visibility(ep, uv, z, depth_tol_m, depth_tol_rel)
-    return GroundTruthTracks(query_uv_px, ids, np.swapaxes(xyz_world, 0, 1), np.swapaxes(uv, 0, 1),
+    return GroundTruthTracks(query_uv_px, valid, ids, np.swapaxes(xyz_world, 0, 1), np.swapaxes(uv, 0, 1),
                              z.T, visible.T)
 
 
@@ -85,9 +85,10 @@ def _visibility(ep: Episode, uv: np.ndarray, z: np.ndarray, tol_m: float, tol_re
     """(t,n) bool: in the image, in front of the camera and not occluded according to rendered depth."""
     t, n = z.shape
     h, w = ep.depth.shape[1:]
-    cols = np.rint(uv[..., 0])
-    rows = np.rint(uv[..., 1])
-    inside = (z > 0) & (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    with np.errstate(invalid="ignore"):
+        cols = np.nan_to_num(np.rint(uv[..., 0]), nan=-1.0)
+        rows = np.nan_to_num(np.rint(uv[..., 1]), nan=-1.0)
+    inside = np.isfinite(z) & (z > 0) & (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
     visible = np.zeros((t, n), bool)
     for frame in range(t):
         sel = inside[frame]

@@ -78,7 +78,13 @@ def test_points_on_the_moving_hand_move_and_static_points_do_not(metaworld_episo
     assert static_motion.max() < 1e-9
 
 
-def test_query_on_background_without_body_is_rejected(metaworld_episodes):
+def test_queries_outside_the_image_are_rejected_and_sky_has_no_ground_truth(metaworld_episodes):
     ep = open_episode(metaworld_episodes / "mw-pick-place-v3-s00000-front")
     with pytest.raises(ValueError, match="inside the"):
         track_query_pixels(ep, np.array([[64, 0]]))
+    ids = np.load(ep.path / "gt/body_ids.npy")
+    rows, cols = np.nonzero(ids < 0)
+    assert len(rows), "the front view should see some sky"
+    tracks = track_query_pixels(ep, np.array([[cols[0], rows[0]], *_query_pixels(ep, 1, np.random.default_rng(0))]))
+    assert tracks.query_valid.tolist() == [False, True]
+    assert np.isnan(tracks.xyz_world[0]).all() and not tracks.visible[0].any() and tracks.visible[1, 0]

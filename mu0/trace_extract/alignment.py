@@ -1,0 +1,129 @@
+"""Global alignment: camera poses (given, or estimated from static tracks), world-frame tracks, and
+re-expression of world points in any frame's camera as (x_px, y_px, z_m).
+
+Poses are camera-to-world (t,4,4) here (`T_world_cam`); episodes store world-to-camera extrinsics.
+Estimation fixes the world frame to the first camera and registers every later frame to the world
+points of the tracks seen so far (3D-3D rigid fit with RANSAC), so moving objects fall out as outliers.
+Shapes: n points, k tracks, t frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from mu0.trace_extract.lifting import backproject, sample_depth, to_world
+from mu0.trace_extract.tracks import Tracks2D
+
+
+class AlignmentError(ValueError):
+    """The camera path cannot be recovered (too few static points, or a cut)."""
+
+
+def poses_from_extrinsics(extrinsics: np.ndarray) -> np.ndarray:
+    return np.linalg.inv(extrinsics.astype(np.float64))
+
+
+def project(xyz_world: np.ndarray, T_world_cam: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels (...,2) and depths (...) of world points (...,3) in one camera (T (4,4), K (3,3))."""
+    E = np.linalg.inv(T_world_cam)
+    xyz = xyz_world @ E[:3, :3].T + E[:3, 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = K[0, 0] * xyz[..., 0] / xyz[..., 2] + K[0, 2]
+        v = K[1, 1] * xyz[..., 1] / xyz[..., 2] + K[1, 2]
+    return np.stack([u, v], axis=-1), xyz[..., 2]
+
+
+@dataclasses.dataclass
+class DepthPoseGeometry:
+    """The scene as depth maps and camera poses: lifts pixels to world points and projects them back,
+    with a depth test for visibility (tracking.SceneGeometry)."""
+
+    depth: np.ndarray  # (t,h,w) metres, 0 = no measurement
+    K: np.ndarray  # (t,3,3)
+    T_world_cam: np.ndarray  # (t,4,4)
+    radius: int = 1
+    tol_m: float = 0.02
+
+    def anchor(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
+        z = sample_depth(np.asarray(self.depth[frame], np.float32), uv_px, self.radius, self.tol_m)
+        return to_world(backproject(uv_px.astype(np.float64), z, self.K[frame]), self.T_world_cam[frame])
+
+    def seedable(self, frame: int, radius: int = 3) -> np.ndarray:
+        import cv2
+
+        d = np.asarray(self.depth[frame], np.float32)
+        kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+        far = cv2.dilate(np.where(d > 0, d, np.float32(1e4)), kernel)  # holes count as an edge
+        near = cv2.erode(np.where(d > 0, d, np.float32(0)), kernel)
+        return (far - near) <= self.tol_m + 0.03 * near
+
+    def observe(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])
+        h, w = self.depth.shape[1:]
+        with np.errstate(invalid="ignore"):
+            cols, rows = np.rint(uv[:, 0]), np.rint(uv[:, 1])
+            inside = (z > 0) & (cols >= 0) & (cols <= w - 1) & (rows >= 0) & (rows <= h - 1)
+        seen = np.full(len(z), np.nan)
+        seen[inside] = sample_depth(np.asarray(self.depth[frame], np.float32), uv[inside], self.radius, self.tol_m)
+        with np.errstate(invalid="ignore"):
+            visible = inside & (np.abs(seen - z) <= self.tol_m + 0.03 * z)
+        return uv, visible
+
+
+def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The rigid (4,4) T minimising Σ‖T·src − dst‖² over (n,3) point pairs."""
+    cs, cd = src.mean(0), dst.mean(0)
+    U, _, Vt = np.linalg.svd((src - cs).T @ (dst - cd))
+    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(Vt.T @ U.T))])
+    R = Vt.T @ D @ U.T
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = R, cd - R @ cs
+    return T
+
+
+def ransac_rigid(src: np.ndarray, dst: np.ndarray, threshold_m: float, rng: np.random.Generator,
+                 iterations: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Robust rigid fit src → dst; returns T and the inlier mask."""
+    best = np.zeros(len(src), bool)
+    for _ in range(iterations):
+        pick = rng.choice(len(src), 3, replace=False)
+        T = kabsch(src[pick], dst[pick])
+        inliers = np.linalg.norm(src @ T[:3, :3].T + T[:3, 3] - dst, axis=1) < threshold_m
+        if inliers.sum() > best.sum():
+            best = inliers
+    if best.sum() < 3:
+        raise AlignmentError("no rigid motion agrees with 3 or more points")
+    T = kabsch(src[best], dst[best])
+    inliers = np.linalg.norm(src @ T[:3, :3].T + T[:3, 3] - dst, axis=1) < threshold_m
+    return kabsch(src[inliers], dst[inliers]), inliers
+
+
+def estimate_poses(xyz_cam: np.ndarray, has_depth: np.ndarray, threshold_m: float, min_points: int = 8,
+                   seed: int = 0) -> np.ndarray:
+    """Camera-to-world poses (t,4,4) from tracks' camera-frame points (k,t,3); world = first camera."""
+    k, t = has_depth.shape
+    rng = np.random.default_rng(seed)
+    poses = np.repeat(np.eye(4)[None], t, axis=0)
+    world = np.full((k, 3), np.nan)
+    world[has_depth[:, 0]] = xyz_cam[has_depth[:, 0], 0]
+    for f in range(1, t):
+        pairs = has_depth[:, f] & np.all(np.isfinite(world), axis=1)
+        if pairs.sum() < min_points:
+            raise AlignmentError(f"frame {f}: only {int(pairs.sum())} tracked points with depth to register "
+                                 f"the camera (need {min_points})")
+        poses[f], _ = ransac_rigid(xyz_cam[pairs, f], world[pairs], threshold_m, rng)
+        new = has_depth[:, f] & ~np.all(np.isfinite(world), axis=1)
+        world[new] = to_world(xyz_cam[new, f], poses[f])
+    return poses
+
+
+def find_camera_jump(tracks: Tracks2D, lost_fraction: float, min_alive: int = 20) -> int | None:
+    """First frame at which more than `lost_fraction` of the live tracks vanish at once (a cut)."""
+    alive = tracks.visible[:, :-1].sum(axis=0)
+    kept = (tracks.visible[:, :-1] & tracks.visible[:, 1:]).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lost = 1.0 - kept / alive
+    frames = np.flatnonzero((alive >= min_alive) & (lost > lost_fraction))
+    return int(frames[0]) + 1 if len(frames) else None

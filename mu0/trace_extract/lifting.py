@@ -1,0 +1,89 @@
+"""3D lifting: depth at tracked points, sampled robustly, and back-projection through K.
+
+At an object's silhouette a bilinear depth sample mixes the object with the background behind it,
+producing points floating in between. Instead the depth comes from the surface of the pixel nearest
+to the point: the median of the window's depths that lie on that same surface. A hole (depth 0) at
+the nearest pixel takes the nearest surface in the window; no valid depth at all gives NaN.
+Shapes: n points, t frames, k tracks.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from mu0.trace_extract.tracks import Tracks2D, Tracks3D
+
+
+def sample_depth(depth: np.ndarray, uv_px: np.ndarray, radius: int, tol_m: float) -> np.ndarray:
+    """(n,) metres at (n,2) pixel positions of one (h,w) depth map; NaN where no depth is known."""
+    n = len(uv_px)
+    out = np.full(n, np.nan)
+    finite = np.all(np.isfinite(uv_px), axis=1)
+    if not np.any(finite):
+        return out
+    h, w = depth.shape
+    c = np.clip(np.rint(uv_px[finite, 0]).astype(int), 0, w - 1)
+    r = np.clip(np.rint(uv_px[finite, 1]).astype(int), 0, h - 1)
+    offsets = np.arange(-radius, radius + 1)
+    rr = np.clip(r[:, None, None] + offsets[None, :, None], 0, h - 1)
+    cc = np.clip(c[:, None, None] + offsets[None, None, :], 0, w - 1)
+    window = depth[rr, cc].reshape(len(r), -1).astype(np.float64)
+    window[~(window > 0)] = np.nan
+    centre = depth[r, c].astype(np.float64)
+    nearest = np.where(centre > 0, centre, np.min(np.where(np.isnan(window), np.inf, window), axis=1))
+    nearest[~np.isfinite(nearest)] = np.nan
+    same = np.abs(window - nearest[:, None]) <= tol_m + 0.02 * nearest[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window is an expected "no depth here"
+        out[finite] = np.nanmedian(np.where(same, window, np.nan), axis=1)
+    return out
+
+
+def backproject(uv_px: np.ndarray, z_m: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(n,3) camera-frame points from (n,2) pixels, (n,) depths and a (3,3) K."""
+    x = (uv_px[:, 0] - K[0, 2]) / K[0, 0] * z_m
+    y = (uv_px[:, 1] - K[1, 2]) / K[1, 1] * z_m
+    return np.stack([x, y, z_m], axis=1)
+
+
+def to_world(xyz_cam: np.ndarray, T_world_cam: np.ndarray) -> np.ndarray:
+    return xyz_cam @ T_world_cam[:3, :3].T + T_world_cam[:3, 3]
+
+
+def lift_tracks(tracks: Tracks2D, depth: np.ndarray, K: np.ndarray, radius: int, tol_m: float) -> tuple:
+    """Camera-frame points (k,t,3) and a has-depth mask (k,t) for every visible track position."""
+    k, t = tracks.visible.shape
+    xyz = np.full((k, t, 3), np.nan)
+    for f in range(t):
+        ids = np.flatnonzero(tracks.visible[:, f])
+        if len(ids):
+            z = sample_depth(np.asarray(depth[f], np.float32), tracks.uv_px[ids, f], radius, tol_m)
+            xyz[ids, f] = backproject(tracks.uv_px[ids, f].astype(np.float64), z, K[f].astype(np.float64))
+    return xyz, np.all(np.isfinite(xyz), axis=2)
+
+
+def end_tracks_at_depth_jumps(tracks: Tracks2D, xyz_cam: np.ndarray, T_world_cam: np.ndarray,
+                              jump_m: float) -> Tracks2D:
+    """A track whose world position jumps between consecutive frames has slid onto another surface
+    (an occluder, or past an edge): it ends at the frame before the jump."""
+    xyz_world = np.einsum("tij,ktj->kti", T_world_cam[:, :3, :3], xyz_cam) + T_world_cam[None, :, :3, 3]
+    step = np.linalg.norm(np.diff(xyz_world, axis=1), axis=2)  # (k,t-1), NaN where either end unknown
+    limit = jump_m + 0.05 * np.abs(xyz_cam[:, 1:, 2])
+    with np.errstate(invalid="ignore"):
+        jumped = step > limit
+    visible = tracks.visible.copy()
+    ks, fs = np.nonzero(jumped)
+    for k in np.unique(ks):
+        first = fs[ks == k].min() + 1
+        visible[k, first:] = False
+    uv = tracks.uv_px.copy()
+    uv[~visible] = np.nan
+    return Tracks2D(uv, visible, tracks.start)
+
+
+def make_tracks3d(tracks: Tracks2D, xyz_cam: np.ndarray, T_world_cam: np.ndarray) -> Tracks3D:
+    xyz_cam = np.where(tracks.visible[..., None], xyz_cam, np.nan)
+    xyz_world = np.einsum("tij,ktj->kti", T_world_cam[:, :3, :3], xyz_cam) + T_world_cam[None, :, :3, 3]
+    return Tracks3D(tracks, xyz_cam, xyz_world, np.all(np.isfinite(xyz_world), axis=2))

@@ -1,0 +1,179 @@
+"""2D point tracking over a whole episode: pyramidal Lucas–Kanade with a forward–backward check,
+made camera-aware when the episode has depth and camera poses.
+
+Every point is followed frame to frame by LK and kept while tracking it back lands within
+`fb_max_error_px` of where it came from. Every `reseed_every` frames new keypoints are seeded only
+in grid cells no visible track covers ("mask-then-generate").
+
+With scene geometry (depth + poses) each track also carries a world anchor. While the point moves
+as a static world point would — tracked by LK from `check_gap` frames back, it lands within
+`static_px` of where its anchor projects — its position is the anchor's projection: no drift, and it
+survives LK failures and occlusions (visibility then comes from a depth test), the camera-stabilised
+idea of world-space tracking. Once it departs, it is a moving point, tracked by LK alone until lost.
+Checking over a gap rather than frame to frame lets slow motion add up above LK's per-frame noise.
+A learned tracker (CoTracker-style) implements the same `track`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
+from mu0.trace_extract.tracks import Tracks2D
+
+_MOTION_DIFF = 8  # grey-level change that marks a pixel as moving, for seeding priority
+
+
+class SceneGeometry(Protocol):
+    def anchor(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
+        """(n,3) world points seen at (n,2) pixels of `frame`; NaN where there is no depth."""
+        ...
+
+    def observe(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels (n,2) of world points in `frame`, and whether each is visible there (in the image,
+        in front of the camera, not behind other geometry)."""
+        ...
+
+    def seedable(self, frame: int) -> np.ndarray:
+        """(h,w) bool: pixels away from depth edges. A corner where an object's silhouette crosses the
+        background moves with neither surface, so no keypoint is seeded on one."""
+        ...
+
+
+class PointTracker(Protocol):
+    def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
+        """Tracks over (t,h,w,3) uint8 RGB frames."""
+        ...
+
+
+class _TrackState:
+    """Growable per-track arrays: positions and visibility per frame, plus the world anchor state."""
+
+    def __init__(self, t: int, capacity: int = 256) -> None:
+        self.t, self.n = t, 0
+        self.uv = np.full((capacity, t, 2), np.nan, np.float32)
+        self.visible = np.zeros((capacity, t), bool)
+        self.start = np.zeros(capacity, np.int32)
+        self.anchor = np.full((capacity, 3), np.nan)
+        self.static = np.zeros(capacity, bool)
+
+    def add(self, uv: np.ndarray, frame: int, anchor: np.ndarray) -> np.ndarray:
+        k = len(uv)
+        while self.n + k > len(self.start):
+            for name in ("uv", "visible", "start", "anchor", "static"):
+                arr = getattr(self, name)
+                fill = np.nan if arr.dtype.kind == "f" else 0
+                setattr(self, name, np.concatenate([arr, np.full_like(arr, fill)]))
+        ids = np.arange(self.n, self.n + k)
+        self.uv[ids, frame], self.visible[ids, frame], self.start[ids] = uv, True, frame
+        self.anchor[ids] = anchor
+        self.static[ids] = np.all(np.isfinite(anchor), axis=1)
+        self.n += k
+        return ids
+
+    def result(self) -> Tracks2D:
+        return Tracks2D(self.uv[: self.n].copy(), self.visible[: self.n].copy(), self.start[: self.n].copy())
+
+
+class LucasKanadeTracker:
+    def __init__(self, selector: KeypointSelector, grid_px: int, max_tracks: int, window_px: int, levels: int,
+                 fb_max_error_px: float, reseed_every: int, static_px: float = 1.0, check_gap: int = 6) -> None:
+        self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
+        self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
+        self.reseed_every, self.static_px, self.check_gap = reseed_every, static_px, check_gap
+
+    def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
+        """LK from `prev` to `cur` (starting at `guess` when given) plus the backward check:
+        new (n,2) positions and their forward–backward errors (inf where LK failed)."""
+        import cv2
+
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.01)
+        kw = {"winSize": self.window, "maxLevel": self.levels, "criteria": criteria}
+        p0 = p0.reshape(-1, 1, 2).astype(np.float32)
+        if guess is None:
+            p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0, None, **kw)
+        else:
+            p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0, guess.reshape(-1, 1, 2).astype(np.float32).copy(),
+                                                  flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **kw)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, None, **kw)
+        fb = np.linalg.norm(back.reshape(-1, 2) - p0.reshape(-1, 2), axis=1)
+        fb[(st1[:, 0] != 1) | (st2[:, 0] != 1)] = np.inf
+        return p1.reshape(-1, 2), fb
+
+    def _step(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
+        """New positions of (n,2) points and whether each passed the forward–backward check. With a
+        predicted position, LK also starts there; the better-checked result wins."""
+        p1, fb = self._lk(prev, cur, p0, None)
+        if guess is not None:
+            has_guess = np.all(np.isfinite(guess), axis=1)
+            if np.any(has_guess):
+                p1g, fbg = self._lk(prev, cur, p0[has_guess], guess[has_guess])
+                better = fbg < fb[has_guess]
+                idx = np.flatnonzero(has_guess)[better]
+                p1[idx], fb[idx] = p1g[better], fbg[better]
+        h, w = prev.shape
+        inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
+        return p1, (fb < self.fb_max) & inside
+
+    def _seed(self, st: _TrackState, alive: np.ndarray, gray: np.ndarray, motion, frame: int,
+              geometry: SceneGeometry | None) -> np.ndarray:
+        seen = alive[st.visible[alive, frame]]
+        covered = coverage_grid(st.uv[seen, frame], gray.shape, self.grid_px)
+        allowed = geometry.seedable(frame) if geometry is not None else None
+        new = self.selector.select(gray, covered, motion, self.max_tracks - len(seen), allowed)
+        if not len(new):
+            return alive
+        anchor = geometry.anchor(frame, new) if geometry is not None else np.full((len(new), 3), np.nan)
+        return np.concatenate([alive, st.add(new, frame, anchor)])
+
+    def _advance(self, st: _TrackState, alive: np.ndarray, f: int, grays: list[np.ndarray],
+                 geometry: SceneGeometry | None) -> np.ndarray:
+        """Positions and visibility of the alive tracks at frame f; returns the tracks still alive."""
+        prev, cur = grays[f - 1], grays[f]
+        lk_ids = alive[st.visible[alive, f - 1]]
+        p0 = st.uv[lk_ids, f - 1]
+        guess = geometry.observe(f, geometry.anchor(f - 1, p0))[0] if geometry is not None and len(p0) else None
+        p1, ok = self._step(prev, cur, p0, guess) if len(p0) else (p0, np.zeros(0, bool))
+        st.uv[lk_ids[ok], f], st.visible[lk_ids[ok], f] = p1[ok], True
+        if geometry is None:
+            return np.setdiff1d(alive, lk_ids[~ok], assume_unique=True)
+        statics = alive[st.static[alive]]
+        pred, seen = geometry.observe(f, st.anchor[statics])
+        self._find_departures(st, statics, pred, f, grays)
+        moving = lk_ids[ok][~st.static[lk_ids[ok]]]
+        st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
+        keep = st.static[statics]  # the static ones sit on their anchor's projection, seen or not
+        st.uv[statics[keep], f], st.visible[statics[keep], f] = pred[keep], seen[keep]
+        lost = np.setdiff1d(lk_ids[~ok], statics[keep], assume_unique=True)
+        return np.setdiff1d(alive, lost, assume_unique=True)
+
+    def _find_departures(self, st: _TrackState, statics: np.ndarray, pred: np.ndarray, f: int,
+                         grays: list[np.ndarray]) -> None:
+        """Static tracks that LK, run from `check_gap` frames back, places away from their anchor's
+        projection are moving: they lose their static status (and keep this frame's LK position)."""
+        g = min(self.check_gap, f)
+        probe = st.visible[statics, f - g] & st.visible[statics, f] & np.all(np.isfinite(pred), axis=1)
+        if not np.any(probe):
+            return
+        ids = statics[probe]
+        p_far, fb = self._lk(grays[f - g], grays[f], st.uv[ids, f - g], pred[probe])
+        checked = fb < self.fb_max  # an inconclusive check leaves the point static
+        departed = checked & (np.linalg.norm(p_far - pred[probe], axis=1) > self.static_px)
+        st.static[ids[departed]] = False
+
+    def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
+        import cv2
+
+        t = images.shape[0]
+        st = _TrackState(t)
+        grays = [cv2.cvtColor(np.ascontiguousarray(images[0]), cv2.COLOR_RGB2GRAY)]
+        alive = self._seed(st, np.empty(0, int), grays[0], None, 0, geometry)
+        for f in range(1, t):
+            grays.append(cv2.cvtColor(np.ascontiguousarray(images[f]), cv2.COLOR_RGB2GRAY))
+            alive = self._advance(st, alive, f, grays, geometry)
+            if f % self.reseed_every == 0:
+                motion = cv2.absdiff(grays[f], grays[f - 1]) > _MOTION_DIFF
+                alive = self._seed(st, alive, grays[f], motion, f, geometry)
+        return st.result()

@@ -1,0 +1,29 @@
+"""The track containers passed between TraceExtract stages. Shapes: k tracks, t frames."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Tracks2D:
+    uv_px: np.ndarray  # (k,t,2) float32 pixel positions (u = column, v = row); NaN where unknown
+    visible: np.ndarray  # (k,t) bool: tracked and visible at that frame
+    start: np.ndarray  # (k,) int frame each track was seeded in
+
+    @property
+    def num_tracks(self) -> int:
+        return int(self.uv_px.shape[0])
+
+    def subset(self, keep: np.ndarray) -> Tracks2D:
+        return Tracks2D(self.uv_px[keep], self.visible[keep], self.start[keep])
+
+
+@dataclasses.dataclass
+class Tracks3D:
+    tracks: Tracks2D
+    xyz_cam: np.ndarray  # (k,t,3) metres in each frame's own camera; NaN where unknown
+    xyz_world: np.ndarray  # (k,t,3) metres in the world frame; NaN where unknown
+    has_depth: np.ndarray  # (k,t) bool: visible and lifted with a valid depth
