@@ -131,14 +131,18 @@ class TraceExtractConfig:
     grid_px: int = 4
     # Keypoints need a corner strength (min eigenvalue of the structure tensor) of at least this
     # fraction of the frame's strongest corner; lower finds points on weak texture.
-    min_texture: float = 0.01
+    min_texture: float = 0.002
     # Most tracks alive at once.
     max_tracks: int = 800
-    # Lucas–Kanade window (pixels, odd) and pyramid levels.
+    # Lucas–Kanade window size in pixels (odd).
     lk_window_px: int = 9
+    # Lucas–Kanade pyramid levels above the full-resolution image.
     lk_levels: int = 2
     # A point is lost when tracking it forward then backward misses its start by more than this (pixels).
     fb_max_error_px: float = 0.75
+    # With depth and poses: a point counts as static while LK, run over a 6-frame gap, lands within this
+    # many pixels of where its world anchor projects (three misses in a row make it a moving point).
+    static_px: float = 2.0
     # Every this many frames, new keypoints are seeded where no live track covers the grid cell.
     reseed_every: int = 2
     # Depth is sampled in a (2r+1)² window, from the surface of the pixel nearest the point.
@@ -161,20 +165,25 @@ class TraceExtractConfig:
     moving_threshold_px: float = 3.0
     # Reject an episode whose tracks cover less than this fraction of the grid, averaged over frames.
     min_coverage: float = 0.25
+    # Episodes with fewer frames are rejected (with the reason) rather than traced.
+    min_frames: int = 8
     # One sample set every this many frames (the query frames).
     query_stride: int = 2
     # Most keypoints stored per query frame; moving ones first.
     max_points_per_frame: int = 128
-    # Future and history horizons (steps) of traj / traj_history and their raw twins.
+    # Future horizon in steps of traj / raw_traj (index 0 is the query frame).
     future_len: int = 128
+    # History horizon in steps of traj_history / raw_traj_history (time-reversed, index 0 = query frame).
     history_len: int = 32
     # Arc-length retargeting: one step per this much robust path length (normalised image units).
     retarget_interval: float = 0.05
     # The robust per-segment length is the mean over the fastest this-fraction of tracks.
     retarget_top_fraction: float = 0.02
-    # Motion chunks for captions: bounds on length (frames) and count.
+    # Shortest motion chunk (frames) a caption describes; shorter ones merge into a neighbour.
     min_chunk_frames: int = 8
+    # Longest motion chunk (frames); longer ones are split (unless that exceeds max_chunks).
     max_chunk_frames: int = 60
+    # Most motion chunks per episode.
     max_chunks: int = 6
     # Episodes processed in parallel (processes).
     workers: int = 1
@@ -184,6 +193,7 @@ class TraceExtractConfig:
         _require(self.lk_window_px >= 3 and self.lk_window_px % 2 == 1, "lk_window_px", "must be odd and >= 3")
         _require(self.poses in ("auto", "given", "estimate"), "poses", "must be auto, given or estimate")
         _require(self.query_stride >= 1, "query_stride", "must be >= 1")
+        _require(self.min_frames >= 2, "min_frames", "must be >= 2")
         _require(self.future_len >= 2 and self.history_len >= 1, "future_len", "horizons must be >= 2 / >= 1")
         _require(0 < self.retarget_top_fraction <= 1, "retarget_top_fraction", "must be within (0, 1]")
         _require(self.retarget_interval > 0, "retarget_interval", "must be > 0")

@@ -13,6 +13,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
     "ingest": ("mu0.cli.ingest", "ingest episodes into data/raw: `metaworld`, `video PATH...` or `s3://bucket/prefix`"),
     "inspect": ("mu0.cli.inspect", "list the episodes of a folder, or save a contact sheet of one episode"),
+    "extract": ("mu0.cli.extract", "TraceExtract: raw episodes → 3D traces with captions (artifacts/traces)"),
+    "extract-eval": ("mu0.cli.extract_eval", "TraceExtract's tracks against simulator ground truth (reports/)"),
     "data": ("mu0.cli.data", "version data/raw with DVC (`data version`) or fetch it from the remote (`data pull`)"),
 }
 USAGE = "usage: mu0 COMMAND [OPTIONS]   (mu0 COMMAND --help for a command's options)"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
+
+OLD_SUFFIX = ".old"
 
 
 def fsync_dir(path: Path) -> None:
@@ -46,3 +50,22 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 def write_json_atomic(path: Path, obj: object) -> None:
     write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def publish_dir(tmp: Path, target: Path, staging: Path) -> str:
+    """Move the complete folder `tmp` (in `staging`, same filesystem) to `target` with renames only.
+    An existing target is first renamed into staging as `<name>.<hex>.old`, so a crash between the
+    two renames leaves a recoverable old version (see writer.recover_staging). Returns "written" or
+    "replaced"."""
+    fsync_tree(tmp)
+    status = "written"
+    if target.exists():
+        old = staging / f"{target.name}.{uuid.uuid4().hex[:8]}{OLD_SUFFIX}"
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old)
+        status = "replaced"
+    else:
+        os.replace(tmp, target)
+    fsync_dir(target.parent)
+    return status

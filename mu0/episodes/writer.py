@@ -19,12 +19,11 @@ from typing import Literal
 import numpy as np
 
 from mu0.episodes import schema
-from mu0.episodes.atomic import fsync_dir, fsync_tree
+from mu0.episodes.atomic import OLD_SUFFIX, publish_dir
 from mu0.episodes.hashing import content_hash
 
 log = logging.getLogger(__name__)
 
-_OLD_SUFFIX = ".old"
 WriteStatus = Literal["written", "replaced", "unchanged"]
 
 
@@ -149,18 +148,7 @@ def write_episode(ep: EpisodeData, out_dir: Path) -> WriteResult:
             shutil.rmtree(tmp)
             return WriteResult(target, "unchanged", digest)
         (tmp / schema.META).write_text(json.dumps(_full_meta(ep, digest), indent=2, sort_keys=True) + "\n")
-        fsync_tree(tmp)
-        status: WriteStatus = "written"
-        if target.exists():
-            old = staging / f"{ep.episode_id}.{uuid.uuid4().hex[:8]}{_OLD_SUFFIX}"
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old)
-            status = "replaced"
-        else:
-            os.replace(tmp, target)
-        fsync_dir(out_dir)
-        return WriteResult(target, status, digest)
+        return WriteResult(target, publish_dir(tmp, target, staging), digest)  # type: ignore[arg-type]
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -177,7 +165,7 @@ def recover_staging(out_dir: Path) -> list[str]:
     for leftover in sorted(staging.iterdir()):
         episode_id = leftover.name.split(".")[0]
         target = out_dir / episode_id
-        if leftover.name.endswith(_OLD_SUFFIX) and not target.exists():
+        if leftover.name.endswith(OLD_SUFFIX) and not target.exists():
             os.replace(leftover, target)
             actions.append(f"restored {target} from an interrupted replacement")
         else:

@@ -3,15 +3,15 @@ what fails, and report. Re-running is idempotent: identical episodes are left un
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
+import functools
 import logging
-import multiprocessing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mu0.episodes import EpisodeFormatError, recover_staging, write_episode
 from mu0.episodes.quarantine import clear_quarantine, quarantine
+from mu0.parallel import map_unordered
 from mu0.sources.base import IngestJob, SourceError
 
 log = logging.getLogger(__name__)
@@ -87,14 +87,8 @@ def ingest(
         if on_job_done is not None:
             on_job_done(job, outcomes)
 
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            done(job, run_job(job, out_dir, quarantine_dir))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-            futures = {pool.submit(run_job, job, out_dir, quarantine_dir): job for job in jobs}
-            for future in cf.as_completed(futures):
-                done(futures[future], future.result())
+    for job, outcomes in map_unordered(functools.partial(run_job, out_dir=out_dir, quarantine_dir=quarantine_dir),
+                                       jobs, workers):
+        done(job, outcomes)
     report.outcomes.sort(key=lambda o: o.episode_id)
     return report

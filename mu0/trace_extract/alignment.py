@@ -50,14 +50,21 @@ class DepthPoseGeometry:
         z = sample_depth(np.asarray(self.depth[frame], np.float32), uv_px, self.radius, self.tol_m)
         return to_world(backproject(uv_px.astype(np.float64), z, self.K[frame]), self.T_world_cam[frame])
 
-    def seedable(self, frame: int, radius: int = 3) -> np.ndarray:
+    def seedable(self, frame: int, radius: int = 3, rel_jump: float = 0.05) -> np.ndarray:
+        """Pixels at least `radius` away from a depth discontinuity. Inverse depth is affine across a
+        plane, so its Laplacian is ~0 on smooth surfaces, even at grazing angles, and large at
+        silhouettes; holes (0) count as neither."""
         import cv2
 
         d = np.asarray(self.depth[frame], np.float32)
-        kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-        far = cv2.dilate(np.where(d > 0, d, np.float32(1e4)), kernel)  # holes count as an edge
-        near = cv2.erode(np.where(d > 0, d, np.float32(0)), kernel)
-        return (far - near) <= self.tol_m + 0.03 * near
+        valid = d > 0
+        inv = np.where(valid, 1.0 / np.where(valid, d, 1.0), 0.0).astype(np.float32)
+        fill = cv2.dilate(inv, np.ones((3, 3), np.uint8))  # holes borrow a neighbour so they make no edge
+        inv = np.where(valid, inv, fill)
+        lap = np.abs(cv2.Laplacian(inv, cv2.CV_32F, ksize=1))
+        edges = (lap > rel_jump * np.maximum(inv, 1e-6)).astype(np.uint8)
+        near_edge = cv2.dilate(edges, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)) > 0
+        return ~near_edge
 
     def observe(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])
@@ -120,10 +127,13 @@ def estimate_poses(xyz_cam: np.ndarray, has_depth: np.ndarray, threshold_m: floa
 
 
 def find_camera_jump(tracks: Tracks2D, lost_fraction: float, min_alive: int = 20) -> int | None:
-    """First frame at which more than `lost_fraction` of the live tracks vanish at once (a cut)."""
-    alive = tracks.visible[:, :-1].sum(axis=0)
-    kept = (tracks.visible[:, :-1] & tracks.visible[:, 1:]).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lost = 1.0 - kept / alive
-    frames = np.flatnonzero((alive >= min_alive) & (lost > lost_fraction))
+    """First frame at which more than `lost_fraction` of the tracked points are lost at once (a cut)."""
+    if tracks.lk_lost is not None:
+        lost = tracks.lk_lost[1:]
+    else:
+        alive = tracks.visible[:, :-1].sum(axis=0)
+        kept = (tracks.visible[:, :-1] & tracks.visible[:, 1:]).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lost = np.where(alive >= min_alive, 1.0 - kept / alive, np.nan)
+    frames = np.flatnonzero(np.nan_to_num(lost, nan=0.0) > lost_fraction)
     return int(frames[0]) + 1 if len(frames) else None

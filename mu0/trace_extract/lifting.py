@@ -9,8 +9,6 @@ Shapes: n points, t frames, k tracks.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from mu0.trace_extract.tracks import Tracks2D, Tracks3D
@@ -34,11 +32,19 @@ def sample_depth(depth: np.ndarray, uv_px: np.ndarray, radius: int, tol_m: float
     centre = depth[r, c].astype(np.float64)
     nearest = np.where(centre > 0, centre, np.min(np.where(np.isnan(window), np.inf, window), axis=1))
     nearest[~np.isfinite(nearest)] = np.nan
-    same = np.abs(window - nearest[:, None]) <= tol_m + 0.02 * nearest[:, None]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window is an expected "no depth here"
-        out[finite] = np.nanmedian(np.where(same, window, np.nan), axis=1)
+    with np.errstate(invalid="ignore"):
+        same = np.abs(window - nearest[:, None]) <= tol_m + 0.02 * nearest[:, None]
+    out[finite] = _masked_median(window, same)
     return out
+
+
+def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row-wise median of `values` (n,m) where `mask` is True; NaN for rows with nothing (faster than nanmedian)."""
+    ordered = np.sort(np.where(mask, values, np.inf), axis=1)
+    count = mask.sum(axis=1)
+    lo = ordered[np.arange(len(values)), np.maximum(count - 1, 0) // 2]
+    hi = ordered[np.arange(len(values)), np.maximum(count, 1) // 2 - (count == 0)]
+    return np.where(count > 0, 0.5 * (lo + np.where(count % 2 == 1, lo, hi)), np.nan)
 
 
 def backproject(uv_px: np.ndarray, z_m: np.ndarray, K: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
 from mu0.trace_extract.tracks import Tracks2D
 
 _MOTION_DIFF = 8  # grey-level change that marks a pixel as moving, for seeding priority
+_MIN_FOR_LOSS_RATE = 20  # points needed before a frame's LK loss rate means anything
 
 
 class SceneGeometry(Protocol):
@@ -58,11 +59,13 @@ class _TrackState:
         self.start = np.zeros(capacity, np.int32)
         self.anchor = np.full((capacity, 3), np.nan)
         self.static = np.zeros(capacity, bool)
+        self.strikes = np.zeros(capacity, np.int16)  # consecutive failed static checks
+        self.lk_lost = np.full(t, np.nan)
 
     def add(self, uv: np.ndarray, frame: int, anchor: np.ndarray) -> np.ndarray:
         k = len(uv)
         while self.n + k > len(self.start):
-            for name in ("uv", "visible", "start", "anchor", "static"):
+            for name in ("uv", "visible", "start", "anchor", "static", "strikes"):
                 arr = getattr(self, name)
                 fill = np.nan if arr.dtype.kind == "f" else 0
                 setattr(self, name, np.concatenate([arr, np.full_like(arr, fill)]))
@@ -74,15 +77,17 @@ class _TrackState:
         return ids
 
     def result(self) -> Tracks2D:
-        return Tracks2D(self.uv[: self.n].copy(), self.visible[: self.n].copy(), self.start[: self.n].copy())
+        return Tracks2D(self.uv[: self.n].copy(), self.visible[: self.n].copy(), self.start[: self.n].copy(),
+                        self.lk_lost.copy())
 
 
 class LucasKanadeTracker:
     def __init__(self, selector: KeypointSelector, grid_px: int, max_tracks: int, window_px: int, levels: int,
-                 fb_max_error_px: float, reseed_every: int, static_px: float = 1.0, check_gap: int = 6) -> None:
+                 fb_max_error_px: float, reseed_every: int, static_px: float = 1.0, check_gap: int = 6,
+                 confirm: int = 3) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
-        self.reseed_every, self.static_px, self.check_gap = reseed_every, static_px, check_gap
+        self.reseed_every, self.static_px, self.check_gap, self.confirm = reseed_every, static_px, check_gap, confirm
 
     def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
         """LK from `prev` to `cur` (starting at `guess` when given) plus the backward check:
@@ -103,16 +108,14 @@ class LucasKanadeTracker:
         return p1.reshape(-1, 2), fb
 
     def _step(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
-        """New positions of (n,2) points and whether each passed the forward–backward check. With a
-        predicted position, LK also starts there; the better-checked result wins."""
-        p1, fb = self._lk(prev, cur, p0, None)
-        if guess is not None:
-            has_guess = np.all(np.isfinite(guess), axis=1)
-            if np.any(has_guess):
-                p1g, fbg = self._lk(prev, cur, p0[has_guess], guess[has_guess])
-                better = fbg < fb[has_guess]
-                idx = np.flatnonzero(has_guess)[better]
-                p1[idx], fb[idx] = p1g[better], fbg[better]
+        """New positions of (n,2) points and whether each passed the forward–backward check. Points
+        with a predicted position (camera motion from the scene geometry) start LK there."""
+        p1 = np.empty_like(p0, dtype=np.float32)
+        fb = np.full(len(p0), np.inf)
+        has_guess = np.all(np.isfinite(guess), axis=1) if guess is not None else np.zeros(len(p0), bool)
+        for sel, g in ((has_guess, guess), (~has_guess, None)):
+            if np.any(sel):
+                p1[sel], fb[sel] = self._lk(prev, cur, p0[sel], None if g is None else g[sel])
         h, w = prev.shape
         inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
         return p1, (fb < self.fb_max) & inside
@@ -137,6 +140,8 @@ class LucasKanadeTracker:
         guess = geometry.observe(f, geometry.anchor(f - 1, p0))[0] if geometry is not None and len(p0) else None
         p1, ok = self._step(prev, cur, p0, guess) if len(p0) else (p0, np.zeros(0, bool))
         st.uv[lk_ids[ok], f], st.visible[lk_ids[ok], f] = p1[ok], True
+        if len(ok) >= _MIN_FOR_LOSS_RATE:
+            st.lk_lost[f] = 1.0 - ok.mean()
         if geometry is None:
             return np.setdiff1d(alive, lk_ids[~ok], assume_unique=True)
         statics = alive[st.static[alive]]
@@ -161,7 +166,12 @@ class LucasKanadeTracker:
         p_far, fb = self._lk(grays[f - g], grays[f], st.uv[ids, f - g], pred[probe])
         checked = fb < self.fb_max  # an inconclusive check leaves the point static
         departed = checked & (np.linalg.norm(p_far - pred[probe], axis=1) > self.static_px)
-        st.static[ids[departed]] = False
+        st.strikes[ids] = np.where(departed, st.strikes[ids] + 1, 0)
+        # one bad LK match on weak texture is not motion: it takes `confirm` departures in a row; the
+        # point then continues from where LK over the gap found it, not from its stale static position
+        switch = st.strikes[ids] >= self.confirm
+        st.static[ids[switch]] = False
+        st.uv[ids[switch], f] = p_far[switch]
 
     def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
         import cv2

@@ -12,13 +12,16 @@ class Tracks2D:
     uv_px: np.ndarray  # (k,t,2) float32 pixel positions (u = column, v = row); NaN where unknown
     visible: np.ndarray  # (k,t) bool: tracked and visible at that frame
     start: np.ndarray  # (k,) int frame each track was seeded in
+    # (t,) share of the points LK followed into frame f that it lost there (NaN if too few to tell);
+    # a cut shows up here even when geometry keeps static points "visible" by prediction
+    lk_lost: np.ndarray | None = None
 
     @property
     def num_tracks(self) -> int:
         return int(self.uv_px.shape[0])
 
     def subset(self, keep: np.ndarray) -> Tracks2D:
-        return Tracks2D(self.uv_px[keep], self.visible[keep], self.start[keep])
+        return Tracks2D(self.uv_px[keep], self.visible[keep], self.start[keep], self.lk_lost)
 
 
 @dataclasses.dataclass

@@ -1,0 +1,165 @@
+"""Each TraceExtract stage on tiny inputs with known answers."""
+
+import numpy as np
+import pytest
+
+from mu0.trace_extract.alignment import (
+    AlignmentError,
+    DepthPoseGeometry,
+    estimate_poses,
+    find_camera_jump,
+    kabsch,
+    project,
+)
+from mu0.trace_extract.keypoints import CornerGridSelector, coverage_grid
+from mu0.trace_extract.lifting import backproject, sample_depth, to_world
+from mu0.trace_extract.retarget import arc_length_retarget, robust_segment_lengths
+from mu0.trace_extract.tracking import LucasKanadeTracker
+from mu0.trace_extract.tracks import Tracks2D
+
+from .synthetic import shift_image, sliding_box_scene, texture
+
+
+def _tracker(**kw):
+    args = dict(grid_px=4, max_tracks=400, window_px=9, levels=2, fb_max_error_px=0.75, reseed_every=2)
+    args.update(kw)
+    return LucasKanadeTracker(CornerGridSelector(args["grid_px"], 0.002), **args)
+
+
+def test_lk_follows_a_known_subpixel_translation():
+    tex = texture(64, 64, 0)
+    shift = np.array([0.7, -0.4])
+    frames = np.stack([np.repeat(shift_image(tex, *(shift * f))[..., None], 3, -1) for f in range(10)])
+    tracks = _tracker(reseed_every=100).track(frames)
+    seeded = tracks.start == 0
+    alive = tracks.visible[seeded, -1]
+    assert alive.mean() > 0.8
+    expected = tracks.uv_px[seeded][alive, 0] + 9 * shift
+    err = np.linalg.norm(tracks.uv_px[seeded][alive, -1] - expected, axis=1)
+    assert np.median(err) < 0.1 and np.percentile(err, 90) < 0.3
+
+
+def test_points_under_an_occluder_are_lost_and_uncovered_cells_reseeded():
+    tex = np.repeat(texture(64, 64, 3)[..., None], 3, -1)
+    frames = np.stack([tex] * 6)
+    frames[3:, 20:44, 20:44] = 255 - frames[3:, 20:44, 20:44] // 3  # a new patch appears over the centre
+    tracks = _tracker().track(frames)
+    inside = lambda uv: (uv[:, 0] > 22) & (uv[:, 0] < 42) & (uv[:, 1] > 22) & (uv[:, 1] < 42)  # noqa: E731
+    first = tracks.start == 0
+    covered_then_hidden = first & inside(tracks.uv_px[:, 0])
+    assert covered_then_hidden.any() and not tracks.visible[covered_then_hidden, 3].any()
+    # re-seeding at frame 4 fills the new patch, and only cells no older visible track covers
+    new = tracks.start == 4
+    old = tracks.visible[:, 4] & (tracks.start < 4)
+    assert inside(tracks.uv_px[new, 4]).sum() >= 10
+    old_cells = coverage_grid(tracks.uv_px[old, 4], (64, 64), 4)
+    new_cells = coverage_grid(tracks.uv_px[new, 4], (64, 64), 4)
+    assert not (old_cells & new_cells).any() and new_cells.sum() == new.sum()
+
+
+def test_depth_is_sampled_from_the_surface_of_the_nearest_pixel():
+    depth = np.full((20, 20), 2.0, np.float32)
+    depth[:, :10] = 0.5  # a near object on the left half, a far wall on the right
+    depth[5, 15] = 0.0  # a hole on the wall
+    uv = np.array([[9.4, 8.0], [10.4, 8.0], [15.0, 5.0], [np.nan, 1.0]])
+    z = sample_depth(depth, uv, radius=1, tol_m=0.02)
+    assert z[0] == pytest.approx(0.5) and z[1] == pytest.approx(2.0)  # never the average 1.25 at the edge
+    assert z[2] == pytest.approx(2.0) and np.isnan(z[3])
+    assert np.isnan(sample_depth(np.zeros((5, 5), np.float32), np.array([[2.0, 2.0]]), 1, 0.02))[0]
+
+
+def test_backprojection_and_projection_are_inverse():
+    K = np.array([[60.0, 0, 31.5], [0, 60.0, 23.5], [0, 0, 1]])
+    rng = np.random.default_rng(0)
+    uv = rng.uniform(0, 60, (20, 2))
+    z = rng.uniform(0.5, 3, 20)
+    T = kabsch(rng.normal(size=(5, 3)), rng.normal(size=(5, 3)))  # some rigid pose
+    world = to_world(backproject(uv, z, K), T)
+    uv2, z2 = project(world, T, K)
+    np.testing.assert_allclose(uv2, uv, atol=1e-9)
+    np.testing.assert_allclose(z2, z, atol=1e-9)
+
+
+def test_pose_estimation_recovers_a_moving_camera_despite_moving_points():
+    rng = np.random.default_rng(1)
+    t, k = 8, 120
+    world = rng.uniform([-1, -1, 2], [1, 1, 4], (k, 3))
+    poses = []
+    for f in range(t):
+        a = 0.03 * f
+        R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        T = np.eye(4)
+        T[:3, :3], T[:3, 3] = R, [0.05 * f, 0.01 * f, 0]
+        poses.append(T)
+    poses = np.array(poses)
+    xyz_cam = np.stack([(world - P[:3, 3]) @ P[:3, :3] for P in poses], axis=1)  # world → camera per frame
+    xyz_cam[:20] += np.linspace(0, 0.3, t)[None, :, None]  # 20 points on a moving object
+    est = estimate_poses(xyz_cam, np.ones((k, t), bool), threshold_m=0.01)
+    rel_true = np.linalg.inv(poses[0]) @ poses
+    np.testing.assert_allclose(est, rel_true, atol=1e-6)
+    with pytest.raises(AlignmentError, match="frame 1: only 0"):
+        estimate_poses(xyz_cam, np.eye(k, t, dtype=bool), threshold_m=0.01)
+
+
+def test_a_cut_is_found_where_most_tracks_vanish_at_once():
+    vis = np.ones((50, 10), bool)
+    vis[:45, 6:] = False
+    tracks = Tracks2D(np.zeros((50, 10, 2), np.float32), vis, np.zeros(50, np.int32))
+    assert find_camera_jump(tracks, 0.8) == 6
+    vis[:45, 6:] = True
+    vis[:10, 6:] = False
+    assert find_camera_jump(Tracks2D(tracks.uv_px, vis, tracks.start), 0.8) is None
+
+
+def test_world_anchored_tracking_is_exact_for_static_points_under_camera_motion():
+    """A textured wall seen by a camera panning sideways: with depth and poses the static points sit on
+    their anchors' projections (no drift), and a point leaving the image comes back when it re-enters."""
+    t, h, w, F = 20, 48, 64, 60.0
+    tex = texture(h, w * 2, 5)
+    K = np.array([[F, 0, (w - 1) / 2], [0, F, (h - 1) / 2], [0, 0, 1]])
+    shift = [3.0 * np.sin(np.pi * f / (t - 1)) for f in range(t)]  # pans out and back, in pixels
+    images = np.stack([np.repeat(tex[:, int(16 + s): int(16 + s) + w][..., None], 3, -1) if float(s).is_integer()
+                       else np.repeat(shift_image(tex, -s, 0)[:, 16:16 + w][..., None], 3, -1) for s in shift])
+    T = np.repeat(np.eye(4)[None], t, 0)
+    T[:, 0, 3] = np.array(shift) * 1.0 / F  # wall 1 m away: 1 px of image motion = 1/F m of camera motion
+    geometry = DepthPoseGeometry(np.ones((t, h, w), np.float32), np.repeat(K[None], t, 0), T)
+    tracks = _tracker(reseed_every=100).track(images, geometry)
+    first = tracks.start == 0
+    expected = tracks.uv_px[first, 0][:, None, :] - np.array(shift)[None, :, None] * np.array([1, 0])
+    vis = tracks.visible[first]
+    err = np.linalg.norm(tracks.uv_px[first] - expected, axis=2)[vis]
+    assert vis[:, -1].mean() > 0.9 and np.percentile(err, 95) < 0.05
+
+
+def test_retargeting_gives_equal_path_steps_synchronously():
+    s = 40
+    x = np.cumsum(np.r_[0, np.full(s - 1, 2.0)])  # 2 px per frame → 0.02 normalised (W=100)
+    fast = np.stack([x, np.full(s, 10.0), np.linspace(1, 2, s)], axis=1)
+    slow = np.stack([x / 2, np.full(s, 50.0), np.full(s, 1.0)], axis=1)
+    pts, ok = np.stack([fast, slow]), np.ones((2, s), bool)
+    out, valid = arc_length_retarget(pts, ok, (100, 100), interval=0.05, top_fraction=0.5, out_len=64)
+    n = valid[0].sum()
+    assert n == int(0.02 * (s - 1) / 0.05) + 1 and valid[1].sum() == n  # synchronous
+    np.testing.assert_allclose(np.diff(out[0, :n, 0]), 5.0, atol=1e-4)  # 0.05 × W = 5 px per step
+    np.testing.assert_allclose(np.diff(out[1, :n, 0]), 2.5, atol=1e-4)  # the slow track moves half as far
+    np.testing.assert_allclose(out[0, :n, 2], np.interp(out[0, :n, 0], fast[:, 0], fast[:, 2]), atol=1e-5)
+    assert np.all(out[:, n:] == -np.inf) and not valid[:, n:].any()
+
+
+def test_retargeting_stops_where_no_track_is_valid_and_handles_stillness():
+    pts = np.zeros((3, 10, 3))
+    pts[..., 0] = np.arange(10) * 3.0
+    ok = np.ones((3, 10), bool)
+    ok[:, 6:] = False
+    lengths = robust_segment_lengths(pts[..., :2] / 100, ok, 0.1)
+    assert np.isnan(lengths[6:]).all() and np.allclose(lengths[:5], 0.03)
+    out, valid = arc_length_retarget(pts, ok, (100, 100), 0.03, 0.1, 16)
+    assert valid[0].sum() == 6
+    still, still_ok = arc_length_retarget(np.ones((2, 10, 3)), np.ones((2, 10), bool), (100, 100), 0.05, 0.1, 8)
+    assert still_ok[:, 0].all() and not still_ok[:, 1:].any()  # no motion: only the anchor step
+
+
+def test_sliding_box_scene_is_what_it_says():
+    ep = sliding_box_scene(t=5)
+    assert ep.images.shape == (5, 64, 80, 3) and ep.depth[0, 25, 20] == pytest.approx(0.9)
+    assert ep.depth[4, 25, 14] == pytest.approx(1.2)  # the box has moved off its first left edge
