@@ -58,7 +58,8 @@ def run(args: list[str]) -> int:
     results.print(table)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("written", "replaced", "unchanged", "quarantined")}
     console.print("extract: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    console.print(f"check against ground truth: [cyan]mu0 extract-eval --raw {parsed.in_dir} --traces {parsed.out}[/cyan]")
+    console.print("check against ground truth: "
+                  f"[cyan]mu0 extract-eval --raw {parsed.in_dir} --traces {parsed.out}[/cyan]")
     return 0 if len(outcomes) > counts["quarantined"] else 1
 
 
