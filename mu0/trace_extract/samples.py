@@ -46,8 +46,9 @@ def _window(t3: Tracks3D, rows: np.ndarray, frames: np.ndarray, T_world_cam_t: n
     inside = (frames >= 0) & (frames < t3.has_depth.shape[1])
     fr = frames[inside]
     if use_depth:
-        ok = t3.has_depth[rows][:, fr]
         uv, z = project(t3.xyz_world[rows][:, fr], T_world_cam_t, K_t)
+        with np.errstate(invalid="ignore"):  # behind the query camera, or beyond float16: not a usable step
+            ok = t3.has_depth[rows][:, fr] & (z > 1e-6) & np.all(np.abs(uv) < 6e4, axis=-1)
         pts[:, inside] = np.where(ok[..., None], np.concatenate([uv, z[..., None]], axis=-1), -np.inf)
     else:  # 2D-only: image positions as they are, z unknown
         ok = t3.tracks.visible[rows][:, fr]

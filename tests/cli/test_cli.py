@@ -95,3 +95,19 @@ def test_ingest_versions_the_data_with_dvc(tmp_path):
     status = run_dvc(repo, "status", "--cloud", "data.dvc")
     assert "up to date" in status or status.strip() == "" or "Cache and remote" in status
     assert json.loads((repo / "data" / "raw" / "mw-reach-v3-s00000-front" / "meta.json").read_text())["task"]
+
+
+def test_extract_and_extract_eval_from_the_command_line(metaworld_episodes, tmp_path):
+    out = mu0("extract", "--in", metaworld_episodes, "--out", tmp_path / "traces", "--quarantine", tmp_path / "q",
+              "--future-len", "16", "--min-coverage", "0.1")
+    assert out.returncode == 0, out.stderr
+    assert "2 written" in out.stderr
+    report = tmp_path / "reports" / "extract_eval.json"
+    ev = mu0("extract-eval", "--raw", metaworld_episodes, "--traces", tmp_path / "traces", "--report", report,
+             "--overlays", tmp_path / "overlays")
+    assert ev.returncode == 0, ev.stderr
+    assert "front (all tasks)" in ev.stdout and report.exists() and report.with_suffix(".md").exists()
+    assert len(list((tmp_path / "overlays").glob("*.png"))) == 2
+    again = mu0("extract", "--in", metaworld_episodes, "--out", tmp_path / "traces", "--quarantine", tmp_path / "q",
+                "--future-len", "16", "--min-coverage", "0.1")
+    assert "2 unchanged" in again.stderr

@@ -1,0 +1,1 @@
+"""Evaluation: tracking metrics against ground truth, trace metrics, policy rollouts, reports."""
