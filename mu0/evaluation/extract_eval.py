@@ -14,9 +14,9 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from mu0.evaluation.tracking_metrics import aggregate, error_3d_metrics, pose_errors, tapvid_2d_metrics
 
 from mu0.episodes import list_episodes, open_episode
+from mu0.evaluation.tracking_metrics import aggregate, error_3d_metrics, pose_errors, tapvid_2d_metrics
 from mu0.trace_extract.groundtruth import track_query_pixels
 from mu0.trace_extract.output import TRACKS
 

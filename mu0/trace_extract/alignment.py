@@ -66,8 +66,11 @@ class DepthPoseGeometry:
         near_edge = cv2.dilate(edges, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)) > 0
         return ~near_edge
 
-    def observe(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def observe(self, frame: int, xyz_world: np.ndarray, depth_test: bool = True) -> tuple[np.ndarray, np.ndarray]:
         uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])
+        if not depth_test:
+            with np.errstate(invalid="ignore"):
+                return uv, z > 0
         h, w = self.depth.shape[1:]
         with np.errstate(invalid="ignore"):
             cols, rows = np.rint(uv[:, 0]), np.rint(uv[:, 1])

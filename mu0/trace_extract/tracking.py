@@ -32,9 +32,9 @@ class SceneGeometry(Protocol):
         """(n,3) world points seen at (n,2) pixels of `frame`; NaN where there is no depth."""
         ...
 
-    def observe(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def observe(self, frame: int, xyz_world: np.ndarray, depth_test: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Pixels (n,2) of world points in `frame`, and whether each is visible there (in the image,
-        in front of the camera, not behind other geometry)."""
+        in front of the camera and, with `depth_test`, not behind other geometry)."""
         ...
 
     def seedable(self, frame: int) -> np.ndarray:
@@ -137,7 +137,10 @@ class LucasKanadeTracker:
         prev, cur = grays[f - 1], grays[f]
         lk_ids = alive[st.visible[alive, f - 1]]
         p0 = st.uv[lk_ids, f - 1]
-        guess = geometry.observe(f, geometry.anchor(f - 1, p0))[0] if geometry is not None and len(p0) else None
+        # anchors are current (static points keep theirs, moving ones are re-anchored every frame),
+        # so where the camera motion alone would take each point is one projection away
+        guess = geometry.observe(f, st.anchor[lk_ids], depth_test=False)[0] if geometry is not None and len(p0) \
+            else None
         p1, ok = self._step(prev, cur, p0, guess) if len(p0) else (p0, np.zeros(0, bool))
         st.uv[lk_ids[ok], f], st.visible[lk_ids[ok], f] = p1[ok], True
         if len(ok) >= _MIN_FOR_LOSS_RATE:
@@ -146,7 +149,8 @@ class LucasKanadeTracker:
             return np.setdiff1d(alive, lk_ids[~ok], assume_unique=True)
         statics = alive[st.static[alive]]
         pred, seen = geometry.observe(f, st.anchor[statics])
-        self._find_departures(st, statics, pred, f, grays)
+        if f % 2 == 0 or f < self.check_gap:  # every other frame is enough to catch a departure
+            self._find_departures(st, statics, pred, f, grays)
         moving = lk_ids[ok][~st.static[lk_ids[ok]]]
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
         keep = st.static[statics]  # the static ones sit on their anchor's projection, seen or not
