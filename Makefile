@@ -16,7 +16,7 @@ PRESET ?= tiny
 .PHONY: install system-deps demo test lint bench clean help
 
 help:
-	@echo "make demo    install everything, generate a small MT10 dataset into data/raw and version it with DVC"
+	@echo "make demo    install everything, generate a small MT10 dataset (DVC-versioned), extract traces, score them"
 	@echo "make test    install everything and run the test suite (ruff + pytest, import contracts included)"
 	@echo "make bench   run the benchmarks under benchmarks/"
 
@@ -39,10 +39,14 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/mu0 ingest metaworld --preset $(PRESET)
+	$(BIN)/mu0 extract --preset $(PRESET)
+	$(BIN)/mu0 extract-eval
 	@echo
-	@echo "data:    data/raw (one folder per episode; layout in DESIGN.md §4), versioned by data.dvc"
-	@echo "look:    $(BIN)/mu0 inspect data/raw"
-	@echo "record:  git add data.dvc && git commit -m 'data: new raw dataset'"
+	@echo "raw data:  data/raw (one folder per episode; layout in DESIGN.md §4), versioned by data.dvc"
+	@echo "traces:    artifacts/traces (samples/, captions.json, tracks.npz per episode)"
+	@echo "accuracy:  reports/extract_eval.md, pictures in reports/extract_eval/"
+	@echo "look:      $(BIN)/mu0 inspect data/raw   ·   $(BIN)/mu0 inspect artifacts/traces"
+	@echo "record:    git add data.dvc && git commit -m 'data: new raw dataset'"
 
 lint: install
 	$(BIN)/ruff check .
@@ -53,6 +57,7 @@ test: install lint
 bench: install
 	$(BIN)/python benchmarks/bench_metaworld.py
 	$(BIN)/python benchmarks/bench_episode_read.py
+	$(BIN)/python benchmarks/bench_trace_extract.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

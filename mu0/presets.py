@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 
-from mu0.config import MetaWorldSourceConfig, Mu0Config
+from mu0.config import MetaWorldSourceConfig, Mu0Config, TraceExtractConfig
 
 
 def _debug() -> Mu0Config:
@@ -14,6 +14,7 @@ def _debug() -> Mu0Config:
         metaworld=MetaWorldSourceConfig(
             tasks=("reach-v3",), episodes_per_task=1, cameras=("front",), size=64, max_steps=20
         ),
+        extract=TraceExtractConfig(future_len=32, history_len=8, max_points_per_frame=32, min_coverage=0.1),
     )
 
 
@@ -21,6 +22,7 @@ def _tiny() -> Mu0Config:
     return Mu0Config(
         preset="tiny",
         metaworld=MetaWorldSourceConfig(episodes_per_task=2, size=128, max_steps=150, workers=2),
+        extract=TraceExtractConfig(workers=2),
     )
 
 
@@ -28,6 +30,7 @@ def _small() -> Mu0Config:
     return Mu0Config(
         preset="small",
         metaworld=MetaWorldSourceConfig(episodes_per_task=10, size=128, max_steps=200, workers=2),
+        extract=TraceExtractConfig(workers=2),
     )
 
 

@@ -8,6 +8,7 @@ and quarantine, and is what a process pool (or a Prefect task) maps over episode
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -44,10 +45,20 @@ class RejectedEpisode(ValueError):
     """The episode cannot give usable traces; the message says why."""
 
 
+@functools.cache
+def code_hash() -> str:
+    """Hash of TraceExtract's own source: a code change re-extracts, like a changed config does."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def config_hash(cfg: TraceExtractConfig) -> str:
     d = to_dict(cfg)
     d.pop("workers")
-    return hashlib.sha256(json.dumps({"version": VERSION, **d}, sort_keys=True).encode()).hexdigest()[:16]
+    payload = {"version": VERSION, "code": code_hash(), **d}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclasses.dataclass
