@@ -204,6 +204,35 @@ class TraceExtractConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ValidationConfig:
+    """Great Expectations checks on raw episodes and trace datasets, and the gate they feed."""
+
+    # Largest plausible metric depth (metres) and frame rate range accepted in raw episodes.
+    max_depth_m: float = 20.0
+    min_fps: float = 1.0
+    max_fps: float = 500.0
+    # Per query frame: bounds on the number of keypoints and on the share of moving ones.
+    min_points_per_frame: int = 1
+    max_points_per_frame: int = 4096
+    min_moving_fraction: float = 0.0
+    max_moving_fraction: float = 1.0
+    # If more than this share of episodes fails, the failure is systemic: the gate fails the run
+    # instead of quarantining them one by one.
+    max_bad_fraction: float = 0.25
+    # Drift: each of the 10/50/90th percentiles of trace length, speed and depth may move by this
+    # fraction of the accepted value (plus a small absolute slack) before the dataset counts as drifted.
+    drift_tolerance: float = 0.3
+    # Rows sampled per statistic for the drift checks (and stored with an accepted dataset).
+    drift_sample: int = 200_000
+
+    def __post_init__(self) -> None:
+        _require(self.max_depth_m > 0, "max_depth_m", "must be > 0")
+        _require(0 < self.min_fps < self.max_fps, "min_fps", "must be > 0 and < max_fps")
+        _require(0 <= self.max_bad_fraction <= 1, "max_bad_fraction", "must be within [0, 1]")
+        _require(self.drift_tolerance > 0, "drift_tolerance", "must be > 0")
+
+
+@dataclasses.dataclass(frozen=True)
 class Mu0Config:
     """The resolved configuration of a whole run; presets build one, the CLI overrides its fields."""
 
@@ -214,6 +243,7 @@ class Mu0Config:
     s3: S3SourceConfig = S3SourceConfig()
     output: IngestOutput = IngestOutput()
     extract: TraceExtractConfig = TraceExtractConfig()
+    validate: ValidationConfig = ValidationConfig()
 
 
 def to_dict(config: object) -> dict:

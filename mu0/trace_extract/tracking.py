@@ -155,8 +155,7 @@ class LucasKanadeTracker:
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
         keep = st.static[statics]  # the static ones sit on their anchor's projection, seen or not
         st.uv[statics[keep], f], st.visible[statics[keep], f] = pred[keep], seen[keep]
-        lost = np.setdiff1d(lk_ids[~ok], statics[keep], assume_unique=True)
-        return np.setdiff1d(alive, lost, assume_unique=True)
+        return alive[st.static[alive] | st.visible[alive, f]]  # a moving point that is not seen is gone
 
     def _find_departures(self, st: _TrackState, statics: np.ndarray, pred: np.ndarray, f: int,
                          grays: list[np.ndarray]) -> None:
@@ -175,7 +174,10 @@ class LucasKanadeTracker:
         # point then continues from where LK over the gap found it, not from its stale static position
         switch = st.strikes[ids] >= self.confirm
         st.static[ids[switch]] = False
-        st.uv[ids[switch], f] = p_far[switch]
+        h, w = grays[f].shape
+        inside = (p_far[:, 0] >= 0) & (p_far[:, 0] <= w - 1) & (p_far[:, 1] >= 0) & (p_far[:, 1] <= h - 1)
+        st.uv[ids[switch], f] = np.where(inside[switch, None], p_far[switch], np.nan)
+        st.visible[ids[switch & ~inside], f] = False  # it left the image while it was thought static
 
     def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
         import cv2
