@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("mu0.cli.inspect", "list the episodes of a folder, or save a contact sheet of one episode"),
     "extract": ("mu0.cli.extract", "TraceExtract: raw episodes → 3D traces with captions (artifacts/traces)"),
     "extract-eval": ("mu0.cli.extract_eval", "TraceExtract's tracks against simulator ground truth (reports/)"),
+    "validate": ("mu0.cli.validate", "Great Expectations gate over raw and trace data (reports/validation.md)"),
     "data": ("mu0.cli.data", "version data/raw with DVC (`data version`) or fetch it from the remote (`data pull`)"),
 }
 USAGE = "usage: mu0 COMMAND [OPTIONS]   (mu0 COMMAND --help for a command's options)"

@@ -29,7 +29,8 @@ def _load(path: Path):
 def _k_ok(K: np.ndarray, h: int, w: int) -> tuple[bool, bool]:
     valid = bool(np.all(np.isfinite(K)) and np.all(K[:, 0, 0] > 0) and np.all(K[:, 1, 1] > 0)
                  and np.allclose(K[:, 2], [0, 0, 1]) and np.allclose(K[:, 0, 1], 0) and np.allclose(K[:, 1, 0], 0))
-    inside = bool(valid and np.all((K[:, 0, 2] >= 0) & (K[:, 0, 2] <= w) & (K[:, 1, 2] >= 0) & (K[:, 1, 2] <= h)))
+    with np.errstate(invalid="ignore"):  # judged on its own: a NaN principal point is simply not inside
+        inside = bool(np.all((K[:, 0, 2] >= 0) & (K[:, 0, 2] <= w) & (K[:, 1, 2] >= 0) & (K[:, 1, 2] <= h)))
     return valid, inside
 
 

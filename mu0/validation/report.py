@@ -1,0 +1,47 @@
+"""The validation report: JSON for machines, markdown for people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mu0.episodes.atomic import write_bytes_atomic
+
+
+def markdown(report: dict) -> str:
+    verdict = "PASSED" if report["success"] else "FAILED"
+    lines = [f"# Data validation: {verdict}", "",
+             f"{report['episodes']} episodes checked; {len(report['quarantined'])} quarantined; "
+             f"{len(report['accepted_episodes'])} accepted.", ""]
+    if report["critical_failures"]:
+        lines += ["## Critical failures (the run stops here)", ""] + [f"- {c}" for c in report["critical_failures"]]
+        lines.append("")
+    failed = [c for c in report["checks"] if not c["success"]]
+    lines += ["## Failed expectations", ""]
+    if not failed:
+        lines.append("None: every expectation passed.")
+    for c in failed:
+        lines += [f"### `{c['name']}` ({'critical' if c['critical'] else 'quarantines episodes'})", "",
+                  f"{c['description']}. {c['unexpected_count']} of {c['element_count']} rows failed.", ""]
+        if c["episodes"]:
+            lines.append("Episodes: " + ", ".join(f"`{e}`" for e in c["episodes"][:20])
+                         + (" …" if len(c["episodes"]) > 20 else ""))
+        if c["sample_rows"]:
+            lines += ["", "Sample rows:", "", "```", *[json.dumps(r, default=str) for r in c["sample_rows"]], "```"]
+        if c.get("observed") is not None and not c["sample_rows"]:
+            lines += ["", f"Observed: `{json.dumps(c['observed'], default=str)}`"]
+        lines.append("")
+    if report["quarantined"]:
+        lines += ["## Quarantined episodes", ""] + [f"- `{e}`: {'; '.join(w)}" for e, w in report["quarantined"].items()]
+    passed = sum(c["success"] for c in report["checks"])
+    lines += ["", f"{passed} of {len(report['checks'])} expectations passed."]
+    return "\n".join(lines) + "\n"
+
+
+def write(report: dict, path: Path) -> Path:
+    from mu0.episodes.atomic import write_json_atomic
+
+    write_json_atomic(path, report)
+    md = path.with_suffix(".md")
+    write_bytes_atomic(md, markdown(report).encode())
+    return md
