@@ -33,7 +33,8 @@ def _run_drift(runner: GxRunner, traces_dir: Path, cfg: ValidationConfig):
     stats = drift.sample_statistics(traces_dir, cfg.drift_sample)
     accepted = drift.load_accepted(traces_dir)
     if accepted is None:
-        return [], stats, {"baseline": None, "note": "no accepted dataset yet: this one becomes the baseline if it passes"}
+        note = "no accepted dataset yet: this one becomes the baseline if it passes"
+        return [], stats, {"baseline": None, "note": note}
     results = []
     tables = drift.drift_tables(stats)
     for table, checks in drift.drift_checks(accepted, cfg.drift_tolerance).items():

@@ -61,7 +61,8 @@ class GxRunner:
         suite = self.context.suites.add_or_update(suite)
         batch = self._batch_definition(table).get_batch(batch_parameters={"dataframe": df})
         ids = [c for c in ("episode_id", "frame") if c in df.columns]
-        fmt = {"result_format": "COMPLETE", "unexpected_index_column_names": ids, "return_unexpected_index_query": False}
+        fmt = {"result_format": "COMPLETE", "unexpected_index_column_names": ids,
+               "return_unexpected_index_query": False}
         result = batch.validate(suite, result_format=fmt)
         return [_result(check, r, df) for check, r in zip(checks, result.results, strict=True)]
 

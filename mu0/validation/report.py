@@ -32,7 +32,8 @@ def markdown(report: dict) -> str:
             lines += ["", f"Observed: `{json.dumps(c['observed'], default=str)}`"]
         lines.append("")
     if report["quarantined"]:
-        lines += ["## Quarantined episodes", ""] + [f"- `{e}`: {'; '.join(w)}" for e, w in report["quarantined"].items()]
+        lines += ["## Quarantined episodes", ""]
+        lines += [f"- `{e}`: {'; '.join(w)}" for e, w in report["quarantined"].items()]
     passed = sum(c["success"] for c in report["checks"])
     lines += ["", f"{passed} of {len(report['checks'])} expectations passed."]
     return "\n".join(lines) + "\n"

@@ -56,7 +56,8 @@ def episode_rows(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         "episode_id": path.name, "frame": frame_of_row, "finite_where_valid": finite_ok,
         "neginf_where_invalid": padding_ok,
         # pixel centres are integers, so the image spans [-0.5, w - 0.5] × [-0.5, h - 0.5]
-        "keypoint_inside_image": (kp[:, 0] >= -0.5) & (kp[:, 0] <= w - 0.5) & (kp[:, 1] >= -0.5) & (kp[:, 1] <= h - 0.5),
+        "keypoint_inside_image": (kp[:, 0] >= -0.5) & (kp[:, 0] <= w - 0.5)
+        & (kp[:, 1] >= -0.5) & (kp[:, 1] <= h - 0.5),
         "z_positive": (now[:, 2] > 0) if z_valid else np.ones(len(kp), bool),
         "history_future_agree": np.all(np.abs(np.asarray(s["traj_history"][:, 0, :axes], np.float32)
                                               - now[:, :axes]) <= _F16_TOL * np.maximum(1, np.abs(now[:, :axes])),
