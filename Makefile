@@ -16,7 +16,7 @@ PRESET ?= tiny
 .PHONY: install system-deps demo test lint bench clean help
 
 help:
-	@echo "make demo    install everything, generate a small MT10 dataset (DVC-versioned), extract traces, score them"
+	@echo "make demo    install everything; MT10 dataset (DVC-versioned) → traces → validation gate → accuracy report"
 	@echo "make test    install everything and run the test suite (ruff + pytest, import contracts included)"
 	@echo "make bench   run the benchmarks under benchmarks/"
 
@@ -40,10 +40,12 @@ install: $(STAMP)
 demo: install
 	$(BIN)/mu0 ingest metaworld --preset $(PRESET)
 	$(BIN)/mu0 extract --preset $(PRESET)
+	$(BIN)/mu0 validate --preset $(PRESET)
 	$(BIN)/mu0 extract-eval
 	@echo
 	@echo "raw data:  data/raw (one folder per episode; layout in DESIGN.md §4), versioned by data.dvc"
 	@echo "traces:    artifacts/traces (samples/, captions.json, tracks.npz per episode)"
+	@echo "checks:    reports/validation.md (Great Expectations gate; baseline for drift in artifacts/traces/_validation)"
 	@echo "accuracy:  reports/extract_eval.md, pictures in reports/extract_eval/"
 	@echo "look:      $(BIN)/mu0 inspect data/raw   ·   $(BIN)/mu0 inspect artifacts/traces"
 	@echo "record:    git add data.dvc && git commit -m 'data: new raw dataset'"
@@ -58,6 +60,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_metaworld.py
 	$(BIN)/python benchmarks/bench_episode_read.py
 	$(BIN)/python benchmarks/bench_trace_extract.py
+	$(BIN)/python benchmarks/bench_validation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

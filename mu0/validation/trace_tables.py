@@ -7,6 +7,7 @@ take well under a second); 2D-only episodes (z unknown, stored as -inf) are chec
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +23,25 @@ _F16_EXP = np.uint16(0x7C00)  # float16 exponent bits: all set means inf or NaN
 _F16_NEGINF = np.uint16(0xFC00)
 
 
+_CHUNK_ROWS = 2048  # rows per pass: the temporaries stay in cache instead of streaming through memory
+
+
 def _window_checks(traj: np.ndarray, valid: np.ndarray, axes: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row: finite wherever valid; exactly -inf wherever not valid (on the first `axes` axes).
-    Works on the float16 bit patterns, which is several times faster than converting to float32."""
-    bits = np.ascontiguousarray(traj[..., :axes]).view(np.uint16) if traj.dtype == np.float16 else None
-    if bits is None:
-        x = np.asarray(traj[..., :axes], np.float32)
-        finite, neginf = np.isfinite(x), np.isneginf(x)
-    else:
-        finite, neginf = (bits & _F16_EXP) != _F16_EXP, bits == _F16_NEGINF
-    v = valid[..., None]
-    return np.all(finite | ~v, axis=(1, 2)), np.all(neginf | v, axis=(1, 2))
+    Works on float16 bit patterns in cache-sized chunks: several times faster than float32 math."""
+    n = len(traj)
+    finite_ok, padding_ok = np.empty(n, bool), np.empty(n, bool)
+    for a in range(0, n, _CHUNK_ROWS):
+        x = np.asarray(traj[a:a + _CHUNK_ROWS, :, :axes])
+        v = np.asarray(valid[a:a + _CHUNK_ROWS])[..., None]
+        if x.dtype == np.float16:
+            bits = x.view(np.uint16)
+            finite, neginf = (bits & _F16_EXP) != _F16_EXP, bits == _F16_NEGINF
+        else:
+            finite, neginf = np.isfinite(x), np.isneginf(x)
+        finite_ok[a:a + _CHUNK_ROWS] = np.all(finite | ~v, axis=(1, 2))
+        padding_ok[a:a + _CHUNK_ROWS] = np.all(neginf | v, axis=(1, 2))
+    return finite_ok, padding_ok
 
 
 def episode_rows(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -78,15 +87,14 @@ def episode_rows(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return rows, frames_df, episode
 
 
-def trace_tables(traces_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    rows, frames, episodes = [], [], []
-    for path in list_episodes(traces_dir):
-        if not (path / "samples").is_dir():
-            continue
-        r, f, e = episode_rows(path)
-        rows.append(r)
-        frames.append(f)
-        episodes.append(e)
+def trace_tables(traces_dir: Path, threads: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The three tables of a trace dataset; episodes are read in threads (numpy releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [p for p in list_episodes(traces_dir) if (p / "samples").is_dir()]
+    with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
+        parts = list(pool.map(episode_rows, paths))
+    rows, frames, episodes = (list(x) for x in zip(*parts, strict=True)) if parts else ([], [], [])
     if not episodes:
         return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
     return pd.concat(rows, ignore_index=True), pd.concat(frames, ignore_index=True), pd.DataFrame(episodes)

@@ -111,3 +111,18 @@ def test_extract_and_extract_eval_from_the_command_line(metaworld_episodes, tmp_
     again = mu0("extract", "--in", metaworld_episodes, "--out", tmp_path / "traces", "--quarantine", tmp_path / "q",
                 "--future-len", "16", "--min-coverage", "0.1")
     assert "2 unchanged" in again.stderr
+
+
+def test_validate_gates_from_the_command_line(metaworld_episodes, tmp_path):
+    traces = tmp_path / "traces"
+    assert mu0("extract", "--in", metaworld_episodes, "--out", traces, "--quarantine", tmp_path / "q",
+               "--future-len", "16", "--min-coverage", "0.1").returncode == 0
+    report = tmp_path / "validation.json"
+    ok = mu0("validate", "--raw", metaworld_episodes, "--traces", traces, "--report", report,
+             "--quarantine", tmp_path / "vq")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json.loads(report.read_text())["success"] and "PASSED" in report.with_suffix(".md").read_text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = mu0("validate", "--raw", empty, "--traces", "", "--report", tmp_path / "v2.json")
+    assert bad.returncode == 1 and "episodes_present" in bad.stdout
