@@ -44,6 +44,20 @@ def parse(cls, default, args: list[str], prog: str, description: str):
                     config=(tyro.conf.OmitArgPrefixes,))
 
 
+def parse_with_preset(cls, default_from_preset, args: list[str], prog: str, description: str):
+    """`--preset` picked out of `args`, the rest parsed by tyro over the preset's defaults; None (after
+    printing why) for an unknown preset."""
+    from mu0.presets import UnknownPresetError, get_preset
+
+    preset_name, args = pop_preset(args)
+    try:
+        preset = get_preset(preset_name)
+    except UnknownPresetError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return None
+    return parse(cls, default_from_preset(preset), args, prog, f"{description} {PRESET_HELP}")
+
+
 @contextmanager
 def job_progress(total: int, what: str) -> Iterator:
     """A rich progress bar; yields a callback that advances it by one finished job."""

@@ -8,9 +8,8 @@ from typing import Annotated
 
 import tyro
 
-from mu0.cli.common import PRESET_HELP, console, parse, pop_preset, results
+from mu0.cli.common import console, parse_with_preset, results
 from mu0.config import TraceExtractConfig
-from mu0.presets import UnknownPresetError, get_preset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,15 +31,11 @@ def run(args: list[str]) -> int:
     from mu0.episodes import list_episodes
     from mu0.trace_extract.stage import extract
 
-    preset_name, args = pop_preset(args)
-    try:
-        preset = get_preset(preset_name)
-    except UnknownPresetError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    parsed = parse_with_preset(ExtractArgs, lambda p: ExtractArgs(extract=p.extract), args, "mu0 extract",
+                               "TraceExtract: keypoints, tracking, 3D lifting, world alignment, motion labels, "
+                               "retargeted samples and hierarchical captions for every raw episode.")
+    if parsed is None:
         return 2
-    parsed = parse(ExtractArgs, ExtractArgs(extract=preset.extract), args, "mu0 extract",
-                   "TraceExtract: keypoints, tracking, 3D lifting, world alignment, motion labels, retargeted "
-                   "samples and hierarchical captions for every raw episode. " + PRESET_HELP)
     raws = list_episodes(parsed.in_dir)
     if not raws:
         console.print(f"[red]error:[/red] no episodes under {parsed.in_dir}")

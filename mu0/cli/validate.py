@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from mu0.cli.common import PRESET_HELP, console, parse, pop_preset, results
+from mu0.cli.common import console, parse_with_preset, results
 from mu0.config import ValidationConfig
-from mu0.presets import UnknownPresetError, get_preset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,16 +31,12 @@ def run(args: list[str]) -> int:
     from mu0.validation import report as report_io
     from mu0.validation.gate import validate
 
-    preset_name, args = pop_preset(args)
-    try:
-        preset = get_preset(preset_name)
-    except UnknownPresetError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    parsed = parse_with_preset(ValidateArgs, lambda p: ValidateArgs(validate=p.validate), args, "mu0 validate",
+                               "Check raw episodes and trace datasets with Great Expectations; quarantine episodes "
+                               "with non-critical failures and exit 1 on a critical one (no data, drift, systemic "
+                               "failure).")
+    if parsed is None:
         return 2
-    parsed = parse(ValidateArgs, ValidateArgs(validate=preset.validate), args, "mu0 validate",
-                   "Check raw episodes and trace datasets with Great Expectations; quarantine episodes with "
-                   "non-critical failures and exit 1 on a critical one (no data, drift, systemic failure). "
-                   + PRESET_HELP)
     raw = Path(parsed.raw) if parsed.raw else None
     traces = Path(parsed.traces) if parsed.traces and Path(parsed.traces).is_dir() else None
     if raw is None and traces is None:
