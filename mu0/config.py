@@ -233,6 +233,39 @@ class ValidationConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TraceDataConfig:
+    """How trace episodes become training samples for μ_0 (one sample = one query frame)."""
+
+    # Query keypoints per sample (padded with a mask when a frame has fewer).
+    num_points: int = 32
+    # Future steps predicted (retargeted steps after the query frame).
+    horizon: int = 32
+    # History steps given to the model (before the query frame).
+    history: int = 8
+    # Percentile of |Δ| per axis used to normalise anchor-relative future targets (the recipe: 95).
+    delta_percentile: float = 95.0
+    # Probability that a training sample gets no history at all, and that one keypoint loses its history.
+    history_drop_all: float = 0.5
+    history_drop_point: float = 0.3
+    # Fractions of episodes in train / val / test; the rest of 1.0 goes to test.
+    train_fraction: float = 0.8
+    val_fraction: float = 0.1
+    # Whole tasks held out for testing generalisation (their episodes are all in test).
+    holdout_tasks: tuple[str, ...] = ()
+    # Seed of the split and of sampling in val/test (train sampling is random per epoch).
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.num_points >= 1, "num_points", "must be >= 1")
+        _require(self.horizon >= 1 and self.history >= 1, "horizon", "horizon and history must be >= 1")
+        _require(0 < self.delta_percentile <= 100, "delta_percentile", "must be within (0, 100]")
+        _require(0 <= self.history_drop_all <= 1 and 0 <= self.history_drop_point <= 1, "history_drop_all",
+                 "dropout probabilities must be within [0, 1]")
+        _require(self.train_fraction > 0 and self.val_fraction >= 0 and self.train_fraction + self.val_fraction <= 1,
+                 "train_fraction", "train > 0, val >= 0 and train + val <= 1")
+
+
+@dataclasses.dataclass(frozen=True)
 class Mu0Config:
     """The resolved configuration of a whole run; presets build one, the CLI overrides its fields."""
 
@@ -244,6 +277,7 @@ class Mu0Config:
     output: IngestOutput = IngestOutput()
     extract: TraceExtractConfig = TraceExtractConfig()
     validate: ValidationConfig = ValidationConfig()
+    data: TraceDataConfig = TraceDataConfig()
 
 
 def to_dict(config: object) -> dict:

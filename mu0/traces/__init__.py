@@ -1,0 +1,1 @@
+"""Trace datasets for training: episode splits, normalisation statistics, the torch Dataset."""

@@ -1,0 +1,51 @@
+"""Train/val/test datasets from a trace dataset folder, with normalisation statistics from train."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mu0.config import TraceDataConfig
+from mu0.episodes import list_episodes
+from mu0.traces.dataset import TraceDataset
+from mu0.traces.normalize import DeltaStats, compute_delta_stats
+from mu0.traces.split import split_episodes
+
+
+def _meta(path: Path) -> dict:
+    meta_path = path / "meta.json"
+    return json.loads(meta_path.read_text()) if meta_path.exists() else {}
+
+
+def trace_episode_paths(traces_dir: Path, accepted: set[str] | None = None) -> list[Path]:
+    """Trace episodes under `traces_dir` (folders with samples/), restricted to `accepted` if given
+    (the validation gate's accepted_episodes)."""
+    root = Path(traces_dir)
+    candidates = [p for p in sorted(root.iterdir()) if p.is_dir() and (p / "samples").is_dir()
+                  and not p.name.startswith((".", "_"))] if root.is_dir() else []
+    if not candidates:
+        candidates = [p for p in list_episodes(root) if (p / "samples").is_dir()]
+    return [p for p in candidates if accepted is None or p.name in accepted]
+
+
+def build_datasets(traces_dir: Path, cfg: TraceDataConfig, accepted: set[str] | None = None,
+                   stats: DeltaStats | None = None, with_depth: bool = False):
+    """({"train", "val", "test"} → TraceDataset, stats, split ids). Stats come from train unless given
+    (a fine-tune or evaluation reuses the pretrained model's statistics)."""
+    paths = {p.name: p for p in trace_episode_paths(traces_dir, accepted)}
+    if not paths:
+        raise ValueError(f"{traces_dir}: no trace episodes (folders with samples/) to train on")
+    splits = split_episodes({k: _meta(p) for k, p in paths.items()}, cfg.train_fraction, cfg.val_fraction,
+                            cfg.seed, cfg.holdout_tasks)
+    if stats is None:
+        windows = []
+        for eid in splits["train"] or list(paths):
+            s = paths[eid] / "samples"
+            hw = tuple(np.load(paths[eid] / "images.npy", mmap_mode="r").shape[1:3])
+            windows.append((np.load(s / "traj.npy", mmap_mode="r"), np.load(s / "valid_steps.npy", mmap_mode="r"), hw))
+        stats = compute_delta_stats(windows, cfg.horizon, cfg.delta_percentile)
+    datasets = {name: TraceDataset([paths[e] for e in ids], cfg, stats, train=name == "train", with_depth=with_depth)
+                for name, ids in splits.items()}
+    return datasets, stats, splits

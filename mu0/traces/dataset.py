@@ -1,0 +1,126 @@
+"""The μ_0 training dataset: one sample per query frame of a trace episode.
+
+A sample holds the frame's image (and optionally depth), N query keypoints (moving ones first,
+padded with a mask), their normalised future deltas over the horizon with validity, their
+anchor-relative history (with dropout when training), and an instruction drawn from the captions that
+cover the frame. Reads our trace episodes and the official TraceExtract output alike (captions in
+`captions.json` or `curated_training_texts.json`; meta.json optional). Arrays are memory-mapped and
+opened lazily in each DataLoader worker. Shapes: n points, h horizon, p history.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mu0.config import TraceDataConfig
+from mu0.traces.normalize import DeltaStats, to_unit_uv, unit_deltas
+
+DEFAULT_INSTRUCTION = "predict future trajectory"
+CAPTION_FILES = ("captions.json", "curated_training_texts.json")
+
+
+def _captions(path: Path) -> dict:
+    for name in CAPTION_FILES:
+        if (path / name).exists():
+            return json.loads((path / name).read_text())
+    return {}
+
+
+def pick_instruction(captions: dict, frame: int, fallback: list[str], rng: np.random.Generator) -> str:
+    """Uniformly one caption entry covering `frame` (chunk or merged), then one of its paraphrases."""
+    entries = [c for key in ("chunk_texts", "merged_texts") for c in captions.get(key, [])
+               if c.get("start_idx", 0) <= frame <= c.get("end_idx", -1)]
+    texts = []
+    if entries:
+        entry = entries[int(rng.integers(len(entries)))]
+        texts = [entry.get(f"instruction_{i}", "") for i in (1, 2, 3)]
+    texts = [t for t in texts if isinstance(t, str) and t.strip()] or [t for t in fallback if t.strip()]
+    return texts[int(rng.integers(len(texts)))] if texts else DEFAULT_INSTRUCTION
+
+
+class _Episode:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        load = lambda name: np.load(path / "samples" / f"{name}.npy", mmap_mode="r")  # noqa: E731
+        self.s = {k: load(k) for k in ("offsets", "frame_indices", "keypoints", "is_moving", "traj", "valid_steps",
+                                       "traj_history", "valid_steps_history")}
+        self.images = np.load(path / "images.npy", mmap_mode="r")
+        self.depth = np.load(path / "depth.npy", mmap_mode="r") if (path / "depth.npy").exists() else None
+        self.hw = tuple(self.images.shape[1:3])
+        meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
+        self.instructions = list(meta.get("instructions", []))
+        self.z_valid = bool(meta.get("extract", {}).get("stats", {}).get("z_valid", self.depth is not None))
+        self.captions = _captions(path)
+
+
+class TraceDataset(torch.utils.data.Dataset):
+    def __init__(self, episode_paths: list[Path], cfg: TraceDataConfig, stats: DeltaStats, train: bool,
+                 with_depth: bool = False) -> None:
+        self.paths, self.cfg, self.stats = list(episode_paths), cfg, stats
+        self.train, self.with_depth = train, with_depth
+        self.index: list[tuple[int, int]] = []
+        for e, path in enumerate(self.paths):
+            n_frames = len(np.load(path / "samples" / "frame_indices.npy", mmap_mode="r"))
+            self.index.extend((e, i) for i in range(n_frames))
+        self._open: dict[int, _Episode] = {}
+        self.scale = np.asarray(stats.scale, np.float32)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _episode(self, e: int) -> _Episode:
+        if e not in self._open:  # opened in the worker that first needs it (memory maps do not pickle well)
+            self._open[e] = _Episode(self.paths[e])
+        return self._open[e]
+
+    def _rng(self, idx: int) -> np.random.Generator:
+        if self.train:
+            return np.random.default_rng()
+        return np.random.default_rng((self.cfg.seed, idx))
+
+    def _rows(self, ep: _Episode, a: int, b: int, rng: np.random.Generator) -> np.ndarray:
+        rows = np.arange(a, b)
+        moving = np.asarray(ep.s["is_moving"][a:b], bool)
+        order = np.concatenate([rng.permutation(rows[moving]), rng.permutation(rows[~moving])])
+        return np.sort(order[: self.cfg.num_points])
+
+    def __getitem__(self, idx: int) -> dict:
+        e, i = self.index[idx]
+        ep, cfg, rng = self._episode(e), self.cfg, self._rng(idx)
+        a, b = int(ep.s["offsets"][i]), int(ep.s["offsets"][i + 1])
+        t = int(ep.s["frame_indices"][i])
+        rows = self._rows(ep, a, b, rng)
+        n = len(rows)
+        fut, fut_ok = unit_deltas(ep.s["traj"][rows], ep.s["valid_steps"][rows], ep.hw, cfg.horizon)
+        hist, hist_ok = unit_deltas(ep.s["traj_history"][rows], ep.s["valid_steps_history"][rows], ep.hw, cfg.history)
+        if self.train:
+            hist_ok &= rng.random() >= cfg.history_drop_all
+            hist_ok &= (rng.random(n) >= cfg.history_drop_point)[:, None]
+        item = {
+            "image": torch.from_numpy(np.array(ep.images[t])).permute(2, 0, 1),
+            "points_uv": _pad(to_unit_uv(np.asarray(ep.s["keypoints"][rows], np.float32), ep.hw), cfg.num_points),
+            "points_z": _pad(np.nan_to_num(np.asarray(ep.s["traj"][rows, 0, 2], np.float32), neginf=0.0),
+                             cfg.num_points),
+            "point_mask": _pad(np.ones(n, bool), cfg.num_points),
+            "future": _pad(np.nan_to_num(fut / self.scale, nan=0.0, posinf=0.0, neginf=0.0), cfg.num_points),
+            "future_valid": _pad(fut_ok, cfg.num_points),
+            "history": _pad(np.nan_to_num(hist, nan=0.0, posinf=0.0, neginf=0.0), cfg.num_points),
+            "history_valid": _pad(hist_ok, cfg.num_points),
+            "is_moving": _pad(np.asarray(ep.s["is_moving"][rows], bool), cfg.num_points),
+            "z_valid": torch.tensor(ep.z_valid),
+            "instruction": pick_instruction(ep.captions, t, ep.instructions, rng),
+            "frame": torch.tensor(t),
+        }
+        if self.with_depth and ep.depth is not None:
+            item["depth"] = torch.from_numpy(np.asarray(ep.depth[t], np.float32))[None]
+        return item
+
+
+def _pad(x: np.ndarray, n: int) -> torch.Tensor:
+    out = np.zeros((n, *x.shape[1:]), x.dtype)
+    out[: len(x)] = x
+    return torch.from_numpy(out)

@@ -1,0 +1,27 @@
+"""Deterministic train/val/test split by episode.
+
+Each group of episodes (a rollout's cameras share one group, so no rollout leaks across splits) lands
+in a split by a hash of its id and the seed: adding episodes never moves existing ones, which keeps
+a nightly-growing dataset's test set stable. Held-out tasks go to test whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def _unit(key: str, seed: int) -> float:
+    return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16) / float(16 ** 12)
+
+
+def split_episodes(episodes: dict[str, dict], train: float, val: float, seed: int = 0,
+                   holdout_tasks: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """`episodes` maps id → meta (uses "rollout_id" and "task" when present)."""
+    out: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for eid, meta in sorted(episodes.items()):
+        if meta.get("task") in holdout_tasks:
+            out["test"].append(eid)
+            continue
+        u = _unit(str(meta.get("rollout_id", eid)), seed)
+        out["train" if u < train else "val" if u < train + val else "test"].append(eid)
+    return out
