@@ -266,6 +266,68 @@ class TraceDataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class BackboneConfig:
+    """The vision-language backbone: a SmolVLM/Idefics3-family model from transformers."""
+
+    # Tiny text model: width, layers, attention heads, key-value heads.
+    text_hidden: int = 64
+    text_layers: int = 2
+    text_heads: int = 4
+    text_kv_heads: int = 2
+    # Tiny vision tower: width, layers, input image size and patch size (pixels).
+    vision_hidden: int = 64
+    vision_layers: int = 2
+    image_size: int = 64
+    patch_size: int = 8
+    # Keep the backbone's weights fixed (the recipe trains the expert only).
+    freeze: bool = False
+    # Most instruction tokens (the recipe: 48).
+    max_text_tokens: int = 48
+
+    def __post_init__(self) -> None:
+        _require(self.image_size % self.patch_size == 0, "image_size", "must be a multiple of patch_size")
+        _require((self.image_size // self.patch_size) % 2 == 0, "patch_size",
+                 "image_size / patch_size must be even (the connector merges 2×2 patches)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceExpertConfig:
+    """The trace expert: per keypoint a history and a future token, attending to the backbone prefix."""
+
+    width: int = 64
+    layers: int = 4
+    heads: int = 4
+    # Cubic B-spline control points over the horizon, and the knot vector ("mu0" or "uniform").
+    num_ctrl: int = 10
+    knots: str = "mu0"
+    # First-difference regulariser and clip of the fitted target control points (the recipe: 0.2, 1.5).
+    reg_lambda: float = 0.2
+    ctrl_clip: float = 1.5
+    # Log-spaced frequencies of the Fourier embedding of the keypoint's (u, v).
+    fourier_freqs: int = 8
+    # Weight of the done-head BCE loss (the recipe: 0.5).
+    done_weight: float = 0.5
+    # Euler steps when sampling (the recipe evaluates with 4).
+    inference_steps: int = 4
+
+    def __post_init__(self) -> None:
+        _require(self.width % self.heads == 0, "width", "must be divisible by heads")
+        _require(self.knots in ("mu0", "uniform"), "knots", "must be 'mu0' or 'uniform'")
+        _require(self.inference_steps >= 1, "inference_steps", "must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldModelConfig:
+    """Everything that defines a μ_0 model's shape; saved as its config.json."""
+
+    backbone: BackboneConfig = BackboneConfig()
+    expert: TraceExpertConfig = TraceExpertConfig()
+    # Future steps the model predicts and history steps it reads (match the trace data's).
+    horizon: int = 32
+    history: int = 8
+
+
+@dataclasses.dataclass(frozen=True)
 class Mu0Config:
     """The resolved configuration of a whole run; presets build one, the CLI overrides its fields."""
 
@@ -278,6 +340,8 @@ class Mu0Config:
     extract: TraceExtractConfig = TraceExtractConfig()
     validate: ValidationConfig = ValidationConfig()
     data: TraceDataConfig = TraceDataConfig()
+    backbone: BackboneConfig = BackboneConfig()
+    expert: TraceExpertConfig = TraceExpertConfig()
 
 
 def to_dict(config: object) -> dict:

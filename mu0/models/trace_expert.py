@@ -1,0 +1,108 @@
+"""The trace expert: two tokens per keypoint (its history, and its noisy future control points),
+transformer blocks with adaLN-Zero timestep conditioning that attend among the keypoints' tokens and
+to the backbone's prefix, and two heads: control-point velocities (flow matching) and per-step "done".
+
+No positional encoding orders the keypoints, so the expert is permutation-equivariant over them;
+where a keypoint is comes from a Fourier embedding of its (u, v). History tokens do not see future
+tokens; future tokens see everything. Shapes: b batch, n keypoints, p history steps, k control points,
+l prefix tokens, w width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from mu0.config import TraceExpertConfig
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """DiT-style sinusoidal embedding of flow times t (b,) in [0, 1] → (b, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = (t.float() * 1000.0)[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class FourierUV(nn.Module):
+    """(b,n,2) unit coordinates → (b,n,w); the last layer starts at zero so it adds nothing at first."""
+
+    def __init__(self, freqs: int, width: int) -> None:
+        super().__init__()
+        self.register_buffer("bands", 2.0 ** torch.arange(freqs, dtype=torch.float32) * math.pi, persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(4 * freqs, width), nn.SiLU(), nn.Linear(width, width))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, uv: torch.Tensor) -> torch.Tensor:
+        x = uv[..., None] * self.bands  # (b,n,2,f)
+        return self.mlp(torch.cat([x.sin(), x.cos()], dim=-1).flatten(-2))
+
+
+class ExpertBlock(nn.Module):
+    """Self-attention over keypoint tokens, cross-attention to the prefix, MLP; each residual branch
+    is scaled and shifted by the timestep and gated — with gates starting at zero (adaLN-Zero), so
+    every block is the identity at initialisation."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.norms = nn.ModuleList(nn.LayerNorm(width, elementwise_affine=False) for _ in range(3))
+        self.self_attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+        self.ada = nn.Linear(width, 9 * width)
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x, cond, prefix, prefix_pad, self_mask, token_pad):
+        mods = self.ada(nn.functional.silu(cond))[:, None].chunk(9, dim=-1)
+        h = self.norms[0](x) * (1 + mods[1]) + mods[0]
+        x = x + mods[2] * self.self_attn(h, h, h, attn_mask=self_mask, key_padding_mask=token_pad,
+                                         need_weights=False)[0]
+        h = self.norms[1](x) * (1 + mods[4]) + mods[3]
+        x = x + mods[5] * self.cross_attn(h, prefix, prefix, key_padding_mask=prefix_pad, need_weights=False)[0]
+        h = self.norms[2](x) * (1 + mods[7]) + mods[6]
+        return x + mods[8] * self.mlp(h)
+
+
+class TraceExpert(nn.Module):
+    def __init__(self, cfg: TraceExpertConfig, prefix_width: int, history: int, horizon: int) -> None:
+        super().__init__()
+        w, k = cfg.width, cfg.num_ctrl
+        self.cfg, self.horizon = cfg, horizon
+        self.history_in = nn.Linear(history * 4, w)  # (dx, dy, dz, valid) per history step
+        self.future_in = nn.Linear(k * 3, w)
+        self.segment = nn.Embedding(2, w)  # history token / future token
+        self.uv = FourierUV(cfg.fourier_freqs, w)
+        self.prefix_proj = nn.Linear(prefix_width, w)
+        self.time_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
+        self.blocks = nn.ModuleList(ExpertBlock(w, cfg.heads) for _ in range(cfg.layers))
+        self.out_norm = nn.LayerNorm(w)
+        self.velocity_out = nn.Linear(w, k * 3)
+        self.done_out = nn.Linear(w, horizon)
+        nn.init.zeros_(self.done_out.weight)
+        nn.init.constant_(self.done_out.bias, 3.0)  # an untrained head says "still valid"
+
+    def _tokens(self, uv, history, history_valid, x_t):
+        b, n = uv.shape[:2]
+        hist = torch.cat([history * history_valid[..., None], history_valid[..., None].float()], dim=-1)
+        h_tok = self.history_in(hist.flatten(2)) + self.segment.weight[0]
+        f_tok = self.future_in(x_t.flatten(2)) + self.segment.weight[1]
+        where = self.uv(uv)
+        return torch.stack([h_tok + where, f_tok + where], dim=2).reshape(b, 2 * n, -1)
+
+    def forward(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t):
+        """Control-point velocity (b,n,k,3) and done logits (b,n,horizon)."""
+        b, n = uv.shape[:2]
+        x = self._tokens(uv, history, history_valid, x_t)
+        cond = self.time_mlp(timestep_embedding(t, x.shape[-1]))
+        is_future = torch.arange(2 * n, device=x.device) % 2 == 1
+        self_mask = ~is_future[:, None] & is_future[None, :]  # history tokens do not look at futures
+        token_pad = ~point_mask.repeat_interleave(2, dim=1)
+        prefix = self.prefix_proj(prefix)
+        for block in self.blocks:
+            x = block(x, cond, prefix, ~prefix_mask, self_mask, token_pad)
+        future = self.out_norm(x.reshape(b, n, 2, -1)[:, :, 1])
+        return self.velocity_out(future).reshape(b, n, self.cfg.num_ctrl, 3), self.done_out(future)

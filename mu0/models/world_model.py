@@ -1,0 +1,100 @@
+"""μ_0: backbone + trace expert, trained with flow matching in B-spline control-point space.
+
+Targets are the control points fitted to each keypoint's normalised future deltas (BSplineTrace.fit).
+Flow matching follows π_0: x_t = t·ε + (1−t)·P, the expert predicts u = ε − P, t ~ Beta(1.5, 1)·0.999
++ 0.001; a keypoint counts only with at least K valid future steps. A done head learns per step
+whether the future is still valid (BCE, weight `done_weight`). Sampling runs the prefix once and
+integrates from t = 1 to 0 with Euler steps. Weights save as config.json + model.safetensors.
+Batch keys: see traces.dataset. Shapes: b batch, n keypoints, h horizon, k control points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mu0.config import BackboneConfig, TraceExpertConfig, WorldModelConfig
+from mu0.models.backbone import VLMBackbone
+from mu0.models.bspline import BSplineTrace
+from mu0.models.trace_expert import TraceExpert
+
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+
+
+class Mu0WorldModel(nn.Module):
+    def __init__(self, cfg: WorldModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = VLMBackbone(cfg.backbone)
+        self.expert = TraceExpert(cfg.expert, self.backbone.hidden_size, cfg.history, cfg.horizon)
+        e = cfg.expert
+        self.spline = BSplineTrace(cfg.horizon, e.num_ctrl, e.knots, e.reg_lambda, e.ctrl_clip)
+
+    def _sample_time(self, b: int, device) -> torch.Tensor:
+        beta = torch.distributions.Beta(torch.tensor(1.5), torch.tensor(1.0))
+        return (beta.sample((b,)) * 0.999 + 0.001).to(device)
+
+    def _expert(self, batch: dict, prefix, prefix_mask, x_t, t):
+        return self.expert(prefix, prefix_mask, batch["points_uv"], batch["history"], batch["history_valid"],
+                           batch["point_mask"], x_t, t)
+
+    def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        prefix, prefix_mask = self.backbone.embed_prefix(batch["image"], list(batch["instruction"]))
+        future, valid = batch["future"], batch["future_valid"]
+        target = self.spline.fit(future, valid)  # (b,n,k,3)
+        keypoint_ok = batch["point_mask"] & (valid.sum(-1) >= self.cfg.expert.num_ctrl)
+        axes = torch.ones(3, device=future.device).expand(len(future), 3).clone()
+        axes[:, 2] = batch["z_valid"].float()  # 2D-only samples: no depth target
+        target = target * axes[:, None, None, :]  # an unknown z is neither a target nor an input
+        t = self._sample_time(len(future), future.device)
+        noise = torch.randn_like(target)
+        x_t = t[:, None, None, None] * noise + (1 - t[:, None, None, None]) * target
+        velocity, done_logits = self._expert(batch, prefix, prefix_mask, x_t, t)
+        err = ((velocity - (noise - target)) ** 2 * axes[:, None, None, :]).sum(-1).mean(-1)  # (b,n)
+        fm = (err * keypoint_ok).sum() / keypoint_ok.sum().clamp(min=1)
+        done = nn.functional.binary_cross_entropy_with_logits(done_logits, valid.float(), reduction="none")
+        done = (done.mean(-1) * batch["point_mask"]).sum() / batch["point_mask"].sum().clamp(min=1)
+        loss = fm + self.cfg.expert.done_weight * done
+        return loss, {"loss": float(loss.detach()), "flow": float(fm.detach()), "done": float(done.detach()),
+                      "keypoints": int(keypoint_ok.sum())}
+
+    @torch.no_grad()
+    def sample(self, batch: dict, steps: int | None = None, noise: torch.Tensor | None = None) -> dict:
+        """Euler integration from noise (t=1) to control points (t=0); returns control points, the rendered
+        normalised trace (b,n,h,3) and the probability that each step is still part of the trace."""
+        steps = steps or self.cfg.expert.inference_steps
+        prefix, prefix_mask = self.backbone.embed_prefix(batch["image"], list(batch["instruction"]))
+        b, n = batch["points_uv"].shape[:2]
+        x = noise if noise is not None else torch.randn(b, n, self.cfg.expert.num_ctrl, 3,
+                                                         device=batch["points_uv"].device)
+        done_logits = None
+        for i in range(steps):
+            t = torch.full((b,), 1.0 - i / steps, device=x.device)
+            velocity, done_logits = self._expert(batch, prefix, prefix_mask, x, t)
+            x = x - velocity / steps
+        return {"ctrl": x, "trace": self.spline.render(x), "valid_prob": torch.sigmoid(done_logits)}
+
+    def save_pretrained(self, folder: Path) -> Path:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2) + "\n")
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / WEIGHTS_FILE))
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: Path) -> Mu0WorldModel:
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        raw = json.loads((folder / CONFIG_FILE).read_text())
+        cfg = WorldModelConfig(backbone=BackboneConfig(**raw["backbone"]), expert=TraceExpertConfig(**raw["expert"]),
+                               horizon=raw["horizon"], history=raw["history"])
+        model = cls(cfg)
+        model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        return model
