@@ -71,7 +71,7 @@ def test_a_few_steps_fit_one_batch():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         first = first or float(loss)
     assert losses[-1] < 0.5 * first, losses[::10]
 
