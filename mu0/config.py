@@ -328,6 +328,36 @@ class WorldModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of μ_0 with DeepSpeed (the recipe: AdamW β=(0.9, 0.95), lr 1e-4, clip 10, warmup,
+    cosine decay), scaled down."""
+
+    steps: int = 200
+    micro_batch: int = 8
+    grad_accumulation: int = 1
+    lr: float = 1e-4
+    min_lr: float = 2.5e-6
+    warmup_steps: int = 20
+    weight_decay: float = 1e-10
+    grad_clip: float = 10.0
+    # ZeRO stage of infra/deepspeed/zero<stage>.json (0 on a CPU; 1-3 shard optimizer/gradients/weights).
+    zero_stage: int = 0
+    # Save a resumable checkpoint every this many steps (0: only at the end).
+    checkpoint_every: int = 50
+    # Log metrics every this many steps.
+    log_every: int = 10
+    # DataLoader worker processes.
+    num_workers: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.steps >= 1 and self.micro_batch >= 1, "steps", "steps and micro_batch must be >= 1")
+        _require(self.grad_accumulation >= 1, "grad_accumulation", "must be >= 1")
+        _require(self.zero_stage in (0, 1, 2, 3), "zero_stage", "must be 0, 1, 2 or 3")
+        _require(0 < self.min_lr <= self.lr, "min_lr", "must be > 0 and <= lr")
+
+
+@dataclasses.dataclass(frozen=True)
 class Mu0Config:
     """The resolved configuration of a whole run; presets build one, the CLI overrides its fields."""
 
@@ -340,8 +370,8 @@ class Mu0Config:
     extract: TraceExtractConfig = TraceExtractConfig()
     validate: ValidationConfig = ValidationConfig()
     data: TraceDataConfig = TraceDataConfig()
-    backbone: BackboneConfig = BackboneConfig()
-    expert: TraceExpertConfig = TraceExpertConfig()
+    model: WorldModelConfig = WorldModelConfig()
+    train: TrainConfig = TrainConfig()
 
 
 def to_dict(config: object) -> dict:

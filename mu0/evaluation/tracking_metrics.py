@@ -26,6 +26,9 @@ def tapvid_2d_metrics(pred_uv_px: np.ndarray, pred_visible: np.ndarray, gt_uv_px
                       mode: str = "first", thresholds_px=THRESHOLDS_PX, scale_to: int = 256) -> dict:
     """TAP-Vid metrics on coordinates rescaled to `scale_to`²; "first" evaluates frames after each
     point's query frame, "strided" every frame but the query frame."""
+    if np.ndim(gt_visible) != 2:
+        raise ValueError(f"gt_visible has shape {np.shape(gt_visible)}, expected (n, t)")
+    gt_visible, pred_visible = np.asarray(gt_visible, bool), np.asarray(pred_visible, bool)
     n, t = gt_visible.shape
     _check("gt_uv_px", gt_uv_px, (n, t, 2))
     _check("pred_uv_px", pred_uv_px, (n, t, 2))
@@ -63,6 +66,8 @@ def error_3d_metrics(pred_xyz: np.ndarray, gt_xyz: np.ndarray, mask: np.ndarray,
                      thresholds_m=THRESHOLDS_M) -> dict:
     """Euclidean error (metres) over the masked (point, frame) pairs; non-finite predictions are
     counted apart (`n_nonfinite`) and never within a threshold."""
+    if np.ndim(gt_xyz) != 3 or np.shape(gt_xyz)[-1] != 3:
+        raise ValueError(f"gt_xyz has shape {np.shape(gt_xyz)}, expected (n, t, 3)")
     _check("pred_xyz", pred_xyz, gt_xyz.shape)
     _check("mask", mask, gt_xyz.shape[:2])
     err = np.linalg.norm(pred_xyz - gt_xyz, axis=-1)[mask]

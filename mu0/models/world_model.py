@@ -42,6 +42,10 @@ class Mu0WorldModel(nn.Module):
         return self.expert(prefix, prefix_mask, batch["points_uv"], batch["history"], batch["history_valid"],
                            batch["point_mask"], x_t, t)
 
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        """Training forward pass (what a DeepSpeed engine calls): the loss and its parts."""
+        return self.compute_loss(batch)
+
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         prefix, prefix_mask = self.backbone.embed_prefix(batch["image"], list(batch["instruction"]))
         future, valid = batch["future"], batch["future_valid"]

@@ -77,10 +77,12 @@ class TraceDataset(torch.utils.data.Dataset):
             self._open[e] = _Episode(self.paths[e])
         return self._open[e]
 
-    def _rng(self, idx: int) -> np.random.Generator:
-        if self.train:
-            return np.random.default_rng()
-        return np.random.default_rng((self.cfg.seed, idx))
+    def _rng(self, idx: int, epoch: int | None) -> np.random.Generator:
+        """Evaluation draws depend on the index only; training draws on (index, epoch) when the sampler
+        says which epoch it is (exactly resumable), and are fresh otherwise."""
+        if not self.train:
+            return np.random.default_rng((self.cfg.seed, idx))
+        return np.random.default_rng((self.cfg.seed, epoch, idx)) if epoch is not None else np.random.default_rng()
 
     def _rows(self, ep: _Episode, a: int, b: int, rng: np.random.Generator) -> np.ndarray:
         rows = np.arange(a, b)
@@ -88,9 +90,11 @@ class TraceDataset(torch.utils.data.Dataset):
         order = np.concatenate([rng.permutation(rows[moving]), rng.permutation(rows[~moving])])
         return np.sort(order[: self.cfg.num_points])
 
-    def __getitem__(self, idx: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        """`key` is an index, or (index, epoch) from a sampler that makes training draws reproducible."""
+        idx, epoch = (key, None) if isinstance(key, (int, np.integer)) else key
         e, i = self.index[idx]
-        ep, cfg, rng = self._episode(e), self.cfg, self._rng(idx)
+        ep, cfg, rng = self._episode(e), self.cfg, self._rng(idx, epoch)
         a, b = int(ep.s["offsets"][i]), int(ep.s["offsets"][i + 1])
         t = int(ep.s["frame_indices"][i])
         rows = self._rows(ep, a, b, rng)

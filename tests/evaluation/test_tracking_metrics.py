@@ -67,6 +67,10 @@ def test_shape_mismatch_names_the_argument():
     gt, vis, q = _tracks()
     with pytest.raises(ValueError, match="pred_uv_px has shape"):
         tapvid_2d_metrics(gt[:, :3], vis, gt, vis, (128, 64), q)
+    with pytest.raises(ValueError, match="gt_visible has shape"):
+        tapvid_2d_metrics(gt, vis, gt, vis[0], (128, 64), q)
+    with pytest.raises(ValueError, match="gt_xyz has shape"):
+        error_3d_metrics(np.zeros((4, 3)), np.zeros((4, 3)), np.ones(4, bool))
 
 
 def test_3d_errors():

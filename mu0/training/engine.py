@@ -1,0 +1,67 @@
+"""The DeepSpeed engine around a model: ZeRO config from infra/deepspeed, AdamW, warmup + cosine LR.
+
+One process runs in-process (the distributed environment variables are filled in when missing, on
+127.0.0.1); several processes or hosts come from the `deepspeed` launcher, which sets them itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+from pathlib import Path
+
+import torch
+
+from mu0.config import TrainConfig
+
+ZERO_DIR = Path(__file__).resolve().parents[2] / "infra" / "deepspeed"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_single_process_env() -> None:
+    """DeepSpeed needs a process group even for one process; a launcher sets these, we default them."""
+    defaults = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(_free_port())}
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path.home() / ".cache" / "mu0" / "torch_extensions"))
+
+
+def deepspeed_config(cfg: TrainConfig) -> dict:
+    base = json.loads((ZERO_DIR / f"zero{cfg.zero_stage}.json").read_text())
+    base.update(train_micro_batch_size_per_gpu=cfg.micro_batch, gradient_accumulation_steps=cfg.grad_accumulation,
+                gradient_clipping=cfg.grad_clip)
+    return base
+
+
+def lr_lambda(cfg: TrainConfig):
+    """Linear warmup to lr, then cosine decay to min_lr at the last step (as a factor of lr)."""
+    floor = cfg.min_lr / cfg.lr
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def make_engine(model: torch.nn.Module, cfg: TrainConfig):
+    """(engine, scheduler). The optimizer is torch's AdamW (β 0.9/0.95): no compiled CPU ops needed."""
+    import deepspeed
+
+    ensure_single_process_env()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
+                                                   config=deepspeed_config(cfg), dist_init_required=True)
+    return engine, scheduler

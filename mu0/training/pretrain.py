@@ -1,0 +1,124 @@
+"""The pretraining stage: μ_0 on a trace dataset with DeepSpeed, resumable exactly.
+
+Exactness comes from making every random draw a function of (seed, position) rather than of history:
+the order of samples in epoch e is a permutation seeded by (seed, e); the flow-matching noise and time
+of micro-step m are drawn after seeding torch with (seed, m); dataset augmentation is seeded by
+(seed, epoch, index). A run stopped after a checkpoint and resumed therefore replays the same loss
+curve as one that never stopped. Writes `model/` (config.json + model.safetensors), the normalisation
+statistics and the resolved config; logs through a Tracker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mu0.config import TraceDataConfig, TrainConfig, WorldModelConfig, to_dict
+from mu0.models.world_model import Mu0WorldModel
+from mu0.traces.build import build_datasets
+from mu0.training.engine import make_engine
+from mu0.training.tracker import NullTracker, Tracker
+
+log = logging.getLogger(__name__)
+CHECKPOINTS, MODEL, STATS = "checkpoints", "model", "delta_stats.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainResult:
+    model_dir: Path
+    steps: int
+    losses: list[float]  # mean loss of each optimizer step run in this call
+    val_loss: float
+    samples_per_s: float
+    resumed_from: int
+
+
+def _micro_batches(n: int, micro: int, seed: int, start: int) -> Iterator[list[int]]:
+    """Micro-batches of (index, epoch) keys, epoch after epoch, from micro-batch number `start` on."""
+    per_epoch = max(1, n // micro)
+    epoch, offset = divmod(start, per_epoch)
+    while True:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
+        for i in range(offset, per_epoch):
+            yield [(j, epoch) for j in order[i * micro:(i + 1) * micro]]
+        epoch, offset = epoch + 1, 0
+
+
+def _loader(dataset, cfg: TrainConfig, start_micro: int) -> Iterator[dict]:
+    sampler = _micro_batches(len(dataset), cfg.micro_batch, cfg.seed, start_micro)
+    return iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers))
+
+
+def _seed_step(seed: int, micro_step: int) -> None:
+    torch.manual_seed(seed * 1_000_003 + micro_step)
+
+
+@torch.no_grad()
+def evaluate_loss(model: Mu0WorldModel, dataset, batch_size: int = 16, seed: int = 0) -> float:
+    if len(dataset) == 0:
+        return float("nan")
+    model.eval()
+    losses = []
+    for i, batch in enumerate(torch.utils.data.DataLoader(dataset, batch_size=batch_size)):
+        _seed_step(seed, -1 - i)
+        losses.append(model.compute_loss(batch)[0].item())
+    model.train()
+    return float(np.mean(losses))
+
+
+def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_cfg: WorldModelConfig,
+             train_cfg: TrainConfig, tracker: Tracker | None = None, accepted: set[str] | None = None,
+             stop_after: int | None = None, on_step: Callable[[int, dict], None] | None = None) -> PretrainResult:
+    if (data_cfg.horizon, data_cfg.history) != (model_cfg.horizon, model_cfg.history):
+        raise ValueError(f"data horizon/history {data_cfg.horizon}/{data_cfg.history} must equal the model's "
+                         f"{model_cfg.horizon}/{model_cfg.history}")
+    tracker = tracker or NullTracker()
+    out_dir = Path(out_dir)
+    datasets, stats, splits = build_datasets(traces_dir, data_cfg, accepted)
+    torch.manual_seed(train_cfg.seed)
+    model = Mu0WorldModel(model_cfg)
+    engine, _ = make_engine(model, train_cfg)
+    start = 0
+    if (out_dir / CHECKPOINTS / "latest").exists():
+        _, client = engine.load_checkpoint(str(out_dir / CHECKPOINTS))
+        start = int(client["step"])
+        log.info("resumed from step %d", start)
+    tracker.log_params({"data": to_dict(data_cfg), "model": to_dict(model_cfg), "train": to_dict(train_cfg),
+                        "splits": {k: len(v) for k, v in splits.items()}})
+    accum = train_cfg.grad_accumulation
+    batches = _loader(datasets["train"], train_cfg, start * accum)
+    losses, samples, t0 = [], 0, time.perf_counter()
+    last = min(train_cfg.steps, stop_after) if stop_after else train_cfg.steps
+    for step in range(start, last):
+        step_losses = []
+        for micro in range(accum):
+            batch = next(batches)
+            _seed_step(train_cfg.seed, step * accum + micro)
+            loss, info = engine(batch)
+            engine.backward(loss)
+            engine.step()
+            step_losses.append(info["loss"])
+            samples += len(batch["instruction"])
+        losses.append(float(np.mean(step_losses)))
+        metrics = {"loss": losses[-1], "lr": engine.get_lr()[0], "samples_per_s": samples / (time.perf_counter() - t0)}
+        if on_step is not None:
+            on_step(step + 1, metrics)
+        if (step + 1) % train_cfg.log_every == 0 or step + 1 == last:
+            tracker.log_metrics(metrics, step + 1)
+        if train_cfg.checkpoint_every and (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == last:
+            engine.save_checkpoint(str(out_dir / CHECKPOINTS), tag=f"step{step + 1}", client_state={"step": step + 1})
+    val = evaluate_loss(engine.module, datasets["val"], seed=train_cfg.seed)
+    tracker.log_metrics({"val_loss": val}, last)
+    model_dir = engine.module.save_pretrained(out_dir / MODEL)
+    (model_dir / STATS).write_text(stats.to_json() + "\n")
+    (model_dir / "train_config.json").write_text(json.dumps({"data": to_dict(data_cfg), "train": to_dict(train_cfg),
+                                                              "splits": splits}, indent=2) + "\n")
+    tracker.log_artifact(model_dir)
+    return PretrainResult(model_dir, last, losses, val, samples / max(time.perf_counter() - t0, 1e-9), start)
