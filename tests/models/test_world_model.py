@@ -107,4 +107,4 @@ def test_two_d_only_samples_have_no_depth_target():
     batch["future"][..., 2] = 100.0  # nonsense depth must not matter
     torch.manual_seed(2)
     loss_b, _ = model.compute_loss(batch)
-    assert float(loss_a) == pytest.approx(float(loss_b), rel=1e-5)
+    assert loss_a.item() == pytest.approx(loss_b.item(), rel=1e-5)
