@@ -5,7 +5,16 @@ from __future__ import annotations
 import difflib
 import functools
 
-from mu0.config import MetaWorldSourceConfig, Mu0Config, TraceExtractConfig
+from mu0.config import (
+    BackboneConfig,
+    MetaWorldSourceConfig,
+    Mu0Config,
+    TraceDataConfig,
+    TraceExpertConfig,
+    TraceExtractConfig,
+    TrainConfig,
+    WorldModelConfig,
+)
 
 
 def _debug() -> Mu0Config:
@@ -15,6 +24,10 @@ def _debug() -> Mu0Config:
             tasks=("reach-v3",), episodes_per_task=1, cameras=("front",), size=64, max_steps=20
         ),
         extract=TraceExtractConfig(future_len=32, history_len=8, max_points_per_frame=32, min_coverage=0.1),
+        data=TraceDataConfig(num_points=8, horizon=16, history=4),
+        model=WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
+                               horizon=16, history=4),
+        train=TrainConfig(steps=10, micro_batch=4, warmup_steps=2, checkpoint_every=5, log_every=5, lr=1e-3),
     )
 
 
@@ -23,6 +36,7 @@ def _tiny() -> Mu0Config:
         preset="tiny",
         metaworld=MetaWorldSourceConfig(episodes_per_task=2, size=128, max_steps=150, workers=2),
         extract=TraceExtractConfig(workers=2),
+        train=TrainConfig(steps=100, micro_batch=8, warmup_steps=10, checkpoint_every=50, log_every=10, lr=1e-3),
     )
 
 
@@ -31,6 +45,11 @@ def _small() -> Mu0Config:
         preset="small",
         metaworld=MetaWorldSourceConfig(episodes_per_task=10, size=128, max_steps=200, workers=2),
         extract=TraceExtractConfig(workers=2),
+        model=WorldModelConfig(backbone=BackboneConfig(text_hidden=128, text_layers=4, vision_hidden=128,
+                                                       vision_layers=4, image_size=128, patch_size=16),
+                               expert=TraceExpertConfig(width=128, layers=6)),
+        train=TrainConfig(steps=3000, micro_batch=16, warmup_steps=100, checkpoint_every=500, log_every=50,
+                          lr=3e-4, num_workers=2),
     )
 
 

@@ -37,14 +37,17 @@ def pop_preset(args: list[str], default: str = "tiny") -> tuple[str, list[str]]:
     return preset, rest
 
 
-def parse(cls, default, args: list[str], prog: str, description: str):
+def parse(cls, default, args: list[str], prog: str, description: str, prefixed: bool = False):
+    """tyro over a frozen dataclass; flat option names (--size) unless `prefixed` (--data.horizon), which a
+    command needs when two of its sections share a field name."""
     import tyro
 
-    return tyro.cli(cls, default=default, args=args, prog=prog, description=description,
-                    config=(tyro.conf.OmitArgPrefixes,))
+    config = () if prefixed else (tyro.conf.OmitArgPrefixes,)
+    return tyro.cli(cls, default=default, args=args, prog=prog, description=description, config=config)
 
 
-def parse_with_preset(cls, default_from_preset, args: list[str], prog: str, description: str):
+def parse_with_preset(cls, default_from_preset, args: list[str], prog: str, description: str,
+                      prefixed: bool = False):
     """`--preset` picked out of `args`, the rest parsed by tyro over the preset's defaults; None (after
     printing why) for an unknown preset."""
     from mu0.presets import UnknownPresetError, get_preset
@@ -55,7 +58,7 @@ def parse_with_preset(cls, default_from_preset, args: list[str], prog: str, desc
     except UnknownPresetError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return None
-    return parse(cls, default_from_preset(preset), args, prog, f"{description} {PRESET_HELP}")
+    return parse(cls, default_from_preset(preset), args, prog, f"{description} {PRESET_HELP}", prefixed)
 
 
 @contextmanager

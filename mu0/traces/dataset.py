@@ -65,6 +65,11 @@ class TraceDataset(torch.utils.data.Dataset):
         self.index: list[tuple[int, int]] = []
         for e, path in enumerate(self.paths):
             n_frames = len(np.load(path / "samples" / "frame_indices.npy", mmap_mode="r"))
+            for name, need in (("traj", cfg.horizon + 1), ("traj_history", cfg.history + 1)):
+                have = np.load(path / "samples" / f"{name}.npy", mmap_mode="r").shape[1]
+                if have < need:
+                    raise ValueError(f"{path / 'samples' / name}.npy: {have} steps, but horizon/history "
+                                     f"{cfg.horizon}/{cfg.history} need {need} (re-extract with longer horizons)")
             self.index.extend((e, i) for i in range(n_frames))
         self._open: dict[int, _Episode] = {}
         self.scale = np.asarray(stats.scale, np.float32)

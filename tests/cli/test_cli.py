@@ -126,3 +126,18 @@ def test_validate_gates_from_the_command_line(metaworld_episodes, tmp_path):
     empty.mkdir()
     bad = mu0("validate", "--raw", empty, "--traces", "", "--report", tmp_path / "v2.json")
     assert bad.returncode == 1 and "episodes_present" in bad.stdout
+
+
+@pytest.mark.slow
+def test_pretrain_from_the_command_line(metaworld_episodes, tmp_path):
+    traces = tmp_path / "traces"
+    assert mu0("extract", "--in", metaworld_episodes, "--out", traces, "--quarantine", tmp_path / "q",
+               "--future-len", "32", "--history-len", "8", "--min-coverage", "0.1").returncode == 0
+    out = mu0("pretrain", "--preset", "debug", "--traces", traces, "--out", tmp_path / "mu0",
+              "--validation-report", tmp_path / "none.json", "--train.steps", "4")
+    assert out.returncode == 0, out.stderr
+    assert "pretrain: 4 steps" in out.stderr.replace("\n", " ")
+    assert (tmp_path / "mu0" / "model" / "model.safetensors").exists()
+    short = mu0("pretrain", "--preset", "debug", "--traces", traces, "--out", tmp_path / "x",
+                "--validation-report", tmp_path / "none.json", "--data.horizon", "64", "--model.horizon", "64")
+    assert short.returncode != 0 and "need 65" in short.stderr

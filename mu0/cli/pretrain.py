@@ -1,0 +1,59 @@
+"""`mu0 pretrain`: μ_0 on the trace dataset with DeepSpeed (episodes the validation gate accepted)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from mu0.cli.common import console, parse_with_preset
+from mu0.config import TraceDataConfig, TrainConfig, WorldModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainArgs:
+    # Folder of trace episodes.
+    traces: Path = Path("artifacts/traces")
+    # Output folder: model/ (config.json + model.safetensors + statistics) and checkpoints/.
+    out: Path = Path("artifacts/mu0")
+    # Validation report whose accepted_episodes restrict the training data (ignored if missing).
+    validation_report: Path = Path("reports/validation.json")
+    # How samples are built from traces.
+    data: TraceDataConfig = TraceDataConfig()
+    # The model's shape.
+    model: WorldModelConfig = WorldModelConfig()
+    # Optimisation.
+    train: TrainConfig = TrainConfig()
+
+
+def _accepted(report: Path) -> set[str] | None:
+    if not report.exists():
+        return None
+    data = json.loads(report.read_text())
+    if not data.get("success", False):
+        raise SystemExit(f"mu0 pretrain: {report} says validation failed; fix the data or re-run mu0 validate")
+    return set(data.get("accepted_episodes", [])) or None
+
+
+def run(args: list[str]) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from mu0.training.pretrain import pretrain
+
+    parsed = parse_with_preset(PretrainArgs, lambda p: PretrainArgs(data=p.data, model=p.model, train=p.train), args,
+                               "mu0 pretrain", "Pretrain μ_0 (VLM backbone + B-spline trace expert) with DeepSpeed; "
+                               "resumes from out/checkpoints when present.", prefixed=True)
+    if parsed is None:
+        return 2
+    columns = (TextColumn("[bold]pretrain"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("loss {task.fields[loss]:.4f}  {task.fields[sps]:.0f} samples/s"))
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("pretrain", total=parsed.train.steps, loss=float("nan"), sps=0.0)
+        result = pretrain(parsed.traces, parsed.out, parsed.data, parsed.model, parsed.train,
+                          accepted=_accepted(parsed.validation_report),
+                          on_step=lambda step, m: progress.update(task, completed=step, loss=m["loss"],
+                                                                  sps=m["samples_per_s"]))
+    console.print(f"pretrain: {result.steps} steps (resumed from {result.resumed_from}), final loss "
+                  f"{result.losses[-1] if result.losses else float('nan'):.4f}, val loss {result.val_loss:.4f}, "
+                  f"{result.samples_per_s:.0f} samples/s → {result.model_dir}")
+    return 0
