@@ -43,12 +43,14 @@ demo: install
 	$(BIN)/mu0 validate --preset $(PRESET)
 	$(BIN)/mu0 extract-eval
 	$(BIN)/mu0 pretrain --preset $(PRESET)
+	$(BIN)/mu0 evaluate traces --preset $(PRESET) --samples 3
 	@echo
 	@echo "raw data:  data/raw (one folder per episode; layout in DESIGN.md §4), versioned by data.dvc"
 	@echo "traces:    artifacts/traces (samples/, captions.json, tracks.npz per episode)"
 	@echo "checks:    reports/validation.md (Great Expectations gate; baseline for drift in artifacts/traces/_validation)"
 	@echo "accuracy:  reports/extract_eval.md, pictures in reports/extract_eval/"
 	@echo "model:     artifacts/mu0/model (config.json + model.safetensors), checkpoints in artifacts/mu0/checkpoints"
+	@echo "metrics:   reports/metrics.md (μ_0 vs static and constant-velocity baselines)"
 	@echo "look:      $(BIN)/mu0 inspect data/raw   ·   $(BIN)/mu0 inspect artifacts/traces"
 	@echo "record:    git add data.dvc && git commit -m 'data: new raw dataset'"
 

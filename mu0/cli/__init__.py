@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extract-eval": ("mu0.cli.extract_eval", "TraceExtract's tracks against simulator ground truth (reports/)"),
     "validate": ("mu0.cli.validate", "Great Expectations gate over raw and trace data (reports/validation.md)"),
     "pretrain": ("mu0.cli.pretrain", "pretrain μ_0 on the accepted trace episodes with DeepSpeed (artifacts/mu0)"),
+    "evaluate": ("mu0.cli.evaluate", "`evaluate traces`: μ_0 vs baselines on held-out traces (reports/metrics.md)"),
     "data": ("mu0.cli.data", "version data/raw with DVC (`data version`) or fetch it from the remote (`data pull`)"),
 }
 USAGE = "usage: mu0 COMMAND [OPTIONS]   (mu0 COMMAND --help for a command's options)"

@@ -82,6 +82,10 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
     tracker = tracker or NullTracker()
     out_dir = Path(out_dir)
     datasets, stats, splits = build_datasets(traces_dir, data_cfg, accepted)
+    if len(datasets["train"]) < train_cfg.micro_batch:
+        raise ValueError(f"{traces_dir}: the train split has {len(datasets['train'])} samples, fewer than one "
+                         f"micro-batch of {train_cfg.micro_batch} (episodes per split: "
+                         f"{ {k: len(v) for k, v in splits.items()} })")
     torch.manual_seed(train_cfg.seed)
     model = Mu0WorldModel(model_cfg)
     engine, _ = make_engine(model, train_cfg)

@@ -1,0 +1,52 @@
+"""`mu0 evaluate traces`: μ_0 against the kinematic baselines on held-out trace episodes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from mu0.cli.common import console, parse_with_preset, results
+from mu0.config import TraceDataConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateTracesArgs:
+    # The pretrained model folder (config.json, model.safetensors, delta_stats.json).
+    model: Path = Path("artifacts/mu0/model")
+    # Folder of trace episodes (the split is recomputed from the same seed, so test stays test).
+    traces: Path = Path("artifacts/traces")
+    # Split to score ("test"; falls back to "val" when test is empty, and says so).
+    split: str = "test"
+    # Samples per query for μ_0 (minADE/minFDE take the best).
+    samples: int = 5
+    # Horizons (steps) to report.
+    horizons: tuple[int, ...] = (8, 16, 32)
+    # JSON report; a markdown table is written beside it.
+    report: Path = Path("reports/metrics.json")
+    # How samples are built (horizon and history follow the model).
+    data: TraceDataConfig = TraceDataConfig()
+
+
+def run(args: list[str]) -> int:
+    from rich.markdown import Markdown
+
+    from mu0.episodes.atomic import write_bytes_atomic, write_json_atomic
+    from mu0.evaluation.trace_eval import evaluate_traces, markdown_table
+
+    if not args or args[0] != "traces":
+        console.print("usage: mu0 evaluate traces [OPTIONS]   (policy evaluation arrives with the action expert)")
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    parsed = parse_with_preset(EvaluateTracesArgs, lambda p: EvaluateTracesArgs(data=p.data), args[1:],
+                               "mu0 evaluate traces", "Score μ_0's trace predictions (ADE, FDE, minADE, DTW, "
+                               "Fréchet, smoothness) against static and constant-velocity baselines.")
+    if parsed is None:
+        return 2
+    report = evaluate_traces(parsed.model, parsed.traces, parsed.data, parsed.split, parsed.samples,
+                             parsed.horizons)
+    write_json_atomic(parsed.report, report)
+    table = markdown_table(report)
+    write_bytes_atomic(parsed.report.with_suffix(".md"), table.encode())
+    results.print(Markdown(table))
+    console.print(f"report → {parsed.report}; {json.dumps({'split': report['split']})}")
+    return 0
