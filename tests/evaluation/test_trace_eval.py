@@ -5,23 +5,17 @@ from mu0.config import (
     BackboneConfig,
     TraceDataConfig,
     TraceExpertConfig,
-    TraceExtractConfig,
     TrainConfig,
     WorldModelConfig,
 )
-from mu0.episodes import write_episode
 from mu0.evaluation.trace_eval import evaluate_traces, markdown_table
-from mu0.trace_extract.stage import extract
 from mu0.training.pretrain import pretrain
-from tests.trace_extract.synthetic import sliding_box_scene
+from tests.trace_extract.synthetic import box_trace_dataset
 
 
 @pytest.mark.slow
 def test_report_scores_mu0_and_baselines_on_the_same_queries(tmp_path):
-    for i in range(5):
-        write_episode(sliding_box_scene(episode_id=f"box-{i}", speed_px=0.4 + 0.2 * i), tmp_path / "raw")
-    extract(tmp_path / "raw", tmp_path / "traces", tmp_path / "q",
-            TraceExtractConfig(future_len=16, history_len=8, query_stride=3, min_coverage=0.2))
+    box_trace_dataset(tmp_path, 5, query_stride=3)
     data = TraceDataConfig(num_points=8, horizon=8, history=4, train_fraction=0.9, val_fraction=0.1)
     model = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=1),
                              horizon=8, history=4)

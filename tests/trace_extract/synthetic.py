@@ -51,3 +51,17 @@ def sliding_box_scene(t: int = 30, h: int = 64, w: int = 80, speed_px: float = 0
     return EpisodeData(meta=meta, images=images, depth=depths if depth else None,
                        intrinsics=np.repeat(K[None], t, 0),
                        extrinsics=np.repeat(np.eye(4, dtype=np.float32)[None], t, 0))
+
+
+def box_trace_dataset(root, count: int, speed0: float = 0.4, speed_step: float = 0.2, query_stride: int = 2):
+    """`count` sliding-box episodes under root/raw, traced into root/traces (future 16, history 8)."""
+    from mu0.config import TraceExtractConfig
+    from mu0.episodes import write_episode
+    from mu0.trace_extract.stage import extract
+
+    for i in range(count):
+        write_episode(sliding_box_scene(episode_id=f"box-{i}", speed_px=speed0 + speed_step * i), root / "raw")
+    cfg = TraceExtractConfig(future_len=16, history_len=8, query_stride=query_stride, min_coverage=0.2)
+    outcomes = extract(root / "raw", root / "traces", root / "q", cfg)
+    assert all(o.status == "written" for o in outcomes), outcomes
+    return root / "traces"

@@ -5,26 +5,19 @@ import numpy as np
 import pytest
 import torch
 
-from mu0.config import TraceDataConfig, TraceExtractConfig
-from mu0.episodes import write_episode
-from mu0.trace_extract.stage import extract
+from mu0.config import TraceDataConfig
 from mu0.traces.build import build_datasets
 from mu0.traces.dataset import DEFAULT_INSTRUCTION, pick_instruction
 from mu0.traces.normalize import compute_delta_stats, to_unit_uv, unit_deltas
 from mu0.traces.split import split_episodes
-from tests.trace_extract.synthetic import sliding_box_scene
+from tests.trace_extract.synthetic import box_trace_dataset
 
 CFG = TraceDataConfig(num_points=16, horizon=8, history=4, train_fraction=0.6, val_fraction=0.2)
 
 
 @pytest.fixture(scope="module")
 def traces(tmp_path_factory):
-    root = tmp_path_factory.mktemp("traces")
-    for i in range(6):
-        write_episode(sliding_box_scene(episode_id=f"box-{i}", speed_px=0.5 + 0.1 * i), root / "raw")
-    cfg = TraceExtractConfig(future_len=16, history_len=8, query_stride=2, min_coverage=0.2)
-    assert all(o.status == "written" for o in extract(root / "raw", root / "traces", root / "q", cfg))
-    return root / "traces"
+    return box_trace_dataset(tmp_path_factory.mktemp("traces"), 6, speed0=0.5, speed_step=0.1)
 
 
 def test_split_is_deterministic_stable_and_keeps_rollouts_together():

@@ -9,15 +9,12 @@ from mu0.config import (
     BackboneConfig,
     TraceDataConfig,
     TraceExpertConfig,
-    TraceExtractConfig,
     TrainConfig,
     WorldModelConfig,
 )
-from mu0.episodes import write_episode
 from mu0.models.world_model import Mu0WorldModel
-from mu0.trace_extract.stage import extract
 from mu0.training.pretrain import pretrain
-from tests.trace_extract.synthetic import sliding_box_scene
+from tests.trace_extract.synthetic import box_trace_dataset
 
 DATA = TraceDataConfig(num_points=8, horizon=8, history=4, train_fraction=0.7, val_fraction=0.3)
 MODEL = WorldModelConfig(backbone=BackboneConfig(image_size=32, patch_size=8),
@@ -45,12 +42,7 @@ class RecordingTracker:
 
 @pytest.fixture(scope="module")
 def traces(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pretrain")
-    for i in range(4):
-        write_episode(sliding_box_scene(episode_id=f"box-{i}", speed_px=0.4 + 0.2 * i), root / "raw")
-    cfg = TraceExtractConfig(future_len=16, history_len=8, query_stride=2, min_coverage=0.2)
-    assert all(o.status == "written" for o in extract(root / "raw", root / "traces", root / "q", cfg))
-    return root / "traces"
+    return box_trace_dataset(tmp_path_factory.mktemp("pretrain"), 4)
 
 
 @pytest.mark.slow
