@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_episode_read.py
 	$(BIN)/python benchmarks/bench_trace_extract.py
 	$(BIN)/python benchmarks/bench_validation.py
+	$(BIN)/python benchmarks/bench_trace_data.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
