@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from mu0.config import TraceDataConfig
-from mu0.evaluation.trace_metrics import trace_metrics
+from mu0.evaluation.trace_metrics import trace_metrics_at
 from mu0.models.baselines.kinematic import constant_velocity, static
 from mu0.models.world_model import Mu0WorldModel
 from mu0.traces.build import build_datasets
@@ -29,11 +29,9 @@ def _collect(model, dataset, scale, samples: int, seed: int, batch_size: int):
     for i, batch in enumerate(torch.utils.data.DataLoader(dataset, batch_size=batch_size)):
         keep = batch["point_mask"].numpy()
         no_history = dict(batch, history_valid=torch.zeros_like(batch["history_valid"]))
-        draws = []
-        for s in range(samples):
-            torch.manual_seed(seed * 7919 + i * 101 + s)
-            draws.append((model.sample(no_history)["trace"] * scale).numpy()[keep])
-        preds["mu0"].append(np.stack(draws))
+        torch.manual_seed(seed * 7919 + i)
+        traces = model.sample_many(no_history, samples)["trace"] * scale  # (s,b,n,h,3)
+        preds["mu0"].append(traces.numpy()[:, keep])
         h = batch["future"].shape[2]
         preds["static"].append(static(batch["history"], h).numpy()[keep][None])
         cv = constant_velocity(batch["history"], batch["history_valid"], h)
@@ -56,7 +54,8 @@ def evaluate_traces(model_dir: Path, traces_dir: Path, data_cfg: TraceDataConfig
         raise ValueError(f"{traces_dir}: the {split} and val splits are empty; nothing to evaluate")
     scale = torch.tensor(stats.scale, dtype=torch.float32)
     preds, gt, valid = _collect(model, datasets[used], scale, samples, seed, batch_size)
-    results = {name: {str(h): trace_metrics(p, gt, valid, h) for h in horizons if h <= model.cfg.horizon}
+    usable = [h for h in horizons if h <= model.cfg.horizon]
+    results = {name: {str(h): m for h, m in trace_metrics_at(p, gt, valid, usable).items()}
                for name, p in preds.items()}
     return {"split": used, "episodes": len(splits[used]), "queries": len(datasets[used]), "samples": samples,
             "units": "uv: [-1, 1] image units (1.0 = half the image); depth: metres", "methods": results}

@@ -36,43 +36,46 @@ def _compress(x: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.take_along_axis(x, order[..., None], axis=1), valid.sum(axis=1)
 
 
-def dtw(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def dtw(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray, lengths: list[np.ndarray] | None = None):
     """(m,) dynamic time warping cost over each trajectory's valid steps, divided by their number.
+    With `lengths` (per horizon, each trajectory's number of valid steps within it) one recursion
+    answers every horizon: the compressed steps keep their order, so a horizon's valid steps are a prefix.
     The recursion runs over padded sequences for all trajectories at once; entry (T_v, T_v) depends only
     on the first T_v steps, so padding never leaks in."""
     a, n = _compress(pred, valid)
     b, _ = _compress(gt, valid)
     m, t = a.shape[:2]
-    d = _dist(a[:, :, None], b[:, None, :])  # (m,t,t)
-    cost = np.full((m, t + 1, t + 1), np.inf)
-    cost[:, 0, 0] = 0.0
+    d = np.ascontiguousarray(_dist(a[:, :, None], b[:, None, :]).transpose(1, 2, 0))  # (t,t,m): m innermost
+    cost = np.full((t + 1, t + 1, m), np.inf)
+    cost[0, 0] = 0.0
     for i in range(1, t + 1):
         for j in range(1, t + 1):
-            best = np.minimum(np.minimum(cost[:, i - 1, j], cost[:, i, j - 1]), cost[:, i - 1, j - 1])
-            cost[:, i, j] = d[:, i - 1, j - 1] + best
-    return np.where(n > 0, cost[np.arange(m), n, n] / np.maximum(n, 1), np.nan)
+            cost[i, j] = d[i - 1, j - 1] + np.minimum(np.minimum(cost[i - 1, j], cost[i, j - 1]), cost[i - 1, j - 1])
+    cost = cost.transpose(2, 0, 1)
+    read = [n] if lengths is None else lengths
+    out = [np.where(k > 0, cost[np.arange(m), k, k] / np.maximum(k, 1), np.nan) for k in read]
+    return out[0] if lengths is None else out
 
 
-def frechet(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """(m,) discrete Fréchet distance (Eiter & Mannila) over each trajectory's valid steps."""
+def frechet(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray, lengths: list[np.ndarray] | None = None):
+    """(m,) discrete Fréchet distance (Eiter & Mannila) over each trajectory's valid steps (per horizon
+    with `lengths`, as in `dtw`)."""
     a, n = _compress(pred, valid)
     b, _ = _compress(gt, valid)
     m, t = a.shape[:2]
-    d = _dist(a[:, :, None], b[:, None, :])
-    c = np.zeros((m, t, t))
-    for i in range(t):
-        for j in range(t):
-            if i == 0 and j == 0:
-                c[:, 0, 0] = d[:, 0, 0]
-            elif i == 0:
-                c[:, 0, j] = np.maximum(c[:, 0, j - 1], d[:, 0, j])
-            elif j == 0:
-                c[:, i, 0] = np.maximum(c[:, i - 1, 0], d[:, i, 0])
-            else:
-                prev = np.minimum(np.minimum(c[:, i - 1, j], c[:, i, j - 1]), c[:, i - 1, j - 1])
-                c[:, i, j] = np.maximum(d[:, i, j], prev)
-    last = np.maximum(n - 1, 0)
-    return np.where(n > 0, c[np.arange(m), last, last], np.nan)
+    d = np.ascontiguousarray(_dist(a[:, :, None], b[:, None, :]).transpose(1, 2, 0))  # (t,t,m)
+    c = np.zeros((t, t, m))
+    c[0, 0] = d[0, 0]
+    for k in range(1, t):  # borders are running maxima
+        c[0, k] = np.maximum(c[0, k - 1], d[0, k])
+        c[k, 0] = np.maximum(c[k - 1, 0], d[k, 0])
+    for i in range(1, t):
+        for j in range(1, t):
+            c[i, j] = np.maximum(d[i, j], np.minimum(np.minimum(c[i - 1, j], c[i, j - 1]), c[i - 1, j - 1]))
+    c = c.transpose(2, 0, 1)
+    read = [n] if lengths is None else lengths
+    out = [np.where(k > 0, c[np.arange(m), np.maximum(k - 1, 0), np.maximum(k - 1, 0)], np.nan) for k in read]
+    return out[0] if lengths is None else out
 
 
 def smoothness(x: np.ndarray, valid: np.ndarray) -> float:
@@ -83,22 +86,40 @@ def smoothness(x: np.ndarray, valid: np.ndarray) -> float:
 
 
 def trace_metrics(samples: np.ndarray, gt: np.ndarray, valid: np.ndarray, horizon: int) -> dict:
-    """Metrics of (s,m,h,3) sampled predictions against (m,h,3) ground truth over the first `horizon`
-    steps; sample 0 is the one scored by ADE/FDE/DTW/Fréchet, the best of all by minADE/minFDE."""
-    samples, gt, valid = samples[:, :, :horizon], gt[:, :horizon], valid[:, :horizon]
-    keep = valid.any(axis=1)
-    samples, gt, valid = samples[:, keep], gt[keep], valid[keep]
-    out: dict = {"trajectories": int(keep.sum()), "samples": int(len(samples))}
+    """Metrics of (s,m,h,3) sampled predictions against (m,h,3) ground truth over the first `horizon` steps."""
+    return trace_metrics_at(samples, gt, valid, [horizon])[horizon]
+
+
+def trace_metrics_at(samples: np.ndarray, gt: np.ndarray, valid: np.ndarray, horizons: list[int]) -> dict:
+    """{horizon: metrics} for (s,m,h,3) samples against (m,h,3) ground truth; sample 0 is the one
+    scored by ADE/FDE/DTW/Fréchet, the best of all by minADE/minFDE. Trajectories count at a horizon if
+    they have a valid step within it. DTW and Fréchet run once for all horizons."""
+    h_max = max(horizons)
+    samples, gt, valid = samples[:, :, :h_max], gt[:, :h_max], valid[:, :h_max]
+    lengths = [valid[:, :h].sum(axis=1) for h in horizons]
+    out = {h: {"trajectories": int((k > 0).sum()), "samples": int(len(samples))} for h, k in zip(horizons, lengths,
+                                                                                                  strict=True)}
     for name, sl in SUBSETS.items():
-        per_sample = [ade_fde(s[..., sl], gt[..., sl], valid) for s in samples]
-        ade = np.stack([a for a, _ in per_sample])
-        fde = np.stack([f for _, f in per_sample])
-        out[f"ade_{name}"], out[f"fde_{name}"] = float(np.nanmean(ade[0])), float(np.nanmean(fde[0]))
-        out[f"minade_{name}"] = float(np.nanmean(np.nanmin(ade, axis=0)))
-        out[f"minfde_{name}"] = float(np.nanmean(np.nanmin(fde, axis=0)))
-        out[f"dtw_{name}"] = float(np.nanmean(dtw(samples[0][..., sl], gt[..., sl], valid))) if len(gt) else np.nan
-        out[f"frechet_{name}"] = float(np.nanmean(frechet(samples[0][..., sl], gt[..., sl], valid))) \
-            if len(gt) else np.nan
-    out["smooth_pred"] = smoothness(samples[0], valid)
-    out["smooth_gt"] = smoothness(gt, valid)
+        dtws = dtw(samples[0][..., sl], gt[..., sl], valid, lengths)
+        frechets = frechet(samples[0][..., sl], gt[..., sl], valid, lengths)
+        for h, d_h, f_h in zip(horizons, dtws, frechets, strict=True):
+            v = valid[:, :h]
+            per_sample = [ade_fde(s[:, :h, sl], gt[:, :h, sl], v) for s in samples]
+            ade = np.stack([a for a, _ in per_sample])
+            fde = np.stack([f for _, f in per_sample])
+            m = out[h]
+            m[f"ade_{name}"], m[f"fde_{name}"] = _nanmean(ade[0]), _nanmean(fde[0])
+            m[f"minade_{name}"], m[f"minfde_{name}"] = _nanmean(_nanmin(ade)), _nanmean(_nanmin(fde))
+            m[f"dtw_{name}"], m[f"frechet_{name}"] = _nanmean(d_h), _nanmean(f_h)
+    for h in horizons:
+        out[h]["smooth_pred"] = smoothness(samples[0][:, :h], valid[:, :h])
+        out[h]["smooth_gt"] = smoothness(gt[:, :h], valid[:, :h])
     return out
+
+
+def _nanmean(x: np.ndarray) -> float:
+    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+
+
+def _nanmin(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(x).any(axis=0), np.nanmin(np.where(np.isfinite(x), x, np.inf), axis=0), np.nan)

@@ -66,21 +66,32 @@ class Mu0WorldModel(nn.Module):
         return loss, {"loss": float(loss.detach()), "flow": float(fm.detach()), "done": float(done.detach()),
                       "keypoints": int(keypoint_ok.sum())}
 
+    def _integrate(self, batch: dict, prefix, prefix_mask, x: torch.Tensor, steps: int) -> dict:
+        done_logits = None
+        for i in range(steps):
+            t = torch.full((x.shape[0],), 1.0 - i / steps, device=x.device)
+            velocity, done_logits = self._expert(batch, prefix, prefix_mask, x, t)
+            x = x - velocity / steps
+        return {"ctrl": x, "trace": self.spline.render(x), "valid_prob": torch.sigmoid(done_logits)}
+
     @torch.no_grad()
     def sample(self, batch: dict, steps: int | None = None, noise: torch.Tensor | None = None) -> dict:
         """Euler integration from noise (t=1) to control points (t=0); returns control points, the rendered
         normalised trace (b,n,h,3) and the probability that each step is still part of the trace."""
+        return {k: v[0] for k, v in self.sample_many(batch, 1, steps, None if noise is None else noise[None]).items()}
+
+    @torch.no_grad()
+    def sample_many(self, batch: dict, num_samples: int, steps: int | None = None,
+                    noise: torch.Tensor | None = None) -> dict:
+        """`num_samples` independent samples per query, the backbone prefix computed once: every output
+        gains a leading sample axis (s, b, n, ...)."""
         steps = steps or self.cfg.expert.inference_steps
         prefix, prefix_mask = self.backbone.embed_prefix(batch["image"], list(batch["instruction"]))
         b, n = batch["points_uv"].shape[:2]
-        x = noise if noise is not None else torch.randn(b, n, self.cfg.expert.num_ctrl, 3,
-                                                         device=batch["points_uv"].device)
-        done_logits = None
-        for i in range(steps):
-            t = torch.full((b,), 1.0 - i / steps, device=x.device)
-            velocity, done_logits = self._expert(batch, prefix, prefix_mask, x, t)
-            x = x - velocity / steps
-        return {"ctrl": x, "trace": self.spline.render(x), "valid_prob": torch.sigmoid(done_logits)}
+        if noise is None:
+            noise = torch.randn(num_samples, b, n, self.cfg.expert.num_ctrl, 3, device=batch["points_uv"].device)
+        outs = [self._integrate(batch, prefix, prefix_mask, noise[s], steps) for s in range(num_samples)]
+        return {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
 
     def save_pretrained(self, folder: Path) -> Path:
         from safetensors.torch import save_file
