@@ -307,6 +307,9 @@ class TraceExpertConfig:
     fourier_freqs: int = 8
     # Weight of the done-head BCE loss (the recipe: 0.5).
     done_weight: float = 0.5
+    # Weight of the rigidity loss: keypoints of one moving entity keep their distances across control
+    # points, measured on normalised control points as the recipe does (the recipe: 5; 0 turns it off).
+    rigidity_weight: float = 0.0
     # Euler steps when sampling (the recipe evaluates with 4).
     inference_steps: int = 4
 

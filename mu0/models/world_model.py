@@ -25,6 +25,16 @@ from mu0.models.trace_expert import TraceExpert
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
+def rigidity_loss(ctrl: torch.Tensor, cluster_ids: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """Mean over pairs of keypoints in the same moving entity (cluster id > 0, both usable) of the
+    variance, across control points, of their distance: zero when the entity moves rigidly."""
+    dist = torch.linalg.vector_norm(ctrl[:, :, None] - ctrl[:, None, :], dim=-1)  # (b,n,n,k)
+    same = (cluster_ids[:, :, None] == cluster_ids[:, None, :]) & (cluster_ids[:, :, None] > 0)
+    pairs = same & ok[:, :, None] & ok[:, None, :] & ~torch.eye(ok.shape[1], dtype=torch.bool, device=ok.device)
+    var = dist.var(dim=-1, unbiased=False)
+    return (var * pairs).sum() / pairs.sum().clamp(min=1)
+
+
 class Mu0WorldModel(nn.Module):
     def __init__(self, cfg: WorldModelConfig) -> None:
         super().__init__()
@@ -63,8 +73,14 @@ class Mu0WorldModel(nn.Module):
         done = nn.functional.binary_cross_entropy_with_logits(done_logits, valid.float(), reduction="none")
         done = (done.mean(-1) * batch["point_mask"]).sum() / batch["point_mask"].sum().clamp(min=1)
         loss = fm + self.cfg.expert.done_weight * done
-        return loss, {"loss": float(loss.detach()), "flow": float(fm.detach()), "done": float(done.detach()),
-                      "keypoints": int(keypoint_ok.sum())}
+        info = {"flow": float(fm.detach()), "done": float(done.detach()), "keypoints": int(keypoint_ok.sum())}
+        if self.cfg.expert.rigidity_weight > 0 and "cluster_ids" in batch:
+            clean = x_t - t[:, None, None, None] * velocity  # the prediction of P at this t
+            rigid = rigidity_loss(clean, batch["cluster_ids"], keypoint_ok)
+            loss = loss + self.cfg.expert.rigidity_weight * rigid
+            info["rigidity"] = float(rigid.detach())
+        info["loss"] = float(loss.detach())
+        return loss, info
 
     def _integrate(self, batch: dict, prefix, prefix_mask, x: torch.Tensor, steps: int) -> dict:
         done_logits = None

@@ -48,6 +48,9 @@ class _Episode:
         load = lambda name: np.load(path / "samples" / f"{name}.npy", mmap_mode="r")  # noqa: E731
         self.s = {k: load(k) for k in ("offsets", "frame_indices", "keypoints", "is_moving", "traj", "valid_steps",
                                        "traj_history", "valid_steps_history")}
+        cluster_path = path / "samples" / "cluster_ids.npy"  # absent in some official datasets: moving = one entity
+        self.s["cluster_ids"] = np.load(cluster_path, mmap_mode="r") if cluster_path.exists() else \
+            np.asarray(self.s["is_moving"], np.int64)
         self.images = np.load(path / "images.npy", mmap_mode="r")
         self.depth = np.load(path / "depth.npy", mmap_mode="r") if (path / "depth.npy").exists() else None
         self.hw = tuple(self.images.shape[1:3])
@@ -120,6 +123,7 @@ class TraceDataset(torch.utils.data.Dataset):
             "history": _pad(np.nan_to_num(hist, nan=0.0, posinf=0.0, neginf=0.0), cfg.num_points),
             "history_valid": _pad(hist_ok, cfg.num_points),
             "is_moving": _pad(np.asarray(ep.s["is_moving"][rows], bool), cfg.num_points),
+            "cluster_ids": _pad(np.asarray(ep.s["cluster_ids"][rows], np.int64), cfg.num_points),
             "z_valid": torch.tensor(ep.z_valid),
             "instruction": pick_instruction(ep.captions, t, ep.instructions, rng),
             "frame": torch.tensor(t),

@@ -108,3 +108,23 @@ def test_two_d_only_samples_have_no_depth_target():
     torch.manual_seed(2)
     loss_b, _ = model.compute_loss(batch)
     assert loss_a.item() == pytest.approx(loss_b.item(), rel=1e-5)
+
+
+def test_rigidity_loss_is_zero_for_rigid_motion_and_trains():
+    from mu0.models.world_model import rigidity_loss
+
+    k = torch.linspace(0, 1, 10)[:, None]
+    base = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+    rigid = base[None, :, None, :] + k * torch.tensor([1.0, 2.0, 0.5])  # (1,3,10,3): translate together
+    ids = torch.tensor([[1, 1, 1]])
+    ok = torch.ones(1, 3, dtype=torch.bool)
+    assert float(rigidity_loss(rigid, ids, ok)) == pytest.approx(0.0, abs=1e-10)
+    bent = rigid.clone()
+    bent[0, 2, :, 1] += k[:, 0] * 3  # one point drifts away from the others
+    assert float(rigidity_loss(bent, ids, ok)) > 0.1
+    assert float(rigidity_loss(bent, torch.tensor([[1, 1, 2]]), ok)) == pytest.approx(0.0, abs=1e-10)
+    model = Mu0WorldModel(dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, rigidity_weight=5.0)))
+    batch = dict(make_batch(), cluster_ids=torch.ones(2, 6, dtype=torch.long))
+    loss, info = model.compute_loss(batch)
+    loss.backward()
+    assert "rigidity" in info and info["loss"] > info["flow"]
