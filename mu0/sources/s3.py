@@ -125,7 +125,7 @@ class S3Video:
     @property
     def episode_ids(self) -> list[str]:
         stem = _stem(self.video.key).rsplit("/", 1)[-1]
-        return [f"s3-{stem}-{self.video.etag[:10]}"]  # placeholder id until the bytes are known
+        return [f"s3-{stem}-{self.video.etag[:10]}"]  # names quarantine notes; the episode id needs the bytes
 
     def build(self) -> list[EpisodeData]:
         client = make_client(self.endpoint_url, self.region)
