@@ -1,7 +1,8 @@
 """μ_0 against the kinematic baselines on held-out trace episodes, at several horizons.
 
 μ_0 is scored as the released evaluation does it: no history, several samples per query (minADE/minFDE
-take the best, the rest score the first). Everything is compared in anchor-relative (u, v) unit
+take the best, the rest score the first); `mu0_with_history` also gives it the history the
+constant-velocity baseline uses, for a like-for-like comparison. Everything is compared in anchor-relative (u, v) unit
 coordinates and metres, after undoing the model's normalisation.
 """
 
@@ -24,14 +25,15 @@ STATS_FILE = "delta_stats.json"
 
 
 def _collect(model, dataset, scale, samples: int, seed: int, batch_size: int):
-    preds: dict[str, list[np.ndarray]] = {"mu0": [], "static": [], "constant_velocity": []}
+    preds: dict[str, list[np.ndarray]] = {"mu0": [], "mu0_with_history": [], "static": [], "constant_velocity": []}
     gts, valids = [], []
     for i, batch in enumerate(torch.utils.data.DataLoader(dataset, batch_size=batch_size)):
         keep = batch["point_mask"].numpy()
         no_history = dict(batch, history_valid=torch.zeros_like(batch["history_valid"]))
-        torch.manual_seed(seed * 7919 + i)
-        traces = model.sample_many(no_history, samples)["trace"] * scale  # (s,b,n,h,3)
-        preds["mu0"].append(traces.numpy()[:, keep])
+        for name, inputs in (("mu0", no_history), ("mu0_with_history", batch)):
+            torch.manual_seed(seed * 7919 + i)
+            traces = model.sample_many(inputs, samples)["trace"] * scale  # (s,b,n,h,3)
+            preds[name].append(traces.numpy()[:, keep])
         h = batch["future"].shape[2]
         preds["static"].append(static(batch["history"], h).numpy()[keep][None])
         cv = constant_velocity(batch["history"], batch["history_valid"], h)

@@ -24,7 +24,7 @@ def test_report_scores_mu0_and_baselines_on_the_same_queries(tmp_path):
     everything_val = TraceDataConfig(num_points=8, train_fraction=0.01, val_fraction=0.98)  # mechanics, not quality
     report = evaluate_traces(result.model_dir, tmp_path / "traces", everything_val, split="val", samples=2,
                              horizons=(4, 8, 32))
-    assert set(report["methods"]) == {"mu0", "static", "constant_velocity"}
+    assert set(report["methods"]) == {"mu0", "mu0_with_history", "static", "constant_velocity"}
     assert set(report["methods"]["mu0"]) == {"4", "8"}  # 32 exceeds the model's horizon
     static = report["methods"]["static"]["8"]
     assert static["ade_uv"] > 0 and static["minade_uv"] == pytest.approx(static["ade_uv"])
