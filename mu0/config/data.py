@@ -1,0 +1,149 @@
+"""Configs of the data stages after ingest: TraceExtract, validation, and training samples."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mu0.config.base import require
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceExtractConfig:
+    """TraceExtract: keypoints → 2D tracks → 3D lift → world alignment → samples → captions."""
+
+    # Seed spacing in pixels: at most one keypoint per grid cell of this size (the coverage grid too).
+    grid_px: int = 4
+    # Keypoints need a corner strength (min eigenvalue of the structure tensor) of at least this
+    # fraction of the frame's strongest corner; lower finds points on weak texture.
+    min_texture: float = 0.002
+    # Most tracks alive at once.
+    max_tracks: int = 800
+    # Lucas–Kanade window size in pixels (odd).
+    lk_window_px: int = 9
+    # Lucas–Kanade pyramid levels above the full-resolution image.
+    lk_levels: int = 2
+    # A point is lost when tracking it forward then backward misses its start by more than this (pixels).
+    fb_max_error_px: float = 0.75
+    # With depth and poses: a point counts as static while LK, run over a 6-frame gap, lands within this
+    # many pixels of where its world anchor projects (three misses in a row make it a moving point).
+    static_px: float = 2.0
+    # Every this many frames, new keypoints are seeded where no live track covers the grid cell.
+    reseed_every: int = 2
+    # Depth is sampled in a (2r+1)² window, from the surface of the pixel nearest the point.
+    depth_window_px: int = 1
+    # Window depths within this distance of the nearest pixel's depth are the same surface (metres).
+    depth_surface_tol_m: float = 0.02
+    # A tracked point whose depth jumps by more than this between frames (metres, plus 5% of depth)
+    # has slid onto an occluder or off an edge: the track ends there.
+    depth_jump_m: float = 0.03
+    # Camera poses: "given" uses the episode's extrinsics, "estimate" fits them to static tracks
+    # (3D-3D RANSAC), "auto" uses given poses unless meta.json says they are unknown.
+    poses: str = "auto"
+    # Inlier distance for pose RANSAC (metres).
+    pose_ransac_m: float = 0.01
+    # Losing more than this fraction of live tracks between two frames means the camera jumped (a cut).
+    jump_lost_fraction: float = 0.8
+    # A track is "moving" when its world position moves more than this (metres) over the episode.
+    moving_threshold_m: float = 0.015
+    # For 2D-only episodes: motion threshold in pixels, after removing the median image motion.
+    moving_threshold_px: float = 3.0
+    # Reject an episode whose tracks cover less than this fraction of the grid, averaged over frames.
+    min_coverage: float = 0.25
+    # Episodes with fewer frames are rejected (with the reason) rather than traced.
+    min_frames: int = 8
+    # One sample set every this many frames (the query frames).
+    query_stride: int = 2
+    # Most keypoints stored per query frame; moving ones first.
+    max_points_per_frame: int = 128
+    # Future horizon in steps of traj / raw_traj (index 0 is the query frame).
+    future_len: int = 128
+    # History horizon in steps of traj_history / raw_traj_history (time-reversed, index 0 = query frame).
+    history_len: int = 32
+    # Arc-length retargeting: one step per this much robust path length (normalised image units).
+    retarget_interval: float = 0.05
+    # The robust per-segment length is the mean over the fastest this-fraction of tracks.
+    retarget_top_fraction: float = 0.02
+    # Shortest motion chunk (frames) a caption describes; shorter ones merge into a neighbour.
+    min_chunk_frames: int = 8
+    # Longest motion chunk (frames); longer ones are split (unless that exceeds max_chunks).
+    max_chunk_frames: int = 60
+    # Most motion chunks per episode.
+    max_chunks: int = 6
+    # Episodes processed in parallel (processes).
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        require(self.grid_px >= 2, "grid_px", "must be >= 2")
+        require(self.lk_window_px >= 3 and self.lk_window_px % 2 == 1, "lk_window_px", "must be odd and >= 3")
+        require(self.poses in ("auto", "given", "estimate"), "poses", "must be auto, given or estimate")
+        require(self.query_stride >= 1, "query_stride", "must be >= 1")
+        require(self.min_frames >= 2, "min_frames", "must be >= 2")
+        require(self.future_len >= 2 and self.history_len >= 1, "future_len", "horizons must be >= 2 / >= 1")
+        require(0 < self.retarget_top_fraction <= 1, "retarget_top_fraction", "must be within (0, 1]")
+        require(self.retarget_interval > 0, "retarget_interval", "must be > 0")
+        require(0 <= self.min_coverage <= 1, "min_coverage", "must be within [0, 1]")
+        require(1 <= self.min_chunk_frames <= self.max_chunk_frames, "min_chunk_frames",
+                 "must be >= 1 and <= max_chunk_frames")
+        require(self.workers >= 1, "workers", "must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationConfig:
+    """Great Expectations checks on raw episodes and trace datasets, and the gate they feed."""
+
+    # Largest plausible metric depth (metres) and frame rate range accepted in raw episodes.
+    max_depth_m: float = 20.0
+    min_fps: float = 1.0
+    max_fps: float = 500.0
+    # Per query frame: bounds on the number of keypoints and on the share of moving ones.
+    min_points_per_frame: int = 1
+    max_points_per_frame: int = 4096
+    min_moving_fraction: float = 0.0
+    max_moving_fraction: float = 1.0
+    # If more than this share of episodes fails, the failure is systemic: the gate fails the run
+    # instead of quarantining them one by one.
+    max_bad_fraction: float = 0.25
+    # Drift: each of the 10/50/90th percentiles of trace length, speed and depth may move by this
+    # fraction of the accepted value (plus a small absolute slack) before the dataset counts as drifted.
+    drift_tolerance: float = 0.3
+    # Rows sampled per statistic for the drift checks (and stored with an accepted dataset).
+    drift_sample: int = 200_000
+
+    def __post_init__(self) -> None:
+        require(self.max_depth_m > 0, "max_depth_m", "must be > 0")
+        require(0 < self.min_fps < self.max_fps, "min_fps", "must be > 0 and < max_fps")
+        require(0 <= self.max_bad_fraction <= 1, "max_bad_fraction", "must be within [0, 1]")
+        require(self.drift_tolerance > 0, "drift_tolerance", "must be > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceDataConfig:
+    """How trace episodes become training samples for μ_0 (one sample = one query frame)."""
+
+    # Query keypoints per sample (padded with a mask when a frame has fewer).
+    num_points: int = 32
+    # Future steps predicted (retargeted steps after the query frame).
+    horizon: int = 32
+    # History steps given to the model (before the query frame).
+    history: int = 8
+    # Percentile of |Δ| per axis used to normalise anchor-relative future targets (the recipe: 95).
+    delta_percentile: float = 95.0
+    # Probability that a training sample gets no history at all, and that one keypoint loses its history.
+    history_drop_all: float = 0.5
+    history_drop_point: float = 0.3
+    # Fractions of episodes in train / val / test; the rest of 1.0 goes to test.
+    train_fraction: float = 0.8
+    val_fraction: float = 0.1
+    # Whole tasks held out for testing generalisation (their episodes are all in test).
+    holdout_tasks: tuple[str, ...] = ()
+    # Seed of the split and of sampling in val/test (train sampling is random per epoch).
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.num_points >= 1, "num_points", "must be >= 1")
+        require(self.horizon >= 1 and self.history >= 1, "horizon", "horizon and history must be >= 1")
+        require(0 < self.delta_percentile <= 100, "delta_percentile", "must be within (0, 100]")
+        require(0 <= self.history_drop_all <= 1 and 0 <= self.history_drop_point <= 1, "history_drop_all",
+                 "dropout probabilities must be within [0, 1]")
+        require(self.train_fraction > 0 and self.val_fraction >= 0 and self.train_fraction + self.val_fraction <= 1,
+                 "train_fraction", "train > 0, val >= 0 and train + val <= 1")

@@ -1,0 +1,102 @@
+"""Configs of μ_0 itself and of its training."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mu0.config.base import require
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneConfig:
+    """The vision-language backbone: a SmolVLM/Idefics3-family model from transformers."""
+
+    # Tiny text model: width, layers, attention heads, key-value heads.
+    text_hidden: int = 64
+    text_layers: int = 2
+    text_heads: int = 4
+    text_kv_heads: int = 2
+    # Tiny vision tower: width, layers, input image size and patch size (pixels).
+    vision_hidden: int = 64
+    vision_layers: int = 2
+    image_size: int = 64
+    patch_size: int = 8
+    # Keep the backbone's weights fixed (the recipe trains the expert only).
+    freeze: bool = False
+    # Most instruction tokens (the recipe: 48).
+    max_text_tokens: int = 48
+
+    def __post_init__(self) -> None:
+        require(self.image_size % self.patch_size == 0, "image_size", "must be a multiple of patch_size")
+        require((self.image_size // self.patch_size) % 2 == 0, "patch_size",
+                 "image_size / patch_size must be even (the connector merges 2×2 patches)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceExpertConfig:
+    """The trace expert: per keypoint a history and a future token, attending to the backbone prefix."""
+
+    width: int = 64
+    layers: int = 4
+    heads: int = 4
+    # Cubic B-spline control points over the horizon, and the knot vector ("mu0" or "uniform").
+    num_ctrl: int = 10
+    knots: str = "mu0"
+    # First-difference regulariser and clip of the fitted target control points (the recipe: 0.2, 1.5).
+    reg_lambda: float = 0.2
+    ctrl_clip: float = 1.5
+    # Log-spaced frequencies of the Fourier embedding of the keypoint's (u, v).
+    fourier_freqs: int = 8
+    # Weight of the done-head BCE loss (the recipe: 0.5).
+    done_weight: float = 0.5
+    # Weight of the rigidity loss: keypoints of one moving entity keep their distances across control
+    # points, measured on normalised control points as the recipe does (the recipe: 5; 0 turns it off).
+    rigidity_weight: float = 0.0
+    # Euler steps when sampling (the recipe evaluates with 4).
+    inference_steps: int = 4
+
+    def __post_init__(self) -> None:
+        require(self.width % self.heads == 0, "width", "must be divisible by heads")
+        require(self.knots in ("mu0", "uniform"), "knots", "must be 'mu0' or 'uniform'")
+        require(self.inference_steps >= 1, "inference_steps", "must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldModelConfig:
+    """Everything that defines a μ_0 model's shape; saved as its config.json."""
+
+    backbone: BackboneConfig = BackboneConfig()
+    expert: TraceExpertConfig = TraceExpertConfig()
+    # Future steps the model predicts and history steps it reads (match the trace data's).
+    horizon: int = 32
+    history: int = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of μ_0 with DeepSpeed (the recipe: AdamW β=(0.9, 0.95), lr 1e-4, clip 10, warmup,
+    cosine decay), scaled down."""
+
+    steps: int = 200
+    micro_batch: int = 8
+    grad_accumulation: int = 1
+    lr: float = 1e-4
+    min_lr: float = 2.5e-6
+    warmup_steps: int = 20
+    weight_decay: float = 1e-10
+    grad_clip: float = 10.0
+    # ZeRO stage of infra/deepspeed/zero<stage>.json (0 on a CPU; 1-3 shard optimizer/gradients/weights).
+    zero_stage: int = 0
+    # Save a resumable checkpoint every this many steps (0: only at the end).
+    checkpoint_every: int = 50
+    # Log metrics every this many steps.
+    log_every: int = 10
+    # DataLoader worker processes.
+    num_workers: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.steps >= 1 and self.micro_batch >= 1, "steps", "steps and micro_batch must be >= 1")
+        require(self.grad_accumulation >= 1, "grad_accumulation", "must be >= 1")
+        require(self.zero_stage in (0, 1, 2, 3), "zero_stage", "must be 0, 1, 2 or 3")
+        require(0 < self.min_lr <= self.lr, "min_lr", "must be > 0 and <= lr")
