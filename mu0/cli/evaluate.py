@@ -14,6 +14,10 @@ from mu0.config import TraceDataConfig
 class EvaluateTracesArgs:
     # The pretrained model folder (config.json, model.safetensors, delta_stats.json).
     model: Path = Path("artifacts/mu0/model")
+    # Learned baselines' model folders, scored beside it (a folder that does not exist is skipped, and said).
+    baselines: tuple[Path, ...] = (Path("artifacts/track-transformer/model"), Path("artifacts/tokenized-vlm/model"))
+    # Folder for pictures of predicted against true traces on test frames.
+    overlays: Path = Path("reports/trace_overlays")
     # Folder of trace episodes (the split is recomputed from the same seed, so test stays test).
     traces: Path = Path("artifacts/traces")
     # Split to score ("test"; falls back to "val" when test is empty, and says so).
@@ -39,11 +43,20 @@ def run(args: list[str]) -> int:
         return 0 if args and args[0] in ("-h", "--help") else 2
     parsed = parse_with_preset(EvaluateTracesArgs, lambda p: EvaluateTracesArgs(data=p.data), args[1:],
                                "mu0 evaluate traces", "Score μ_0's trace predictions (ADE, FDE, minADE, DTW, "
-                               "Fréchet, smoothness) against static and constant-velocity baselines.")
+                               "Fréchet, smoothness; uv, pixels, depth, 3D) against the learned baselines and the "
+                               "static and constant-velocity ones.")
     if parsed is None:
         return 2
-    report = evaluate_traces(parsed.model, parsed.traces, parsed.data, parsed.split, parsed.samples,
-                             parsed.horizons)
+    from mu0.models.checkpoint import read_kind
+
+    folders = {"mu0": parsed.model}
+    for folder in parsed.baselines:
+        if folder.is_dir():
+            folders[read_kind(folder)[0]] = folder
+        else:
+            console.print(f"baseline {folder} not found (train it with mu0 pretrain --kind ...); skipped")
+    report = evaluate_traces(folders, parsed.traces, parsed.data, parsed.split, parsed.samples,
+                             parsed.horizons, overlay_dir=parsed.overlays)
     write_json_atomic(parsed.report, report)
     table = markdown_table(report)
     write_bytes_atomic(parsed.report.with_suffix(".md"), table.encode())

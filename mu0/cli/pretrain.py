@@ -1,10 +1,12 @@
-"""`mu0 pretrain`: μ_0 on the trace dataset with DeepSpeed (episodes the validation gate accepted)."""
+"""`mu0 pretrain`: μ_0 — or a learned baseline, sized like it — on the trace dataset with DeepSpeed
+(episodes the validation gate accepted)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
+from typing import Literal
 
 from mu0.cli.common import console, parse_with_preset
 from mu0.config import TraceDataConfig, TrainConfig, WorldModelConfig
@@ -12,10 +14,14 @@ from mu0.config import TraceDataConfig, TrainConfig, WorldModelConfig
 
 @dataclasses.dataclass(frozen=True)
 class PretrainArgs:
+    # What to train: μ_0, or a baseline on the same data and budget (the ATM-style track transformer, or
+    # μ_0's backbone decoding control points as tokens); baselines take their sizes from --model.
+    kind: Literal["mu0", "track-transformer", "tokenized-vlm"] = "mu0"
     # Folder of trace episodes.
     traces: Path = Path("artifacts/traces")
-    # Output folder: model/ (config.json + model.safetensors + statistics) and checkpoints/.
-    out: Path = Path("artifacts/mu0")
+    # Output folder: model/ (config.json + model.safetensors + statistics) and checkpoints/; default
+    # artifacts/<kind>.
+    out: Path | None = None
     # Validation report whose accepted_episodes restrict the training data (ignored if missing).
     validation_report: Path = Path("reports/validation.json")
     # How samples are built from traces.
@@ -38,18 +44,20 @@ def _accepted(report: Path) -> set[str] | None:
 def run(args: list[str]) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from mu0.models.registry import config_for
     from mu0.training.pretrain import pretrain
 
     parsed = parse_with_preset(PretrainArgs, lambda p: PretrainArgs(data=p.data, model=p.model, train=p.train), args,
-                               "mu0 pretrain", "Pretrain μ_0 (VLM backbone + B-spline trace expert) with DeepSpeed; "
-                               "resumes from out/checkpoints when present.", prefixed=True)
+                               "mu0 pretrain", "Pretrain μ_0 (VLM backbone + B-spline trace expert) or a learned "
+                               "baseline with DeepSpeed; resumes from out/checkpoints when present.", prefixed=True)
     if parsed is None:
         return 2
-    columns = (TextColumn("[bold]pretrain"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    out = parsed.out or Path("artifacts") / parsed.kind
+    columns = (TextColumn(f"[bold]pretrain {parsed.kind}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("loss {task.fields[loss]:.4f}  {task.fields[sps]:.0f} samples/s"))
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("pretrain", total=parsed.train.steps, loss=float("nan"), sps=0.0)
-        result = pretrain(parsed.traces, parsed.out, parsed.data, parsed.model, parsed.train,
+        result = pretrain(parsed.traces, out, parsed.data, config_for(parsed.kind, parsed.model), parsed.train,
                           accepted=_accepted(parsed.validation_report),
                           on_step=lambda step, m: progress.update(task, completed=step, loss=m["loss"],
                                                                   sps=m["samples_per_s"]))

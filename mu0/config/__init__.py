@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 
-from mu0.config.base import ConfigError, to_dict
+from mu0.config.base import ConfigError, diff_fields, from_dict, to_dict
 from mu0.config.data import TraceDataConfig, TraceExtractConfig, ValidationConfig
-from mu0.config.model import BackboneConfig, TraceExpertConfig, TrainConfig, WorldModelConfig
+from mu0.config.model import (
+    BackboneConfig,
+    TokenizedVLMConfig,
+    TraceExpertConfig,
+    TrackTransformerConfig,
+    TrainConfig,
+    WorldModelConfig,
+)
 from mu0.config.sources import MT10_TASKS, IngestOutput, MetaWorldSourceConfig, S3SourceConfig, VideoSourceConfig
 
 __all__ = [
     "MT10_TASKS", "BackboneConfig", "ConfigError", "IngestOutput", "MetaWorldSourceConfig", "Mu0Config",
     "S3SourceConfig", "TraceDataConfig", "TraceExpertConfig", "TraceExtractConfig", "TrainConfig",
-    "ValidationConfig", "VideoSourceConfig", "WorldModelConfig", "to_dict",
+    "ValidationConfig", "VideoSourceConfig", "WorldModelConfig", "to_dict", "from_dict", "diff_fields",
+    "TokenizedVLMConfig", "TrackTransformerConfig",
 ]
 
 

@@ -73,6 +73,59 @@ class WorldModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrackTransformerConfig:
+    """The ATM-style baseline: image patches, instruction bytes and query points in one transformer that
+    regresses every point's future directly (no VLM, no history, no sampling)."""
+
+    width: int = 64
+    layers: int = 6
+    heads: int = 4
+    image_size: int = 64
+    patch_size: int = 8
+    max_text_tokens: int = 48
+    fourier_freqs: int = 8
+    horizon: int = 32
+    history: int = 8
+
+    def __post_init__(self) -> None:
+        require(self.width % self.heads == 0, "width", "must be divisible by heads")
+        require(self.image_size % self.patch_size == 0, "image_size", "must be a multiple of patch_size")
+
+    @classmethod
+    def like(cls, world: WorldModelConfig) -> TrackTransformerConfig:
+        """About μ_0's size: the expert's width, its layers plus the vision tower's, the same image input."""
+        b, e = world.backbone, world.expert
+        return cls(width=e.width, layers=e.layers + b.vision_layers, heads=e.heads, image_size=b.image_size,
+                   patch_size=b.patch_size, max_text_tokens=b.max_text_tokens, fourier_freqs=e.fourier_freqs,
+                   horizon=world.horizon, history=world.history)
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizedVLMConfig:
+    """The tokenized-VLM baseline: μ_0's backbone writes each point's B-spline control points as
+    discrete coordinate tokens through its LM head (no trace expert)."""
+
+    backbone: BackboneConfig = BackboneConfig()
+    # Bins per coordinate over [-ctrl_clip, ctrl_clip] (normalised control points) and [-1, 1] (query uv).
+    bins: int = 128
+    num_ctrl: int = 10
+    knots: str = "mu0"
+    reg_lambda: float = 0.2
+    ctrl_clip: float = 1.5
+    horizon: int = 32
+    history: int = 8
+
+    def __post_init__(self) -> None:
+        require(self.bins >= 2, "bins", "must be >= 2")
+
+    @classmethod
+    def like(cls, world: WorldModelConfig) -> TokenizedVLMConfig:
+        e = world.expert
+        return cls(backbone=world.backbone, num_ctrl=e.num_ctrl, knots=e.knots, reg_lambda=e.reg_lambda,
+                   ctrl_clip=e.ctrl_clip, horizon=world.horizon, history=world.history)
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Optimisation of μ_0 with DeepSpeed (the recipe: AdamW β=(0.9, 0.95), lr 1e-4, clip 10, warmup,
     cosine decay), scaled down."""

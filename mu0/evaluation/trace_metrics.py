@@ -5,8 +5,10 @@ metres, with a validity mask; predictions and ground truth share the anchor, so 
 Per trajectory: ADE (mean over its valid steps), FDE (at its last valid step), DTW (normalised by
 length) and discrete Fréchet over its valid steps; then averaged over trajectories. minADE/minFDE take
 the best of several samples per trajectory. Smoothness is the mean norm of second differences.
-Every metric is reported on "uv", "depth" and "uvz" (which mixes units; report it beside the others).
-Shapes: m trajectories, s samples, h steps.
+Every metric is reported on "uv", "depth" and "uvz" (which mixes units; report it beside the others),
+or on the channel subsets a caller names. With episode ids per trajectory, ADE/FDE/minADE/minFDE also
+get a 95% interval from a cluster bootstrap over episodes (trajectories of one episode are not
+independent). Shapes: m trajectories, s samples, h steps, c channels.
 """
 
 from __future__ import annotations
@@ -90,16 +92,31 @@ def trace_metrics(samples: np.ndarray, gt: np.ndarray, valid: np.ndarray, horizo
     return trace_metrics_at(samples, gt, valid, [horizon])[horizon]
 
 
-def trace_metrics_at(samples: np.ndarray, gt: np.ndarray, valid: np.ndarray, horizons: list[int]) -> dict:
-    """{horizon: metrics} for (s,m,h,3) samples against (m,h,3) ground truth; sample 0 is the one
+def cluster_bootstrap_ci(values: np.ndarray, groups: np.ndarray, draws: int = 1000, seed: int = 0) -> list[float]:
+    """95% percentile interval of the mean of `values` (NaNs ignored) when whole groups are resampled."""
+    ok = np.isfinite(values)
+    ids, inverse = np.unique(groups[ok], return_inverse=True)
+    if len(ids) == 0:
+        return [float("nan"), float("nan")]
+    sums = np.bincount(inverse, weights=values[ok], minlength=len(ids))
+    counts = np.bincount(inverse, minlength=len(ids)).astype(float)
+    pick = np.random.default_rng(seed).integers(0, len(ids), size=(draws, len(ids)))
+    means = sums[pick].sum(axis=1) / np.maximum(counts[pick].sum(axis=1), 1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
+def trace_metrics_at(samples: np.ndarray, gt: np.ndarray, valid: np.ndarray, horizons: list[int],
+                     subsets: dict[str, slice] | None = None, groups: np.ndarray | None = None) -> dict:
+    """{horizon: metrics} for (s,m,h,c) samples against (m,h,c) ground truth; sample 0 is the one
     scored by ADE/FDE/DTW/Fréchet, the best of all by minADE/minFDE. Trajectories count at a horizon if
-    they have a valid step within it. DTW and Fréchet run once for all horizons."""
+    they have a valid step within it. DTW and Fréchet run once for all horizons. NaN channels (say, depth
+    of a 2D-only episode) leave that trajectory out of that subset's means."""
     h_max = max(horizons)
     samples, gt, valid = samples[:, :, :h_max], gt[:, :h_max], valid[:, :h_max]
     lengths = [valid[:, :h].sum(axis=1) for h in horizons]
     out = {h: {"trajectories": int((k > 0).sum()), "samples": int(len(samples))} for h, k in zip(horizons, lengths,
                                                                                                   strict=True)}
-    for name, sl in SUBSETS.items():
+    for name, sl in (subsets or SUBSETS).items():
         dtws = dtw(samples[0][..., sl], gt[..., sl], valid, lengths)
         frechets = frechet(samples[0][..., sl], gt[..., sl], valid, lengths)
         for h, d_h, f_h in zip(horizons, dtws, frechets, strict=True):
@@ -111,9 +128,14 @@ def trace_metrics_at(samples: np.ndarray, gt: np.ndarray, valid: np.ndarray, hor
             m[f"ade_{name}"], m[f"fde_{name}"] = _nanmean(ade[0]), _nanmean(fde[0])
             m[f"minade_{name}"], m[f"minfde_{name}"] = _nanmean(_nanmin(ade)), _nanmean(_nanmin(fde))
             m[f"dtw_{name}"], m[f"frechet_{name}"] = _nanmean(d_h), _nanmean(f_h)
+            m[f"n_{name}"] = int(np.isfinite(ade[0]).sum())
+            if groups is not None:
+                for key, per_traj in (("ade", ade[0]), ("fde", fde[0]), ("minade", _nanmin(ade)),
+                                      ("minfde", _nanmin(fde))):
+                    m[f"{key}_{name}_ci95"] = cluster_bootstrap_ci(per_traj, groups)
     for h in horizons:
-        out[h]["smooth_pred"] = smoothness(samples[0][:, :h], valid[:, :h])
-        out[h]["smooth_gt"] = smoothness(gt[:, :h], valid[:, :h])
+        out[h]["smooth_pred"] = smoothness(samples[0][:, :h, :2], valid[:, :h])
+        out[h]["smooth_gt"] = smoothness(gt[:, :h, :2], valid[:, :h])
     return out
 
 

@@ -17,7 +17,7 @@ SCALE_FACTOR = 2  # the connector merges 2×2 patches into one image token
 
 
 class VLMBackbone(torch.nn.Module):
-    def __init__(self, cfg: BackboneConfig) -> None:
+    def __init__(self, cfg: BackboneConfig, extra_tokens: int = 0) -> None:
         super().__init__()
         from transformers import Idefics3Config, Idefics3Model
 
@@ -28,7 +28,7 @@ class VLMBackbone(torch.nn.Module):
                            "image_size": cfg.image_size, "patch_size": cfg.patch_size},
             text_config={"hidden_size": cfg.text_hidden, "intermediate_size": 2 * cfg.text_hidden,
                          "num_hidden_layers": cfg.text_layers, "num_attention_heads": cfg.text_heads,
-                         "num_key_value_heads": cfg.text_kv_heads, "vocab_size": tokenizer.VOCAB_SIZE,
+                         "num_key_value_heads": cfg.text_kv_heads, "vocab_size": tokenizer.VOCAB_SIZE + extra_tokens,
                          "max_position_embeddings": 512},
             image_token_id=tokenizer.IMAGE, scale_factor=SCALE_FACTOR)
         self.model = Idefics3Model(config)
@@ -44,13 +44,19 @@ class VLMBackbone(torch.nn.Module):
                           align_corners=False)
         return ((x - 0.5) / 0.5)[:, None]
 
-    def embed_prefix(self, images: torch.Tensor, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Prefix hidden states (b,l,d) for [image tokens, "Task: ...\\n"] and its mask (b,l)."""
+    def prefix_tokens(self, instructions: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and mask (b,l) of [image placeholders, "Task: ...\\n"]."""
         ids, mask = tokenizer.encode(instructions, self.cfg.max_text_tokens)
-        b = len(instructions)
-        image_ids = torch.full((b, self.num_image_tokens), tokenizer.IMAGE, dtype=torch.long)
-        ids = torch.cat([image_ids, ids], dim=1).to(images.device)
-        mask = torch.cat([torch.ones_like(image_ids, dtype=torch.bool), mask], dim=1).to(images.device)
+        image_ids = torch.full((len(instructions), self.num_image_tokens), tokenizer.IMAGE, dtype=torch.long)
+        ids = torch.cat([image_ids, ids], dim=1).to(device)
+        mask = torch.cat([torch.ones_like(image_ids, dtype=torch.bool), mask], dim=1).to(device)
+        return ids, mask
+
+    def embed_prefix(self, images: torch.Tensor, instructions: list[str], use_cache: bool = False):
+        """Prefix hidden states (b,l,d) for [image tokens, "Task: ...\\n"] and its mask (b,l); with
+        `use_cache` also the key-value cache a decoder continues from."""
+        ids, mask = self.prefix_tokens(instructions, images.device)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze):
-            out = self.model(input_ids=ids, pixel_values=self.preprocess(images), attention_mask=mask.long())
-        return out.last_hidden_state, mask
+            out = self.model(input_ids=ids, pixel_values=self.preprocess(images), attention_mask=mask.long(),
+                             use_cache=use_cache)
+        return (out.last_hidden_state, mask, out.cache) if use_cache else (out.last_hidden_state, mask)

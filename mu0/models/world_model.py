@@ -10,19 +10,14 @@ Batch keys: see traces.dataset. Shapes: b batch, n keypoints, h horizon, k contr
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from mu0.config import BackboneConfig, TraceExpertConfig, WorldModelConfig
+from mu0.config import WorldModelConfig
 from mu0.models.backbone import VLMBackbone
 from mu0.models.bspline import BSplineTrace
+from mu0.models.checkpoint import Checkpointable
 from mu0.models.trace_expert import TraceExpert
-
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
 def rigidity_loss(ctrl: torch.Tensor, cluster_ids: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
@@ -35,7 +30,9 @@ def rigidity_loss(ctrl: torch.Tensor, cluster_ids: torch.Tensor, ok: torch.Tenso
     return (var * pairs).sum() / pairs.sum().clamp(min=1)
 
 
-class Mu0WorldModel(nn.Module):
+class Mu0WorldModel(Checkpointable, nn.Module):
+    kind, config_class = "mu0", WorldModelConfig
+
     def __init__(self, cfg: WorldModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -109,23 +106,7 @@ class Mu0WorldModel(nn.Module):
         outs = [self._integrate(batch, prefix, prefix_mask, noise[s], steps) for s in range(num_samples)]
         return {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
 
-    def save_pretrained(self, folder: Path) -> Path:
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2) + "\n")
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / WEIGHTS_FILE))
-        return folder
-
-    @classmethod
-    def from_pretrained(cls, folder: Path) -> Mu0WorldModel:
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
-        raw = json.loads((folder / CONFIG_FILE).read_text())
-        cfg = WorldModelConfig(backbone=BackboneConfig(**raw["backbone"]), expert=TraceExpertConfig(**raw["expert"]),
-                               horizon=raw["horizon"], history=raw["history"])
-        model = cls(cfg)
-        model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
-        return model
+    @torch.no_grad()
+    def predict(self, batch: dict, num_samples: int = 1) -> torch.Tensor:
+        """Normalised traces (s,b,n,h,3): `num_samples` flow samples per query."""
+        return self.sample_many(batch, num_samples)["trace"]

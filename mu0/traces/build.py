@@ -46,6 +46,9 @@ def build_datasets(traces_dir: Path, cfg: TraceDataConfig, accepted: set[str] | 
             hw = tuple(np.load(paths[eid] / "images.npy", mmap_mode="r").shape[1:3])
             windows.append((np.load(s / "traj.npy", mmap_mode="r"), np.load(s / "valid_steps.npy", mmap_mode="r"), hw))
         stats = compute_delta_stats(windows, cfg.horizon, cfg.delta_percentile)
+        if stats.samples == 0:
+            raise ValueError(f"{traces_dir}: no valid future step in the {len(windows)} training episodes "
+                             f"(every samples/valid_steps.npy is empty or all false); nothing to learn from")
     datasets = {name: TraceDataset([paths[e] for e in ids], cfg, stats, train=name == "train", with_depth=with_depth)
                 for name, ids in splits.items()}
     return datasets, stats, splits

@@ -54,6 +54,8 @@ class _Episode:
         self.images = np.load(path / "images.npy", mmap_mode="r")
         self.depth = np.load(path / "depth.npy", mmap_mode="r") if (path / "depth.npy").exists() else None
         self.hw = tuple(self.images.shape[1:3])
+        cameras = path / "cameras.npz"  # intrinsics per frame turn (u, v, z) into camera-frame 3D for metrics
+        self.intrinsics = np.load(cameras)["intrinsics"].astype(np.float32) if cameras.exists() else None
         meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
         self.instructions = list(meta.get("instructions", []))
         self.z_valid = bool(meta.get("extract", {}).get("stats", {}).get("z_valid", self.depth is not None))
@@ -127,10 +129,18 @@ class TraceDataset(torch.utils.data.Dataset):
             "z_valid": torch.tensor(ep.z_valid),
             "instruction": pick_instruction(ep.captions, t, ep.instructions, rng),
             "frame": torch.tensor(t),
+            "episode": torch.tensor(e),
+            "intrinsics": torch.from_numpy(_intrinsics(ep, t)),
         }
         if self.with_depth and ep.depth is not None:
             item["depth"] = torch.from_numpy(np.asarray(ep.depth[t], np.float32))[None]
         return item
+
+
+def _intrinsics(ep: _Episode, t: int) -> np.ndarray:
+    if ep.intrinsics is None:
+        return np.full((3, 3), np.nan, np.float32)
+    return np.array(ep.intrinsics[min(t, len(ep.intrinsics) - 1)])
 
 
 def _pad(x: np.ndarray, n: int) -> torch.Tensor:

@@ -1,11 +1,13 @@
-"""The pretraining stage: μ_0 on a trace dataset with DeepSpeed, resumable exactly.
+"""The pretraining stage: μ_0 (or a learned baseline, same data and budget) on a trace dataset with
+DeepSpeed, resumable exactly.
 
 Exactness comes from making every random draw a function of (seed, position) rather than of history:
 the order of samples in epoch e is a permutation seeded by (seed, e); the flow-matching noise and time
 of micro-step m are drawn after seeding torch with (seed, m); dataset augmentation is seeded by
 (seed, epoch, index). A run stopped after a checkpoint and resumed therefore replays the same loss
 curve as one that never stopped. Writes `model/` (config.json + model.safetensors), the normalisation
-statistics and the resolved config; logs through a Tracker.
+statistics and the resolved config; logs through a Tracker. A non-finite loss stops the run with an
+error naming the step; the checkpoints written before it stay the latest.
 """
 
 from __future__ import annotations
@@ -20,14 +22,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mu0.config import TraceDataConfig, TrainConfig, WorldModelConfig, to_dict
-from mu0.models.world_model import Mu0WorldModel
+from mu0.config import TraceDataConfig, TrainConfig, to_dict
+from mu0.models.registry import build_model
 from mu0.traces.build import build_datasets
 from mu0.training.engine import make_engine
 from mu0.training.tracker import NullTracker, Tracker
 
 log = logging.getLogger(__name__)
 CHECKPOINTS, MODEL, STATS = "checkpoints", "model", "delta_stats.json"
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +67,7 @@ def _seed_step(seed: int, micro_step: int) -> None:
 
 
 @torch.no_grad()
-def evaluate_loss(model: Mu0WorldModel, dataset, batch_size: int = 16, seed: int = 0) -> float:
+def evaluate_loss(model: torch.nn.Module, dataset, batch_size: int = 16, seed: int = 0) -> float:
     if len(dataset) == 0:
         return float("nan")
     model.eval()
@@ -73,9 +79,15 @@ def evaluate_loss(model: Mu0WorldModel, dataset, batch_size: int = 16, seed: int
     return float(np.mean(losses))
 
 
-def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_cfg: WorldModelConfig,
+def _latest_step(out_dir: Path) -> int:
+    latest = out_dir / CHECKPOINTS / "latest"
+    return int(latest.read_text().strip().removeprefix("step")) if latest.exists() else 0
+
+
+def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_cfg,
              train_cfg: TrainConfig, tracker: Tracker | None = None, accepted: set[str] | None = None,
              stop_after: int | None = None, on_step: Callable[[int, dict], None] | None = None) -> PretrainResult:
+    """Train the model `model_cfg` describes (μ_0's WorldModelConfig or a baseline's config)."""
     if (data_cfg.horizon, data_cfg.history) != (model_cfg.horizon, model_cfg.history):
         raise ValueError(f"data horizon/history {data_cfg.horizon}/{data_cfg.history} must equal the model's "
                          f"{model_cfg.horizon}/{model_cfg.history}")
@@ -87,15 +99,15 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
                          f"micro-batch of {train_cfg.micro_batch} (episodes per split: "
                          f"{ {k: len(v) for k, v in splits.items()} })")
     torch.manual_seed(train_cfg.seed)
-    model = Mu0WorldModel(model_cfg)
+    model = build_model(model_cfg)
     engine, _ = make_engine(model, train_cfg)
     start = 0
     if (out_dir / CHECKPOINTS / "latest").exists():
         _, client = engine.load_checkpoint(str(out_dir / CHECKPOINTS))
         start = int(client["step"])
         log.info("resumed from step %d", start)
-    tracker.log_params({"data": to_dict(data_cfg), "model": to_dict(model_cfg), "train": to_dict(train_cfg),
-                        "splits": {k: len(v) for k, v in splits.items()}})
+    tracker.log_params({"kind": model.kind, "data": to_dict(data_cfg), "model": to_dict(model_cfg),
+                        "train": to_dict(train_cfg), "splits": {k: len(v) for k, v in splits.items()}})
     accum = train_cfg.grad_accumulation
     batches = _loader(datasets["train"], train_cfg, start * accum)
     losses, samples, t0 = [], 0, time.perf_counter()
@@ -106,6 +118,11 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
             batch = next(batches)
             _seed_step(train_cfg.seed, step * accum + micro)
             loss, info = engine(batch)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"step {step + 1}: loss is {loss.item()} ({info}); stopped without saving. The last good "
+                    f"checkpoint stays in {out_dir / CHECKPOINTS} (step {_latest_step(out_dir)}); lower "
+                    f"--train.lr or check the data")
             engine.backward(loss)
             engine.step()
             step_losses.append(info["loss"])

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -8,26 +10,86 @@ from mu0.config import (
     TrainConfig,
     WorldModelConfig,
 )
-from mu0.evaluation.trace_eval import evaluate_traces, markdown_table
+from mu0.evaluation.trace_eval import evaluate_traces, markdown_table, positions
+from mu0.evaluation.trace_metrics import cluster_bootstrap_ci
+from mu0.models.registry import config_for
 from mu0.training.pretrain import pretrain
 from tests.trace_extract.synthetic import box_trace_dataset
 
+MODEL = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=1),
+                         horizon=8, history=4)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    box_trace_dataset(root, 5, query_stride=3)
+    data = TraceDataConfig(num_points=8, horizon=8, history=4, train_fraction=0.9, val_fraction=0.1)
+    train = TrainConfig(steps=2, micro_batch=4, warmup_steps=1, checkpoint_every=0)
+    folders = {kind: pretrain(root / "traces", root / kind, data, config_for(kind, MODEL), train).model_dir
+               for kind in ("mu0", "track-transformer", "tokenized-vlm")}
+    return root, folders
+
 
 @pytest.mark.slow
-def test_report_scores_mu0_and_baselines_on_the_same_queries(tmp_path):
-    box_trace_dataset(tmp_path, 5, query_stride=3)
-    data = TraceDataConfig(num_points=8, horizon=8, history=4, train_fraction=0.9, val_fraction=0.1)
-    model = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=1),
-                             horizon=8, history=4)
-    result = pretrain(tmp_path / "traces", tmp_path / "mu0", data, model,
-                      TrainConfig(steps=2, micro_batch=4, warmup_steps=1, checkpoint_every=0))
+def test_report_scores_every_model_and_baseline_on_the_same_queries(trained, tmp_path):
+    root, folders = trained
     everything_val = TraceDataConfig(num_points=8, train_fraction=0.01, val_fraction=0.98)  # mechanics, not quality
-    report = evaluate_traces(result.model_dir, tmp_path / "traces", everything_val, split="val", samples=2,
-                             horizons=(4, 8, 32))
-    assert set(report["methods"]) == {"mu0", "mu0_with_history", "static", "constant_velocity"}
-    assert set(report["methods"]["mu0"]) == {"4", "8"}  # 32 exceeds the model's horizon
-    static = report["methods"]["static"]["8"]
+    report = evaluate_traces(folders, root / "traces", everything_val, split="val", samples=2,
+                             horizons=(4, 8, 32), overlay_dir=tmp_path / "overlays")
+    methods = report["methods"]
+    assert set(methods) == {"mu0", "mu0+history", "track-transformer", "tokenized-vlm", "static",
+                            "constant_velocity"}
+    assert set(methods["mu0"]) == {"4", "8"}  # 32 exceeds the models' horizon
+    static = methods["static"]["8"]
     assert static["ade_uv"] > 0 and static["minade_uv"] == pytest.approx(static["ade_uv"])
-    mu0 = report["methods"]["mu0"]["8"]
-    assert mu0["minade_uv"] <= mu0["ade_uv"] + 1e-9 and mu0["trajectories"] == static["trajectories"]
-    assert np.isfinite(mu0["frechet_depth"]) and "| mu0 | 8 |" in markdown_table(report)
+    assert static["ade_px"] > static["ade_uv"]  # the same error, in pixels of a 80×64 image
+    lo, hi = static["ade_uv_ci95"]
+    assert lo <= static["ade_uv"] <= hi
+    for name in ("mu0", "track-transformer", "tokenized-vlm"):
+        m = methods[name]["8"]
+        assert m["minade_uv"] <= m["ade_uv"] + 1e-9 and m["trajectories"] == static["trajectories"]
+        assert np.isfinite([m["ade_xyz"], m["frechet_depth"], m["dtw_px"]]).all()
+    assert methods["track-transformer"]["8"]["minade_uv"] == pytest.approx(methods["track-transformer"]["8"]["ade_uv"])
+    table = markdown_table(report)
+    assert "| tokenized-vlm | 8 |" in table and "[" in table
+    assert len(report["overlays"]) == 4 and all(p.endswith(".png") for p in report["overlays"])
+    json.dumps(report)  # the report is JSON as it is
+
+
+@pytest.mark.slow
+def test_held_out_tasks_are_scored_apart(trained):
+    root, folders = trained
+    for i in (0, 1):  # two episodes become another task, held out
+        meta_path = root / "traces" / f"box-{i}" / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        meta_path.write_text(json.dumps({**meta, "task": "slide-box-far"}))
+    cfg = TraceDataConfig(num_points=8, train_fraction=0.5, val_fraction=0.0, holdout_tasks=("slide-box-far",))
+    report = evaluate_traces({"mu0": folders["mu0"]}, root / "traces", cfg, samples=1, horizons=(8,))
+    held = report["heldout_tasks"]
+    assert held["tasks"] == ["slide-box-far"] and held["episodes"] == 2
+    assert held["methods"]["static"]["8"]["trajectories"] > 0
+    assert "Held-out tasks (slide-box-far)" in markdown_table(report)
+
+
+def test_positions_back_project_through_the_intrinsics():
+    K = np.array([[[100.0, 0, 31.5], [0, 100.0, 31.5], [0, 0, 1]]])
+    delta = np.zeros((1, 2, 3))
+    delta[0, 1] = [0.5, 0.0, 0.1]  # a quarter image to the right, 10 cm further
+    out = positions(delta, np.zeros((1, 2)), np.array([1.0]), np.array([True]), K, np.array([[64.0, 64.0]]))
+    np.testing.assert_allclose(out[0, 0, 3:5], [31.5, 31.5])  # the anchor at the image centre
+    np.testing.assert_allclose(out[0, 0, 5:], [0, 0, 1.0])
+    np.testing.assert_allclose(out[0, 1, 5:], [16 * 1.1 / 100, 0, 1.1])
+    no_depth = positions(delta, np.zeros((1, 2)), np.array([0.0]), np.array([False]), K, np.array([[64.0, 64.0]]))
+    assert np.isnan(no_depth[..., 5:]).all() and np.isfinite(no_depth[..., :2]).all()
+
+
+def test_cluster_bootstrap_interval_covers_the_mean_and_respects_groups():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(20), 10)
+    values = rng.normal(0, 0.1, 200) + np.repeat(rng.normal(0, 1, 20), 10)  # strong episode effect
+    lo, hi = cluster_bootstrap_ci(values, groups)
+    assert lo < values.mean() < hi
+    naive_lo, naive_hi = cluster_bootstrap_ci(values, np.arange(200))
+    assert hi - lo > 2 * (naive_hi - naive_lo)  # correlated trajectories: a wider, honest interval
+    assert cluster_bootstrap_ci(np.full(5, np.nan), np.arange(5)) != cluster_bootstrap_ci(np.ones(5), np.arange(5))

@@ -13,7 +13,7 @@ from mu0.config import (
     WorldModelConfig,
 )
 from mu0.models.world_model import Mu0WorldModel
-from mu0.training.pretrain import pretrain
+from mu0.training.pretrain import TrainingDivergedError, pretrain
 from tests.trace_extract.synthetic import box_trace_dataset
 
 DATA = TraceDataConfig(num_points=8, horizon=8, history=4, train_fraction=0.7, val_fraction=0.3)
@@ -89,3 +89,42 @@ def test_training_lowers_the_loss_on_held_fixed_noise(traces, tmp_path):
 def test_mismatched_horizons_are_refused(traces, tmp_path):
     with pytest.raises(ValueError, match="horizon/history"):
         pretrain(traces, tmp_path / "x", TraceDataConfig(horizon=16), MODEL, TRAIN)
+
+
+@pytest.mark.slow
+def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(traces, tmp_path, monkeypatch):
+    original, calls = Mu0WorldModel.compute_loss, []
+
+    def poisoned(self, batch):
+        loss, info = original(self, batch)
+        calls.append(1)
+        return (loss * float("nan"), info) if len(calls) == 11 else (loss, info)  # micro-step 11 = step 6
+
+    monkeypatch.setattr(Mu0WorldModel, "compute_loss", poisoned)
+    with pytest.raises(TrainingDivergedError, match=r"step 6: loss is nan.*\(step 4\)"):
+        pretrain(traces, tmp_path / "run", DATA, MODEL, TRAIN)
+    assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "step4"
+    assert not (tmp_path / "run" / "model").exists()
+    monkeypatch.setattr(Mu0WorldModel, "compute_loss", original)
+    resumed = pretrain(traces, tmp_path / "run", DATA, MODEL, TRAIN)  # a fix, then a resume from step 4
+    assert resumed.resumed_from == 4 and np.isfinite(resumed.losses).all()
+
+
+def test_a_dataset_without_valid_samples_is_a_clear_error(traces, tmp_path):
+    import shutil
+
+    broken = tmp_path / "traces"
+    shutil.copytree(traces, broken)
+    for valid in broken.glob("*/samples/valid_steps.npy"):
+        np.save(valid, np.zeros_like(np.load(valid)))
+    with pytest.raises(ValueError, match="no valid future step in the .* training episodes"):
+        pretrain(broken, tmp_path / "x", DATA, MODEL, TRAIN)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["track-transformer", "tokenized-vlm"])
+def test_baselines_train_through_the_same_engine(kind, traces, tmp_path):
+    from mu0.models.registry import config_for, load_model
+
+    result = pretrain(traces, tmp_path / kind, DATA, config_for(kind, MODEL), TRAIN)
+    assert np.isfinite(result.losses).all() and load_model(result.model_dir).kind == kind
