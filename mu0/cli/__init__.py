@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("mu0.cli.validate", "Great Expectations gate over raw and trace data (reports/validation.md)"),
     "pretrain": ("mu0.cli.pretrain", "pretrain μ_0 on the accepted trace episodes with DeepSpeed (artifacts/mu0)"),
     "evaluate": ("mu0.cli.evaluate", "`evaluate traces`: μ_0 vs baselines on held-out traces (reports/metrics.md)"),
+    "register": ("mu0.cli.register", "log + register a trained μ_0 as `challenger` with lineage (MLflow registry)"),
+    "promote": ("mu0.cli.promote", "move `champion` to the challenger if it beats the champion (or --force)"),
     "data": ("mu0.cli.data", "version data/raw with DVC (`data version`) or fetch it from the remote (`data pull`)"),
 }
 USAGE = "usage: mu0 COMMAND [OPTIONS]   (mu0 COMMAND --help for a command's options)"

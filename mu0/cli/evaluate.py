@@ -28,6 +28,11 @@ class EvaluateTracesArgs:
     horizons: tuple[int, ...] = (8, 16, 32)
     # JSON report; a markdown table is written beside it.
     report: Path = Path("reports/metrics.json")
+    # Also score the registered champion (models:/mu0-world-model@champion) on the same episodes, so a
+    # promotion gate can compare the two; skipped when there is no champion yet.
+    champion: bool = False
+    # Log the report and overlays to an MLflow run.
+    mlflow: bool = True
     # How samples are built (horizon and history follow the model).
     data: TraceDataConfig = TraceDataConfig()
 
@@ -55,11 +60,32 @@ def run(args: list[str]) -> int:
             folders[read_kind(folder)[0]] = folder
         else:
             console.print(f"baseline {folder} not found (train it with mu0 pretrain --kind ...); skipped")
-    report = evaluate_traces(folders, parsed.traces, parsed.data, parsed.split, parsed.samples,
-                             parsed.horizons, overlay_dir=parsed.overlays)
-    write_json_atomic(parsed.report, report)
-    table = markdown_table(report)
-    write_bytes_atomic(parsed.report.with_suffix(".md"), table.encode())
+    import tempfile
+
+    from mu0.cli.tracking import stage_tracker
+
+    with tempfile.TemporaryDirectory() as tmp, stage_tracker("evaluate-traces", parsed.mlflow,
+                                                                {"stage": "evaluate"}) as tracker:
+        if parsed.champion:
+            from mu0.mlops.tracking import configure
+            from mu0.serving.publish import champion_folder
+
+            configure()
+            champion = champion_folder(Path(tmp))
+            if champion is not None:
+                folders["champion"] = champion
+            console.print(f"champion: {champion or 'none registered yet'}")
+        report = evaluate_traces(folders, parsed.traces, parsed.data, parsed.split, parsed.samples,
+                                 parsed.horizons, overlay_dir=parsed.overlays)
+        write_json_atomic(parsed.report, report)
+        table = markdown_table(report)
+        write_bytes_atomic(parsed.report.with_suffix(".md"), table.encode())
+        for method, per_h in report["methods"].items():
+            for h, m in per_h.items():
+                tracker.log_metrics({f"{method}.{k}@{h}": v for k, v in m.items() if isinstance(v, (int, float))}, 0)
+        for path in (parsed.report, parsed.report.with_suffix(".md"), parsed.overlays):
+            if path.exists():
+                tracker.log_artifact(path)
     results.print(Markdown(table))
     console.print(f"report → {parsed.report}; {json.dumps({'split': report['split']})}")
     return 0

@@ -30,6 +30,8 @@ class PretrainArgs:
     model: WorldModelConfig = WorldModelConfig()
     # Optimisation.
     train: TrainConfig = TrainConfig()
+    # Track the run in MLflow (params, metrics, system metrics, the model folder).
+    mlflow: bool = True
 
 
 def _accepted(report: Path) -> set[str] | None:
@@ -44,6 +46,7 @@ def _accepted(report: Path) -> set[str] | None:
 def run(args: list[str]) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from mu0.cli.tracking import stage_tracker
     from mu0.models.registry import config_for
     from mu0.training.pretrain import pretrain
 
@@ -55,10 +58,12 @@ def run(args: list[str]) -> int:
     out = parsed.out or Path("artifacts") / parsed.kind
     columns = (TextColumn(f"[bold]pretrain {parsed.kind}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("loss {task.fields[loss]:.4f}  {task.fields[sps]:.0f} samples/s"))
-    with Progress(*columns, console=console) as progress:
+    tags = {"stage": "pretrain", "kind": parsed.kind}
+    with stage_tracker(f"pretrain-{parsed.kind}", parsed.mlflow, tags) as tracker, \
+            Progress(*columns, console=console) as progress:
         task = progress.add_task("pretrain", total=parsed.train.steps, loss=float("nan"), sps=0.0)
         result = pretrain(parsed.traces, out, parsed.data, config_for(parsed.kind, parsed.model), parsed.train,
-                          accepted=_accepted(parsed.validation_report),
+                          tracker=tracker, accepted=_accepted(parsed.validation_report),
                           on_step=lambda step, m: progress.update(task, completed=step, loss=m["loss"],
                                                                   sps=m["samples_per_s"]))
     console.print(f"pretrain: {result.steps} steps (resumed from {result.resumed_from}), final loss "

@@ -1,0 +1,1 @@
+"""Serving trained models: MLflow pyfunc wrappers (HTTP through `mlflow models serve`)."""

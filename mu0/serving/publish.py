@@ -1,0 +1,78 @@
+"""Publishing a trained trace model: log it as a pyfunc, register it as `challenger` with lineage and its
+evaluation, and fetch the current champion so the next evaluation can score both on the same episodes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mu0.mlops import registry
+from mu0.mlops.lineage import lineage_tags
+from mu0.serving.log_model import log_trace_model
+
+WORLD_MODEL = "mu0-world-model"
+GATE_METRIC = "ade_uv"
+
+
+def gate_scores(report: dict, metric: str = GATE_METRIC, name: str = "mu0") -> tuple[float, float | None, str]:
+    """(challenger score, champion score or None, "metric@horizon") at the report's longest horizon."""
+    methods = report["methods"]
+    horizon = max(methods[name], key=int)
+    champion = methods.get("champion", {}).get(horizon, {}).get(metric)
+    return float(methods[name][horizon][metric]), champion, f"{metric}@{horizon}"
+
+
+def champion_folder(dst: Path, model: str = WORLD_MODEL) -> Path | None:
+    """Download the champion's model folder (config.json + weights + statistics) into `dst`; None if
+    there is no champion yet."""
+    import mlflow
+
+    version = registry.alias_version(model, registry.CHAMPION)
+    if version is None:
+        return None
+    root = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model}/{version}", dst_path=str(dst)))
+    found = [p.parent for p in root.rglob("config.json") if (p.parent / "model.safetensors").exists()]
+    if not found:
+        raise FileNotFoundError(f"models:/{model}/{version}: no model folder (config.json + model.safetensors)")
+    return found[0]
+
+
+def publish_world_model(model_dir: Path, report_path: Path, validation_path: Path | None, run_id: str,
+                        parent_run_id: str | None, repo: Path = Path("."), model: str = WORLD_MODEL) -> dict:
+    """Log + register `model_dir` as the challenger; its tags carry lineage and both gate scores."""
+    report = json.loads(Path(report_path).read_text())
+    validation = json.loads(validation_path.read_text()) if validation_path and validation_path.exists() else None
+    config = {"model": json.loads((Path(model_dir) / "config.json").read_text())}
+    train_cfg = Path(model_dir) / "train_config.json"
+    if train_cfg.exists():
+        config["train"] = json.loads(train_cfg.read_text())
+    score, champion, metric = gate_scores(report)
+    tags = lineage_tags(config, validation, parent_run_id, repo)
+    tags.update({"eval.metric": metric, "eval.score": f"{score:.6g}", "eval.split": report["split"],
+                 "eval.episodes": str(report["episodes"]), "lineage.run_id": run_id})
+    if champion is not None:
+        tags["eval.champion_score"] = f"{champion:.6g}"
+    image = json.loads((Path(model_dir) / "config.json").read_text()).get("backbone", {}).get("image_size", 64)
+    uri = log_trace_model(Path(model_dir), run_id, (image, image))
+    version = registry.register(model, uri, tags)
+    return {"model": model, "version": version, "alias": registry.CHALLENGER, "uri": uri, "score": score,
+            "champion_score": champion, "metric": metric}
+
+
+def promote_version(version: str | None, force: bool = False, who: str = "", model: str = WORLD_MODEL,
+                    tolerance: float = 0.0) -> registry.Promotion:
+    """Promote `version` (default: the challenger) using the gate scores recorded on it at registration."""
+    from mlflow import MlflowClient
+
+    version = version or registry.alias_version(model, registry.CHALLENGER)
+    if version is None:
+        raise ValueError(f"{model}: no version given and no '{registry.CHALLENGER}' alias to promote")
+    tags = MlflowClient().get_model_version(model, version).tags
+    if "eval.score" not in tags:
+        raise ValueError(f"{model} v{version}: no eval.score tag; register it with its evaluation report first")
+    champion = tags.get("eval.champion_score")
+    if champion is None and registry.alias_version(model, registry.CHAMPION) not in (None, version):
+        raise ValueError(f"{model} v{version} was not evaluated against the current champion on the same test "
+                         "episodes (mu0 evaluate traces --champion), so the gate cannot compare them")
+    return registry.promote(model, version, float(tags["eval.score"]), None if champion is None else float(champion),
+                            tags.get("eval.metric", GATE_METRIC), force, who, tolerance)
