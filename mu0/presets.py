@@ -21,10 +21,11 @@ def _debug() -> Mu0Config:
     return Mu0Config(
         preset="debug",
         metaworld=MetaWorldSourceConfig(
-            tasks=("reach-v3",), episodes_per_task=1, cameras=("front",), size=64, max_steps=20
+            tasks=("reach-v3", "push-v3", "drawer-open-v3"), episodes_per_task=2, cameras=("front",), size=64,
+            max_steps=24
         ),
         extract=TraceExtractConfig(future_len=32, history_len=8, max_points_per_frame=32, min_coverage=0.1),
-        data=TraceDataConfig(num_points=8, horizon=16, history=4),
+        data=TraceDataConfig(num_points=8, horizon=16, history=4, train_fraction=0.5, val_fraction=0.2),
         model=WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
                                horizon=16, history=4),
         train=TrainConfig(steps=10, micro_batch=4, warmup_steps=2, checkpoint_every=5, log_every=5, lr=1e-3),

@@ -30,6 +30,8 @@ class PretrainArgs:
     model: WorldModelConfig = WorldModelConfig()
     # Optimisation.
     train: TrainConfig = TrainConfig()
+    # Start from the weights of this model folder (same config; e.g. the champion) instead of from scratch.
+    init_from: Path | None = None
     # Track the run in MLflow (params, metrics, system metrics, the model folder).
     mlflow: bool = True
 
@@ -63,7 +65,7 @@ def run(args: list[str]) -> int:
             Progress(*columns, console=console) as progress:
         task = progress.add_task("pretrain", total=parsed.train.steps, loss=float("nan"), sps=0.0)
         result = pretrain(parsed.traces, out, parsed.data, config_for(parsed.kind, parsed.model), parsed.train,
-                          tracker=tracker, accepted=_accepted(parsed.validation_report),
+                          tracker=tracker, accepted=_accepted(parsed.validation_report), init_from=parsed.init_from,
                           on_step=lambda step, m: progress.update(task, completed=step, loss=m["loss"],
                                                                   sps=m["samples_per_s"]))
     console.print(f"pretrain: {result.steps} steps (resumed from {result.resumed_from}), final loss "

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from mu0.config import TraceDataConfig, TrainConfig, to_dict
-from mu0.models.registry import build_model
+from mu0.models.registry import build_model, load_model
 from mu0.traces.build import build_datasets
 from mu0.training.engine import make_engine
 from mu0.training.tracker import NullTracker, Tracker
@@ -86,8 +86,10 @@ def _latest_step(out_dir: Path) -> int:
 
 def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_cfg,
              train_cfg: TrainConfig, tracker: Tracker | None = None, accepted: set[str] | None = None,
-             stop_after: int | None = None, on_step: Callable[[int, dict], None] | None = None) -> PretrainResult:
-    """Train the model `model_cfg` describes (μ_0's WorldModelConfig or a baseline's config)."""
+             stop_after: int | None = None, on_step: Callable[[int, dict], None] | None = None,
+             init_from: Path | None = None) -> PretrainResult:
+    """Train the model `model_cfg` describes (μ_0's WorldModelConfig or a baseline's config), from
+    scratch or warm-started from the weights in `init_from` (a model folder of the same config)."""
     if (data_cfg.horizon, data_cfg.history) != (model_cfg.horizon, model_cfg.history):
         raise ValueError(f"data horizon/history {data_cfg.horizon}/{data_cfg.history} must equal the model's "
                          f"{model_cfg.horizon}/{model_cfg.history}")
@@ -100,6 +102,9 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
                          f"{ {k: len(v) for k, v in splits.items()} })")
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg)
+    if init_from is not None:
+        model.load_state_dict(load_model(init_from, expect=model_cfg).state_dict())
+        log.info("warm start from %s", init_from)
     engine, _ = make_engine(model, train_cfg)
     start = 0
     if (out_dir / CHECKPOINTS / "latest").exists():

@@ -1,0 +1,61 @@
+"""`mu0-pretrain`: the whole chain — ingest → extract → validate → pretrain → evaluate → register →
+promote — under one MLflow parent run, each stage a child run. A failed validation stops it before
+training (the flow run fails, the report is an artifact). The fine-tuning stage joins when the
+action expert lands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from flows import tasks
+from flows.common import publish_report
+from flows.stage_flows import extract_flow, validate_flow
+
+
+@flow(name="mu0-pretrain")
+def pretrain_chain(preset: str = "debug", source: str = "metaworld", overrides: list[str] | None = None,
+                   warm_start: bool = False, force_promote: bool = False, reason: str = "") -> dict:
+    """`overrides` are extra `mu0 pretrain` options (e.g. ["--train.steps", "50"]); `warm_start` starts
+    from the champion's weights when there is one."""
+    from mu0.cli.tracking import PARENT_ENV
+    from mu0.mlops.tracking import configure, run
+
+    log = get_run_logger()
+    configure()
+    with run(f"chain-{preset}", tags={"stage": "chain", "preset": preset, "source": source}) as parent:
+        os.environ[PARENT_ENV] = parent.run_id  # stage runs nest under the chain's run
+        try:
+            tasks.ingest(preset, source)
+            extract_flow(preset)
+            validate_flow(preset)
+            extra = list(overrides or [])
+            if warm_start:
+                extra += _champion_init()
+            tasks.pretrain(preset, extra)
+            tasks.evaluate(preset)
+            publish_report("trace-metrics", Path("reports/metrics.md"), "trace prediction metrics")
+            registration = tasks.register()
+            promotion = tasks.promote(force_promote, reason)
+        finally:
+            os.environ.pop(PARENT_ENV, None)
+        parent.set_tags({"registered_version": registration["version"], "promoted": promotion["promoted"]})
+    summary = {**registration, **promotion}
+    log.info("registered %s v%s as challenger; champion is v%s", registration["model"], registration["version"],
+             promotion["champion"])
+    return summary
+
+
+def _champion_init() -> list[str]:
+    from mu0.serving.publish import champion_folder
+
+    folder = champion_folder(Path("artifacts/champion"))
+    return ["--init-from", str(folder)] if folder else []
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(pretrain_chain(preset=sys.argv[1] if len(sys.argv) > 1 else "debug"))

@@ -1,0 +1,65 @@
+"""One flow per stage, for running a stage alone from the UI or a schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, unmapped
+
+from flows import tasks
+from flows.common import publish_report, task_runner
+
+
+@flow(name="mu0-ingest")
+def ingest_flow(preset: str = "debug", source: str = "metaworld") -> None:
+    """Ingest episodes (Meta-World, or only the new objects under s3://bucket/prefix), then DVC add + push."""
+    tasks.ingest(preset, source)
+
+
+@flow(name="mu0-extract", task_runner=task_runner())
+def extract_flow(preset: str = "debug", raw: str = "data/raw", out: str = "artifacts/traces",
+                 quarantine: str = "artifacts/quarantine/traces") -> dict:
+    """TraceExtract mapped over episodes: one task each, cached on (input, config, code, output) hashes."""
+    from mu0.episodes import list_episodes, recover_staging
+    from mu0.presets import get_preset
+
+    cfg = get_preset(preset).extract
+    recover_staging(Path(out))
+    raws = list_episodes(Path(raw))
+    futures = tasks.extract_episode.map(raws, unmapped(Path(out)), unmapped(Path(quarantine)), unmapped(cfg))
+    outcomes = [f.result() for f in futures]
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o["status"]] = counts.get(o["status"], 0) + 1
+    get_run_logger().info("extract: %s", counts)
+    rows = "\n".join(f"| {o['episode_id']} | {o['status']} | {o['stats'].get('reason', '')} |" for o in outcomes)
+    from prefect.artifacts import create_markdown_artifact
+
+    table = f"| episode | status | reason |\n|---|---|---|\n{rows}\n"
+    create_markdown_artifact(key="extract-report", description="TraceExtract outcomes",
+                             markdown=f"# TraceExtract\n\n{counts}\n\n{table}")
+    if outcomes and counts.get("quarantined", 0) == len(outcomes):
+        raise RuntimeError(f"every one of {len(outcomes)} episodes was quarantined; see {quarantine}")
+    return counts
+
+
+@flow(name="mu0-validate")
+def validate_flow(preset: str = "debug") -> None:
+    """The Great Expectations gate; a failure fails the flow, with the report as an artifact."""
+    try:
+        tasks.validate(preset)
+    finally:
+        publish_report("validation-report", Path("reports/validation.md"), "Great Expectations gate")
+
+
+@flow(name="mu0-evaluate")
+def evaluate_flow(preset: str = "debug") -> None:
+    """μ_0 against the baselines and the current champion, on the same test episodes."""
+    tasks.evaluate(preset)
+    publish_report("trace-metrics", Path("reports/metrics.md"), "trace prediction metrics")
+
+
+@flow(name="mu0-promote")
+def promote_flow(force: bool = False, reason: str = "") -> dict:
+    """Move `champion` to the challenger if the gate passes (or with force + reason, recorded)."""
+    return tasks.promote(force, reason)

@@ -1,0 +1,70 @@
+"""Prefect tasks: each is one call into mu0 (the CLI stage or a library function)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from prefect import task
+
+from flows.common import retry_on_io, run_stage
+
+
+@task(retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
+def ingest(preset: str, source: str) -> None:
+    run_stage("ingest", "--preset", preset, *(["metaworld"] if source == "metaworld" else [source]))
+
+
+def _episode_key(context, parameters) -> str:
+    """Same input, config, extractor code and output still there → same key → the cached result."""
+    from mu0.config import to_dict
+    from mu0.trace_extract.pipeline import code_hash, config_hash
+
+    raw, out = Path(parameters["raw"]), Path(parameters["out"])
+    meta = json.loads((raw / "meta.json").read_text())
+    done = out / raw.name / "meta.json"
+    produced = json.loads(done.read_text()).get("extract", {}).get("input_hash", "") if done.exists() else "missing"
+    cfg = parameters["cfg"]
+    parts = [meta.get("content_hash", ""), config_hash(cfg), code_hash(), produced, json.dumps(to_dict(cfg))]
+    return "extract-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+@task(cache_key_fn=_episode_key, persist_result=True, retries=1, retry_condition_fn=retry_on_io)
+def extract_episode(raw: Path, out: Path, quarantine: Path, cfg) -> dict:
+    import dataclasses
+
+    from mu0.trace_extract.pipeline import extract_episode as run
+
+    return dataclasses.asdict(run(Path(raw), Path(out), Path(quarantine), cfg))
+
+
+@task
+def validate(preset: str) -> None:
+    run_stage("validate", "--preset", preset)
+
+
+@task
+def pretrain(preset: str, overrides: list[str]) -> None:
+    run_stage("pretrain", "--preset", preset, *overrides)
+
+
+@task
+def evaluate(preset: str) -> None:
+    run_stage("evaluate", "traces", "--preset", preset, "--champion", "--samples", "3")
+
+
+@task(retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
+def register() -> dict:
+    run_stage("register")
+    return json.loads(Path("reports/registration.json").read_text())
+
+
+@task
+def promote(force: bool, reason: str) -> dict:
+    from mu0.cli import main
+
+    code = main(["promote", *(["--force", "--reason", reason] if force else [])])
+    from mu0.mlops.registry import CHAMPION, alias_version
+
+    return {"promoted": code == 0, "champion": alias_version("mu0-world-model", CHAMPION)}
