@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from flows import tasks
 from flows.common import publish_report
@@ -34,10 +35,11 @@ def pretrain_chain(preset: str = "debug", source: str = "metaworld", overrides: 
             extra = list(overrides or [])
             if warm_start:
                 extra += _champion_init()
-            tasks.pretrain(preset, extra)
-            tasks.evaluate(preset)
+            out = f"artifacts/chain/{flow_run.get_id() or parent.run_id}"
+            tasks.pretrain(preset, extra, out)
+            tasks.evaluate(preset, f"{out}/model")
             publish_report("trace-metrics", Path("reports/metrics.md"), "trace prediction metrics")
-            registration = tasks.register()
+            registration = tasks.register(f"{out}/model")
             promotion = tasks.promote(force_promote, reason)
         finally:
             os.environ.pop(PARENT_ENV, None)

@@ -24,9 +24,10 @@ def _episode_key(context, parameters) -> str:
     raw, out = Path(parameters["raw"]), Path(parameters["out"])
     meta = json.loads((raw / "meta.json").read_text())
     done = out / raw.name / "meta.json"
-    produced = json.loads(done.read_text()).get("extract", {}).get("input_hash", "") if done.exists() else "missing"
+    produced = json.loads(done.read_text()).get("extract", {}).get("input_hash", "") if done.exists() else ""
+    state = "present" if produced and produced == meta.get("content_hash") else "missing"
     cfg = parameters["cfg"]
-    parts = [meta.get("content_hash", ""), config_hash(cfg), code_hash(), produced, json.dumps(to_dict(cfg))]
+    parts = [meta.get("content_hash", ""), config_hash(cfg), code_hash(), state, json.dumps(to_dict(cfg))]
     return "extract-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -45,18 +46,19 @@ def validate(preset: str) -> None:
 
 
 @task
-def pretrain(preset: str, overrides: list[str]) -> None:
-    run_stage("pretrain", "--preset", preset, *overrides)
+def pretrain(preset: str, overrides: list[str], out: str) -> None:
+    """A retried task resumes from `out`'s checkpoints; a new chain run trains in a new `out`."""
+    run_stage("pretrain", "--preset", preset, "--out", out, *overrides)
 
 
 @task
-def evaluate(preset: str) -> None:
-    run_stage("evaluate", "traces", "--preset", preset, "--champion", "--samples", "3")
+def evaluate(preset: str, model: str) -> None:
+    run_stage("evaluate", "traces", "--preset", preset, "--model", model, "--champion", "--samples", "3")
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
-def register() -> dict:
-    run_stage("register")
+def register(model: str) -> dict:
+    run_stage("register", "--model", model)
     return json.loads(Path("reports/registration.json").read_text())
 
 

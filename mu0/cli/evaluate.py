@@ -37,6 +37,13 @@ class EvaluateTracesArgs:
     data: TraceDataConfig = TraceDataConfig()
 
 
+def metric_name(name: str) -> str:
+    """MLflow metric names allow letters, digits, _ - . : / and spaces."""
+    import re
+
+    return re.sub(r"[^\w\-.:/ ]", "_", name.replace("+", "_with_"))
+
+
 def run(args: list[str]) -> int:
     from rich.markdown import Markdown
 
@@ -82,7 +89,8 @@ def run(args: list[str]) -> int:
         write_bytes_atomic(parsed.report.with_suffix(".md"), table.encode())
         for method, per_h in report["methods"].items():
             for h, m in per_h.items():
-                tracker.log_metrics({f"{method}.{k}@{h}": v for k, v in m.items() if isinstance(v, (int, float))}, 0)
+                tracker.log_metrics({metric_name(f"{method}/{k}/h{h}"): v for k, v in m.items()
+                                     if isinstance(v, (int, float)) and not isinstance(v, bool)}, 0)
         for path in (parsed.report, parsed.report.with_suffix(".md"), parsed.overlays):
             if path.exists():
                 tracker.log_artifact(path)

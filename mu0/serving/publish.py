@@ -15,11 +15,11 @@ GATE_METRIC = "ade_uv"
 
 
 def gate_scores(report: dict, metric: str = GATE_METRIC, name: str = "mu0") -> tuple[float, float | None, str]:
-    """(challenger score, champion score or None, "metric@horizon") at the report's longest horizon."""
+    """(challenger score, champion score or None, "<metric>_h<horizon>") at the report's longest horizon."""
     methods = report["methods"]
     horizon = max(methods[name], key=int)
     champion = methods.get("champion", {}).get(horizon, {}).get(metric)
-    return float(methods[name][horizon][metric]), champion, f"{metric}@{horizon}"
+    return float(methods[name][horizon][metric]), champion, f"{metric}_h{horizon}"
 
 
 def champion_folder(dst: Path, model: str = WORLD_MODEL) -> Path | None:
