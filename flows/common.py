@@ -21,7 +21,10 @@ def run_stage(*args: str) -> None:
     from mu0.cli import main
 
     get_run_logger().info("mu0 %s", " ".join(args))
-    code = main(list(args))
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # a stage that exits on bad input is a failed task, not a crashed worker
+        code = exc.code if isinstance(exc.code, int) else 1
     if code != 0:
         raise StageFailed(f"mu0 {' '.join(args)} exited with {code}")
 

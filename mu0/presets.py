@@ -28,7 +28,7 @@ def _debug() -> Mu0Config:
         data=TraceDataConfig(num_points=8, horizon=16, history=4, train_fraction=0.5, val_fraction=0.2),
         model=WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
                                horizon=16, history=4),
-        train=TrainConfig(steps=10, micro_batch=4, warmup_steps=2, checkpoint_every=5, log_every=5, lr=1e-3),
+        train=TrainConfig(steps=30, micro_batch=4, warmup_steps=3, checkpoint_every=10, log_every=5, lr=2e-3),
     )
 
 
