@@ -13,7 +13,12 @@ from flows.common import retry_on_io, run_stage
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
 def ingest(preset: str, source: str) -> None:
-    run_stage("ingest", "--preset", preset, *(["metaworld"] if source == "metaworld" else [source]))
+    """`source`: "metaworld", "s3://bucket/prefix", "video PATH...", or "none" (use data/raw as it is,
+    e.g. after `dvc pull`)."""
+    import shlex
+
+    if source != "none":
+        run_stage("ingest", "--preset", preset, *shlex.split(source))
 
 
 def _episode_key(context, parameters) -> str:

@@ -121,7 +121,8 @@ def _bootstrap(name: str, env: dict[str, str]) -> None:
         import boto3
 
         s3 = boto3.client("s3", endpoint_url=env["MU0_S3_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"],
-                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
         if BUCKET not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
             s3.create_bucket(Bucket=BUCKET)
     if name == "prefect":
