@@ -96,15 +96,18 @@ def test_a_worse_model_becomes_challenger_but_not_champion(stack):
 
 
 def test_data_that_fails_validation_stops_the_chain_before_training(stack):
-    clone, env, _ = stack
+    clone, env, state = stack
     for robot in (clone / "data" / "raw").glob("*/robot.npz"):  # actions far out of bounds, everywhere
         arrays = dict(np.load(robot))
         arrays["actions"] = arrays["actions"] + 50.0
         np.savez(robot, **arrays)
     before = set(_versions(env))
     out = _run(stack, 'source="none"')
-    assert "Failed" in out and "validate" in out, out[-3000:]
-    assert "pretrain" not in out.split("validate")[-1]  # no pretraining task ran after the gate
+    assert "Flow run finished in state 'Failed'" in out, out[-3000:]
+    log = (state / "worker.log").read_text()
+    last_run = log[log.rindex("mu0 validate --preset debug"):]
+    assert "mu0 validate --preset debug exited with 1" in last_run
+    assert "mu0 pretrain" not in last_run  # the gate stopped the chain before training
     assert set(_versions(env)) == before
     report = json.loads((clone / "reports" / "validation.json").read_text())
     assert not report["success"]
