@@ -1,0 +1,114 @@
+"""A registered μ_0 answers trace predictions over HTTP from `mlflow models serve` (127.0.0.1), loaded
+by alias; registration carries lineage; the promotion gate refuses a worse challenger."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mu0.config import BackboneConfig, TraceDataConfig, TraceExpertConfig, TrainConfig, WorldModelConfig
+from mu0.training.pretrain import pretrain
+from tests.servers import free_port
+from tests.trace_extract.synthetic import box_trace_dataset
+
+MODEL = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=1),
+                         horizon=8, history=4)
+DATA = TraceDataConfig(num_points=8, horizon=8, history=4, train_fraction=0.5, val_fraction=0.2)
+
+
+def _report(path: Path, mu0: float, champion: float | None) -> Path:
+    methods = {"mu0": {"8": {"ade_uv": mu0}}}
+    if champion is not None:
+        methods["champion"] = {"8": {"ade_uv": champion}}
+    path.write_text(json.dumps({"split": "test", "episodes": 2, "methods": methods}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("registry")
+    traces = box_trace_dataset(root, 4)
+    model_dir = pretrain(traces, root / "mu0", DATA, MODEL,
+                         TrainConfig(steps=2, micro_batch=4, warmup_steps=1, checkpoint_every=0)).model_dir
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    from mu0.mlops.tracking import configure
+
+    configure(root)
+    yield root, model_dir
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI")
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+
+
+@pytest.mark.slow
+def test_register_promote_and_refuse_a_worse_challenger(registry):
+    from mlflow import MlflowClient
+
+    from mu0.mlops.tracking import run
+    from mu0.serving.publish import promote_version, publish_world_model
+
+    root, model_dir = registry
+    with run("register", system_metrics=False) as t:
+        first = publish_world_model(model_dir, _report(root / "r1.json", 0.05, None), None, t.run_id, "parent-1")
+    assert promote_version(None).promoted
+    with run("register", system_metrics=False) as t:
+        second = publish_world_model(model_dir, _report(root / "r2.json", 0.07, 0.05), None, t.run_id, "parent-2")
+    refused = promote_version(None)
+    assert not refused.promoted and "worse than the champion's 0.05000" in refused.reason
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("mu0-world-model", "champion").version) == first["version"]
+    assert str(client.get_model_version_by_alias("mu0-world-model", "challenger").version) == second["version"]
+    tags = client.get_model_version("mu0-world-model", second["version"]).tags
+    assert tags["lineage.parent_run_id"] == "parent-2" and tags["lineage.config_hash"]
+    assert "promotion.refused" in tags
+    forced = promote_version(None, force=True, who="tester: new camera setup")
+    assert forced.promoted and "manual override by tester" in forced.reason
+    assert "promotion.override" in client.get_model_version("mu0-world-model", second["version"]).tags
+
+
+@pytest.mark.slow
+def test_served_champion_answers_trace_predictions_over_http(registry):
+    from mu0.serving.trace_pyfunc import encode_png
+
+    root, _ = registry
+    port = free_port()
+    bin_dir = str(Path(sys.executable).parent)  # mlflow execs uvicorn from PATH
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+    mlflow = str(Path(bin_dir) / "mlflow")
+    proc = subprocess.Popen([mlflow, "models", "serve", "-m", "models:/mu0-world-model@champion", "--env-manager",
+                             "local", "-h", "127.0.0.1", "-p", str(port)], env=env, cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+                assert time.monotonic() < deadline, "the model server did not come up in 180 s"
+                time.sleep(1)
+        image = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
+        body = {"dataframe_split": {"columns": ["image_png_b64", "instruction", "points_px"],
+                                    "data": [[encode_png(image), "slide the box", json.dumps([[10, 20], [40, 30]])]]}}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        row = answer["predictions"][0]
+        trace = np.array(json.loads(row["trace_px"]))
+        assert trace.shape == (2, 8, 2) and np.isfinite(trace).all()
+        assert np.array(json.loads(row["depth_delta_m"])).shape == (2, 8)
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
