@@ -1,0 +1,61 @@
+"""`dvc repro` of dvc.yaml: a fresh clone that pulls data/raw reproduces reports/metrics.json, and
+`dvc metrics show` / `dvc params diff` read the pipeline's reports and parameters."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _sh(cwd: Path, env: dict, *args: str) -> str:
+    proc = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"{' '.join(args)} in {cwd}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def _numbers(report: dict) -> dict:
+    return {(m, h, k): v for m, per_h in report["methods"].items() for h, ms in per_h.items() for k, v in ms.items()
+            if isinstance(v, float)}
+
+
+def test_a_fresh_clone_reproduces_the_metrics(tmp_path):
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "MU0_DVC_REMOTE": "local",
+           "MU0_DVC_LOCAL_REMOTE": str(tmp_path / "remote"), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "DVC_NO_ANALYTICS": "1", "MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"}
+    first, second = tmp_path / "first", tmp_path / "second"
+    _sh(tmp_path, env, "git", "clone", "-q", str(REPO), str(first))
+    params = yaml.safe_load((first / "params.yaml").read_text())
+    (first / "params.yaml").write_text(yaml.safe_dump({**params, "preset": "debug", "pretrain": {"steps": 10,
+                                                                                                   "lr": 0.002}}))
+    _sh(first, env, "mu0", "ingest", "metaworld", "--preset", "debug")  # dvc commit + push of data/raw
+    _sh(first, env, "dvc", "repro")
+    metrics = json.loads((first / "reports" / "metrics.json").read_text())
+    _sh(first, env, "git", "add", "data.dvc", "dvc.lock", "params.yaml")
+    _sh(first, env, "git", "commit", "-qm", "debug data and pipeline")
+
+    _sh(tmp_path, env, "git", "clone", "-q", str(first), str(second))
+    _sh(second, env, "mu0", "data", "pull")
+    _sh(second, env, "dvc", "repro")
+    again = json.loads((second / "reports" / "metrics.json").read_text())
+    a, b = _numbers(metrics), _numbers(again)
+    assert a.keys() == b.keys() and len(a) > 50
+    assert all(abs(a[k] - b[k]) <= 1e-6 * max(1.0, abs(a[k])) or (a[k] != a[k] and b[k] != b[k]) for k in a), \
+        [(k, a[k], b[k]) for k in a if abs(a[k] - b[k]) > 1e-6][:5]
+
+    shown = json.loads(_sh(second, env, "dvc", "metrics", "show", "--json"))
+    assert "reports/metrics.json" in json.dumps(shown)
+    params = yaml.safe_load((second / "params.yaml").read_text())
+    (second / "params.yaml").write_text(yaml.safe_dump({**params, "pretrain": {**params["pretrain"], "steps": 20}}))
+    diff = _sh(second, env, "dvc", "params", "diff")
+    assert "pretrain.steps" in diff and "10" in diff and "20" in diff
