@@ -16,7 +16,8 @@ PRESET ?= tiny
 .PHONY: install system-deps demo test lint bench clean help
 
 help:
-	@echo "make demo    install everything; MT10 dataset (DVC-versioned) → traces → validation gate → accuracy report"
+	@echo "make demo    install everything; the whole chain as a Prefect flow: MT10 (DVC-versioned) → traces → validation →"
+	@echo "             μ_0 + baselines (DeepSpeed) → evaluation → MLflow registry (challenger → champion)"
 	@echo "make test    install everything and run the test suite (ruff + pytest, import contracts included)"
 	@echo "make bench   run the benchmarks under benchmarks/"
 
@@ -38,19 +39,15 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: install
-	$(BIN)/mu0 ingest metaworld --preset $(PRESET)
-	$(BIN)/mu0 extract --preset $(PRESET)
-	$(BIN)/mu0 validate --preset $(PRESET)
+	PREFECT_HOME=$(CURDIR)/.prefect $(BIN)/python -m flows.chain $(PRESET)
 	$(BIN)/mu0 extract-eval
-	$(BIN)/mu0 pretrain --preset $(PRESET)
-	$(BIN)/mu0 evaluate traces --preset $(PRESET) --samples 3
 	@echo
 	@echo "raw data:  data/raw (one folder per episode; layout in DESIGN.md §4), versioned by data.dvc"
 	@echo "traces:    artifacts/traces (samples/, captions.json, tracks.npz per episode)"
 	@echo "checks:    reports/validation.md (Great Expectations gate; baseline for drift in artifacts/traces/_validation)"
 	@echo "accuracy:  reports/extract_eval.md, pictures in reports/extract_eval/"
-	@echo "model:     artifacts/mu0/model (config.json + model.safetensors), checkpoints in artifacts/mu0/checkpoints"
-	@echo "metrics:   reports/metrics.md (μ_0 vs static and constant-velocity baselines)"
+	@echo "models:    artifacts/chain/<flow run>/{mu0,track-transformer,tokenized-vlm}/model, registered in MLflow (mlflow.db)"
+	@echo "metrics:   reports/metrics.md (μ_0 vs learned, kinematic baselines and the champion), reports/trace_overlays/"
 	@echo "look:      $(BIN)/mu0 inspect data/raw   ·   $(BIN)/mu0 inspect artifacts/traces"
 	@echo "record:    git add data.dvc && git commit -m 'data: new raw dataset'"
 
@@ -66,6 +63,8 @@ bench: install
 	$(BIN)/python benchmarks/bench_trace_extract.py
 	$(BIN)/python benchmarks/bench_validation.py
 	$(BIN)/python benchmarks/bench_trace_data.py
+	$(BIN)/python benchmarks/bench_pretrain.py
+	$(BIN)/python benchmarks/bench_chain.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -18,9 +18,11 @@ from flows.stage_flows import extract_flow, validate_flow
 
 @flow(name="mu0-pretrain")
 def pretrain_chain(preset: str = "debug", source: str = "metaworld", overrides: list[str] | None = None,
-                   warm_start: bool = False, force_promote: bool = False, reason: str = "") -> dict:
+                   warm_start: bool = False, baselines: bool = False, force_promote: bool = False,
+                   reason: str = "") -> dict:
     """`overrides` are extra `mu0 pretrain` options (e.g. ["--train.steps", "50"]); `warm_start` starts
-    from the champion's weights when there is one."""
+    from the champion's weights when there is one; `baselines` also trains the learned baselines on the
+    same data and budget, so the evaluation compares against them."""
     from mu0.cli.tracking import PARENT_ENV
     from mu0.mlops.tracking import configure, run
 
@@ -36,10 +38,13 @@ def pretrain_chain(preset: str = "debug", source: str = "metaworld", overrides: 
             if warm_start:
                 extra += _champion_init()
             out = f"artifacts/chain/{flow_run.get_id() or parent.run_id}"
-            tasks.pretrain(preset, extra, out)
-            tasks.evaluate(preset, f"{out}/model")
+            tasks.pretrain(preset, extra, f"{out}/mu0")
+            kinds = ["track-transformer", "tokenized-vlm"] if baselines else []
+            for kind in kinds:
+                tasks.pretrain(preset, list(overrides or []), f"{out}/{kind}", kind)
+            tasks.evaluate(preset, f"{out}/mu0/model", [f"{out}/{kind}/model" for kind in kinds])
             publish_report("trace-metrics", Path("reports/metrics.md"), "trace prediction metrics")
-            registration = tasks.register(f"{out}/model")
+            registration = tasks.register(f"{out}/mu0/model")
             promotion = tasks.promote(force_promote, reason)
         finally:
             os.environ.pop(PARENT_ENV, None)
@@ -57,7 +62,24 @@ def _champion_init() -> list[str]:
     return ["--init-from", str(folder)] if folder else []
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """`python -m flows.chain [PRESET]`: the chain on an ephemeral Prefect server (or PREFECT_API_URL's)."""
     import sys
 
-    print(pretrain_chain(preset=sys.argv[1] if len(sys.argv) > 1 else "debug"))
+    from mu0.mlops.tracking import tracking_uri
+
+    summary = pretrain_chain(preset=sys.argv[1] if len(sys.argv) > 1 else "debug", baselines=True)
+    uri = tracking_uri()
+    state = "promoted to champion" if summary["promoted"] else "not promoted (see its promotion.refused tag)"
+    print(f"\nregistered {summary['model']} version {summary['version']} as '{summary['alias']}', {state}; "
+          f"champion: version {summary['champion']}\n"
+          f"  {summary['metric']} {summary['score']:.4f} (champion on the same episodes: {summary['champion_score']})\n"
+          f"  load it:   mlflow.pyfunc.load_model('models:/{summary['model']}@champion')\n"
+          f"  MLflow UI: .venv/bin/mlflow ui --backend-store-uri {uri}\n"
+          f"  serve it:  PATH=.venv/bin:$PATH MLFLOW_TRACKING_URI={uri} mlflow models serve "
+          f"-m models:/{summary['model']}@champion --env-manager local -h 127.0.0.1 -p 5001\n"
+          f"  reports:   reports/metrics.md (μ_0 vs baselines), reports/validation.md, reports/trace_overlays/")
+
+
+if __name__ == "__main__":
+    main()

@@ -51,14 +51,15 @@ def validate(preset: str) -> None:
 
 
 @task
-def pretrain(preset: str, overrides: list[str], out: str) -> None:
+def pretrain(preset: str, overrides: list[str], out: str, kind: str = "mu0") -> None:
     """A retried task resumes from `out`'s checkpoints; a new chain run trains in a new `out`."""
-    run_stage("pretrain", "--preset", preset, "--out", out, *overrides)
+    run_stage("pretrain", "--kind", kind, "--preset", preset, "--out", out, *overrides)
 
 
 @task
-def evaluate(preset: str, model: str) -> None:
-    run_stage("evaluate", "traces", "--preset", preset, "--model", model, "--champion", "--samples", "3")
+def evaluate(preset: str, model: str, baselines: list[str]) -> None:
+    run_stage("evaluate", "traces", "--preset", preset, "--model", model, "--baselines", *baselines, "--champion",
+              "--samples", "3")
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
