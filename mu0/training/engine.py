@@ -26,11 +26,16 @@ def _free_port() -> int:
 
 
 def ensure_single_process_env() -> None:
-    """DeepSpeed needs a process group even for one process; a launcher sets these, we default them."""
-    defaults = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-                "MASTER_PORT": str(_free_port())}
+    """DeepSpeed needs a process group even for one process; a launcher sets these, we default them.
+    A one-process group has no peers to agree on a port with, so unless this process already has a group
+    it gets a fresh port: an inherited MASTER_PORT may still be held by the parent's own group."""
+    import torch.distributed as dist
+
+    defaults = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    if os.environ["WORLD_SIZE"] == "1" and not (dist.is_available() and dist.is_initialized()):
+        os.environ["MASTER_PORT"] = str(_free_port())
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path.home() / ".cache" / "mu0" / "torch_extensions"))
 
 

@@ -46,8 +46,8 @@ def test_every_option_is_explained_in_help(args, configs):
 
 
 def test_ingest_metaworld_end_to_end_then_inspect(tmp_path):
-    out = mu0("ingest", "metaworld", "--preset", "debug", "--out", tmp_path / "raw", "--quarantine", tmp_path / "q",
-              "--no-version")
+    out = mu0("ingest", "metaworld", "--preset", "debug", "--tasks", "reach-v3", "--episodes-per-task", "1",
+              "--out", tmp_path / "raw", "--quarantine", tmp_path / "q", "--no-version")
     assert out.returncode == 0, out.stderr
     assert "1 written" in out.stderr and "mu0 inspect" in out.stderr
     listing = mu0("inspect", tmp_path / "raw")
@@ -86,7 +86,8 @@ def test_ingest_versions_the_data_with_dvc(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     run_dvc(repo, "init", "-q")
     env = {"MU0_DVC_REMOTE": "local", "MU0_DVC_LOCAL_REMOTE": str(tmp_path / "remote")}
-    out = mu0("ingest", "metaworld", "--preset", "debug", cwd=repo, env=env)
+    out = mu0("ingest", "metaworld", "--preset", "debug", "--tasks", "reach-v3", "--episodes-per-task", "1",
+              cwd=repo, env=env)
     assert out.returncode == 0, out.stderr
     dvc_file = (repo / "data.dvc").read_text()
     assert "path: data/raw" in dvc_file and ".dir" in dvc_file
@@ -134,10 +135,12 @@ def test_pretrain_from_the_command_line(metaworld_episodes, tmp_path):
     assert mu0("extract", "--in", metaworld_episodes, "--out", traces, "--quarantine", tmp_path / "q",
                "--future-len", "32", "--history-len", "8", "--min-coverage", "0.1").returncode == 0
     out = mu0("pretrain", "--preset", "debug", "--traces", traces, "--out", tmp_path / "mu0",
-              "--validation-report", tmp_path / "none.json", "--train.steps", "4")
+              "--validation-report", tmp_path / "none.json", "--train.steps", "4", "--no-mlflow",
+              "--data.train-fraction", "0.9", "--data.val-fraction", "0.1")
     assert out.returncode == 0, out.stderr
     assert "pretrain: 4 steps" in out.stderr.replace("\n", " ")
     assert (tmp_path / "mu0" / "model" / "model.safetensors").exists()
     short = mu0("pretrain", "--preset", "debug", "--traces", traces, "--out", tmp_path / "x",
-                "--validation-report", tmp_path / "none.json", "--data.horizon", "64", "--model.horizon", "64")
+                "--validation-report", tmp_path / "none.json", "--data.horizon", "64", "--model.horizon", "64",
+                "--no-mlflow")
     assert short.returncode != 0 and "need 65" in short.stderr

@@ -52,6 +52,10 @@ def _run(stack, *params: str) -> str:
     return proc.stdout + proc.stderr
 
 
+def _log_tail(stack) -> str:
+    return (stack[2] / "worker.log").read_text()[-4000:]
+
+
 def _client(env):
     os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
     from mlflow import MlflowClient
@@ -69,7 +73,7 @@ def _alias(env, alias):
 
 def test_a_manual_deployment_run_registers_a_version_with_lineage(stack):
     out = _run(stack)
-    assert "Completed" in out, out[-3000:]
+    assert "Flow run finished successfully" in out, out[-2000:] + _log_tail(stack)
     _, env, _ = stack
     versions = _versions(env)
     assert list(versions) == ["1"]
@@ -87,7 +91,7 @@ def test_a_manual_deployment_run_registers_a_version_with_lineage(stack):
 
 def test_a_worse_model_becomes_challenger_but_not_champion(stack):
     out = _run(stack, 'overrides=["--train.lr", "0.05"]')  # too high a learning rate: a worse model
-    assert "Completed" in out, out[-3000:]
+    assert "Flow run finished successfully" in out, out[-2000:] + _log_tail(stack)
     _, env, _ = stack
     tags = _versions(env)["2"]
     assert _alias(env, "challenger") == "2" and _alias(env, "champion") == "1"
