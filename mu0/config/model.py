@@ -25,6 +25,11 @@ class BackboneConfig:
     freeze: bool = False
     # Most instruction tokens (the recipe: 48).
     max_text_tokens: int = 48
+    # Local folder of a real SmolVLM/Idefics3 checkpoint (config, safetensors weights, processor files);
+    # empty builds the tiny model from the fields above. Nothing is downloaded.
+    pretrained: str = ""
+    # With a real checkpoint: let its processor split large images into tiles (more image tokens).
+    image_splitting: bool = False
 
     def __post_init__(self) -> None:
         require(self.image_size % self.patch_size == 0, "image_size", "must be a multiple of patch_size")
@@ -117,6 +122,9 @@ class TokenizedVLMConfig:
 
     def __post_init__(self) -> None:
         require(self.bins >= 2, "bins", "must be >= 2")
+        require(not self.backbone.pretrained, "backbone.pretrained",
+                "the tokenized-VLM baseline runs on the byte-tokenizer backbone only (coordinate tokens extend its "
+                "vocabulary); a real checkpoint's tokenizer is not wired for it")
 
     @classmethod
     def like(cls, world: WorldModelConfig) -> TokenizedVLMConfig:

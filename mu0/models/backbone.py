@@ -1,7 +1,8 @@
 """The vision-language backbone: an Idefics3/SmolVLM model from transformers.
 
-It is built from a tiny config (CPU, seconds); loading real SmolVLM weights from a local folder, with
-their own processor, is still to come. The backbone turns an image and an instruction into the prefix the
+It is built from a tiny config (CPU, seconds) with a byte tokenizer, or — when `pretrained` names a local
+folder — loaded from a real SmolVLM/Idefics3 checkpoint (safetensors only) with that checkpoint's own
+processor (tokenizer + image processor). The backbone turns an image and an instruction into the prefix the
 trace expert attends to: `embed_prefix` → hidden states (b, l, d) and their mask (b, l).
 """
 
@@ -22,6 +23,10 @@ class VLMBackbone(torch.nn.Module):
         from transformers import Idefics3Config, Idefics3Model
 
         self.cfg = cfg
+        self.processor = None
+        if cfg.pretrained:
+            self._load(cfg)
+            return
         config = Idefics3Config(
             vision_config={"hidden_size": cfg.vision_hidden, "intermediate_size": 2 * cfg.vision_hidden,
                            "num_hidden_layers": cfg.vision_layers, "num_attention_heads": 4,
@@ -36,6 +41,30 @@ class VLMBackbone(torch.nn.Module):
         self.hidden_size = cfg.text_hidden
         if cfg.freeze:
             self.requires_grad_(False)
+
+    def _load(self, cfg: BackboneConfig) -> None:
+        from pathlib import Path
+
+        from transformers import AutoProcessor, Idefics3Model
+
+        folder = Path(cfg.pretrained)
+        if not (folder / "config.json").exists() or not list(folder.glob("*.safetensors")):
+            raise FileNotFoundError(f"{folder}: backbone.pretrained needs a local checkpoint folder with config.json "
+                                    "and *.safetensors weights (pickled weights are not loaded)")
+        self.model = Idefics3Model.from_pretrained(folder, use_safetensors=True)
+        self.processor = AutoProcessor.from_pretrained(folder)
+        self.hidden_size = self.model.config.text_config.hidden_size
+        self.num_image_tokens = -1  # the processor decides
+        if cfg.freeze:
+            self.requires_grad_(False)
+
+    def _processed(self, images: torch.Tensor, instructions: list[str]) -> dict:
+        """The checkpoint's own processor: "<image>Task: …" prompts and its image preprocessing."""
+        token = self.processor.image_token
+        frames = [[img.permute(1, 2, 0).cpu().numpy()] for img in images]
+        inputs = self.processor(text=[f"{token}Task: {t}\n" for t in instructions], images=frames,
+                                return_tensors="pt", padding=True, do_image_splitting=self.cfg.image_splitting)
+        return {k: v.to(images.device) for k, v in inputs.items()}
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """(b,3,h,w) uint8 RGB → (b,1,3,s,s) float in [-1, 1] at the vision tower's size."""
@@ -55,8 +84,12 @@ class VLMBackbone(torch.nn.Module):
     def embed_prefix(self, images: torch.Tensor, instructions: list[str], use_cache: bool = False):
         """Prefix hidden states (b,l,d) for [image tokens, "Task: ...\\n"] and its mask (b,l); with
         `use_cache` also the key-value cache a decoder continues from."""
-        ids, mask = self.prefix_tokens(instructions, images.device)
+        if self.processor is not None:
+            inputs = self._processed(images, instructions)
+            mask = inputs["attention_mask"].bool()
+        else:
+            ids, mask = self.prefix_tokens(instructions, images.device)
+            inputs = {"input_ids": ids, "pixel_values": self.preprocess(images), "attention_mask": mask.long()}
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze):
-            out = self.model(input_ids=ids, pixel_values=self.preprocess(images), attention_mask=mask.long(),
-                             use_cache=use_cache)
+            out = self.model(**inputs, use_cache=use_cache)
         return (out.last_hidden_state, mask, out.cache) if use_cache else (out.last_hidden_state, mask)
