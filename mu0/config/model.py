@@ -152,6 +152,9 @@ class TrainConfig:
     checkpoint_every: int = 50
     # Log metrics every this many steps.
     log_every: int = 10
+    # Stop after this many minutes of training (0: no limit), with a checkpoint and the model saved; the
+    # learning-rate schedule stays the one of `steps`. A wall-clock budget for comparing models.
+    max_minutes: float = 0.0
     # DataLoader worker processes.
     num_workers: int = 0
     seed: int = 0

@@ -138,8 +138,14 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
             on_step(step + 1, metrics)
         if (step + 1) % train_cfg.log_every == 0 or step + 1 == last:
             tracker.log_metrics(metrics, step + 1)
+        out_of_time = train_cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * train_cfg.max_minutes
+        if out_of_time:
+            log.info("time budget of %.1f min reached at step %d", train_cfg.max_minutes, step + 1)
+            last = step + 1
         if train_cfg.checkpoint_every and (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == last:
             engine.save_checkpoint(str(out_dir / CHECKPOINTS), tag=f"step{step + 1}", client_state={"step": step + 1})
+        if out_of_time:
+            break
     val = evaluate_loss(engine.module, datasets["val"], seed=train_cfg.seed)
     tracker.log_metrics({"val_loss": val}, last)
     model_dir = engine.module.save_pretrained(out_dir / MODEL)

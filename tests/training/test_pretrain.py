@@ -128,3 +128,11 @@ def test_baselines_train_through_the_same_engine(kind, traces, tmp_path):
 
     result = pretrain(traces, tmp_path / kind, DATA, config_for(kind, MODEL), TRAIN)
     assert np.isfinite(result.losses).all() and load_model(result.model_dir).kind == kind
+
+
+def test_a_time_budget_stops_training_with_a_checkpoint_and_a_model(traces, tmp_path):
+    budget = TrainConfig(**{**TRAIN.__dict__, "max_minutes": 1e-9})  # spent after the first step
+    result = pretrain(traces, tmp_path / "run", DATA, MODEL, budget)
+    assert result.steps == 1 and len(result.losses) == 1
+    assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "step1"
+    assert (result.model_dir / "model.safetensors").exists()
