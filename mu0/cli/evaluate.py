@@ -24,6 +24,8 @@ class EvaluateTracesArgs:
     split: str = "test"
     # Samples per query for μ_0 (minADE/minFDE take the best).
     samples: int = 5
+    # Score at most this many query frames, spread evenly over the split (0: all of them).
+    max_queries: int = 0
     # Horizons (steps) to report.
     horizons: tuple[int, ...] = (8, 16, 32)
     # JSON report; a markdown table is written beside it.
@@ -83,7 +85,7 @@ def run(args: list[str]) -> int:
                 folders["champion"] = champion
             console.print(f"champion: {champion or 'none registered yet'}")
         report = evaluate_traces(folders, parsed.traces, parsed.data, parsed.split, parsed.samples,
-                                 parsed.horizons, overlay_dir=parsed.overlays)
+                                 parsed.horizons, overlay_dir=parsed.overlays, max_queries=parsed.max_queries)
         write_json_atomic(parsed.report, report)
         table = markdown_table(report)
         write_bytes_atomic(parsed.report.with_suffix(".md"), table.encode())

@@ -83,9 +83,10 @@ def _score(preds: dict, gt, valid, groups, rows: np.ndarray, horizons: list[int]
 def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_cfg: TraceDataConfig,
                     split: str = "test", samples: int = 5, horizons: tuple[int, ...] = (8, 16, 32),
                     accepted: set[str] | None = None, batch_size: int = 16, seed: int = 0,
-                    overlay_dir: Path | None = None) -> dict:
+                    overlay_dir: Path | None = None, max_queries: int = 0) -> dict:
     """`model_dirs` maps a method name to a model folder (any kind); the first sets horizon, history and
-    the normalisation the data is built with. Overlay pictures go to `overlay_dir` when given."""
+    the normalisation the data is built with. Overlay pictures go to `overlay_dir` when given;
+    `max_queries` > 0 scores that many query frames spread evenly over the split (n is reported)."""
     if not isinstance(model_dirs, dict):
         model_dirs = {"mu0": Path(model_dirs)}
     models = {}
@@ -106,11 +107,15 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
     if not len(dataset):
         raise ValueError(f"{traces_dir}: the {split} and val splits are empty; nothing to evaluate")
     ref_scale = next(iter(models.values()))[1]
-    preds, gt, valid, groups = _collect(models, dataset, samples, seed, batch_size, ref_scale)
+    scored = dataset
+    if 0 < max_queries < len(dataset):
+        picks = np.linspace(0, len(dataset) - 1, max_queries).round().astype(int).tolist()
+        scored = torch.utils.data.Subset(dataset, picks)
+    preds, gt, valid, groups = _collect(models, scored, samples, seed, batch_size, ref_scale)
     usable = [h for h in horizons if h <= first.horizon]
     tasks = [_task(p) for p in dataset.paths]
     held = np.array([tasks[e] in cfg.holdout_tasks for e in groups])
-    report = {"split": used, "episodes": len(splits[used]), "queries": len(dataset), "samples": samples,
+    report = {"split": used, "episodes": len(splits[used]), "queries": len(scored), "samples": samples,
               "units": "uv: [-1, 1] image units (1.0 = half the image); px: pixels; depth, xyz: metres "
                        "(camera frame)", "interval": "95% cluster bootstrap over episodes",
               "models": {k: str(v) for k, v in model_dirs.items()},

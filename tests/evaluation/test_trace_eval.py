@@ -93,3 +93,12 @@ def test_cluster_bootstrap_interval_covers_the_mean_and_respects_groups():
     naive_lo, naive_hi = cluster_bootstrap_ci(values, np.arange(200))
     assert hi - lo > 2 * (naive_hi - naive_lo)  # correlated trajectories: a wider, honest interval
     assert cluster_bootstrap_ci(np.full(5, np.nan), np.arange(5)) != cluster_bootstrap_ci(np.ones(5), np.arange(5))
+
+
+@pytest.mark.slow
+def test_max_queries_scores_a_spread_subset(trained):
+    root, folders = trained
+    cfg = TraceDataConfig(num_points=8, train_fraction=0.01, val_fraction=0.98)
+    report = evaluate_traces({"mu0": folders["mu0"]}, root / "traces", cfg, split="val", samples=1, horizons=(8,),
+                             max_queries=3)
+    assert report["queries"] == 3 and report["methods"]["static"]["8"]["trajectories"] <= 3 * 8
