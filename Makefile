@@ -13,13 +13,14 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 PRESET ?= tiny
 
-.PHONY: install system-deps demo test lint bench clean help
+.PHONY: install system-deps demo test lint bench compare clean help
 
 help:
 	@echo "make demo    install everything; the whole chain as a Prefect flow: MT10 (DVC-versioned) → traces → validation →"
 	@echo "             μ_0 + baselines (DeepSpeed) → evaluation → MLflow registry (challenger → champion)"
 	@echo "make test    install everything and run the test suite (ruff + pytest, import contracts included)"
 	@echo "make bench   run the benchmarks under benchmarks/"
+	@echo "make compare μ_0 vs its baselines at the small preset on MT10 (about an hour)"
 
 system-deps:
 	@if dpkg-query -W -f='$${Status}\n' $(EGL_PACKAGES) 2>/dev/null | grep -qv 'install ok installed' \
@@ -56,6 +57,21 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+# μ_0 against its baselines at the `small` preset on MT10 (what the issue-5 note reports): 200 episodes,
+# window-close held out, 1500 steps each with the wall-clock budget of μ_0's run. About an hour on 2 cores.
+COMPARE ?= artifacts/compare
+COMPARE_OPTS = --preset small --traces $(COMPARE)/traces --validation-report /nonexistent \
+	--data.holdout-tasks window-close-v3 --train.steps 1500 --train.checkpoint-every 500 --train.num-workers 1 \
+	--train.max-minutes 13
+compare: install
+	$(BIN)/mu0 ingest metaworld --preset small --out $(COMPARE)/raw --quarantine $(COMPARE)/quarantine --no-version
+	$(BIN)/mu0 extract --preset small --in $(COMPARE)/raw --out $(COMPARE)/traces --quarantine $(COMPARE)/q
+	for kind in mu0 track-transformer tokenized-vlm; do \
+	  $(BIN)/mu0 pretrain --kind $$kind --out $(COMPARE)/$$kind $(COMPARE_OPTS) || exit 1; done
+	$(BIN)/mu0 evaluate traces --preset small --model $(COMPARE)/mu0/model --traces $(COMPARE)/traces \
+	  --baselines $(COMPARE)/track-transformer/model $(COMPARE)/tokenized-vlm/model --holdout-tasks window-close-v3 \
+	  --samples 5 --max-queries 600 --report $(COMPARE)/metrics.json --overlays $(COMPARE)/overlays
 
 bench: install
 	$(BIN)/python benchmarks/bench_metaworld.py

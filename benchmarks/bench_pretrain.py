@@ -129,10 +129,10 @@ def main() -> None:
     if args.child:
         print(json.dumps(preset_training(args.child, args.steps)))
         return
-    out = {"deepspeed_vs_plain": deepspeed_vs_plain("tiny", blocks=4, steps=args.steps)}
-    d = out["deepspeed_vs_plain"]
-    print(f"DeepSpeed step {d['deepspeed_step_ms']:.1f} ms vs plain PyTorch {d['plain_step_ms']:.1f} ms "
-          f"(tiny, {d['steps']} steps each): ratio {d['ratio_deepspeed_over_plain']:.3f}x")
+    out = {"deepspeed_vs_plain": [deepspeed_vs_plain(p, blocks=4, steps=args.steps) for p in ("tiny", "small")]}
+    for d in out["deepspeed_vs_plain"]:
+        print(f"DeepSpeed step {d['deepspeed_step_ms']:.1f} ms vs plain PyTorch {d['plain_step_ms']:.1f} ms "
+              f"({d['preset']}, {d['steps']} steps each): ratio {d['ratio_deepspeed_over_plain']:.3f}x")
     out["presets"] = []
     for preset in ("debug", "tiny", "small"):
         run = subprocess.run([sys.executable, __file__, "--child", preset, "--steps", str(args.steps)],

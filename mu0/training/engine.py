@@ -69,4 +69,6 @@ def make_engine(model: torch.nn.Module, cfg: TrainConfig):
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
                                                    config=deepspeed_config(cfg), dist_init_required=True)
+    if engine.dp_world_size == 1 and cfg.zero_stage == 0:
+        engine.enable_backward_allreduce = False  # one data-parallel rank: nothing to reduce, skip the copies
     return engine, scheduler
