@@ -79,6 +79,14 @@ def evaluate_loss(model: torch.nn.Module, dataset, batch_size: int = 16, seed: i
     return float(np.mean(losses))
 
 
+def _save_model(model, folder: Path, stats, train_config: dict) -> Path:
+    """The model folder: config.json + model.safetensors, the normalisation statistics, how it was trained."""
+    model_dir = model.save_pretrained(folder)
+    (model_dir / STATS).write_text(stats.to_json() + "\n")
+    (model_dir / "train_config.json").write_text(json.dumps(train_config, indent=2) + "\n")
+    return model_dir
+
+
 def _latest_step(out_dir: Path) -> int:
     latest = out_dir / CHECKPOINTS / "latest"
     return int(latest.read_text().strip().removeprefix("step")) if latest.exists() else 0
@@ -133,24 +141,22 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
             step_losses.append(info["loss"])
             samples += len(batch["instruction"])
         losses.append(float(np.mean(step_losses)))
+        out_of_time = train_cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * train_cfg.max_minutes
+        if out_of_time:
+            log.info("time budget of %.1f min reached at step %d", train_cfg.max_minutes, step + 1)
+            last = step + 1
         metrics = {"loss": losses[-1], "lr": engine.get_lr()[0], "samples_per_s": samples / (time.perf_counter() - t0)}
         if on_step is not None:
             on_step(step + 1, metrics)
         if (step + 1) % train_cfg.log_every == 0 or step + 1 == last:
             tracker.log_metrics(metrics, step + 1)
-        out_of_time = train_cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * train_cfg.max_minutes
-        if out_of_time:
-            log.info("time budget of %.1f min reached at step %d", train_cfg.max_minutes, step + 1)
-            last = step + 1
         if train_cfg.checkpoint_every and (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == last:
             engine.save_checkpoint(str(out_dir / CHECKPOINTS), tag=f"step{step + 1}", client_state={"step": step + 1})
         if out_of_time:
             break
     val = evaluate_loss(engine.module, datasets["val"], seed=train_cfg.seed)
     tracker.log_metrics({"val_loss": val}, last)
-    model_dir = engine.module.save_pretrained(out_dir / MODEL)
-    (model_dir / STATS).write_text(stats.to_json() + "\n")
-    (model_dir / "train_config.json").write_text(json.dumps({"data": to_dict(data_cfg), "train": to_dict(train_cfg),
-                                                              "splits": splits}, indent=2) + "\n")
+    model_dir = _save_model(engine.module, out_dir / MODEL, stats, {"data": to_dict(data_cfg),
+                                                                     "train": to_dict(train_cfg), "splits": splits})
     tracker.log_artifact(model_dir)
     return PretrainResult(model_dir, last, losses, val, samples / max(time.perf_counter() - t0, 1e-9), start)
