@@ -51,6 +51,7 @@ demo: install
 	@echo "metrics:   reports/metrics.md (μ_0 vs learned, kinematic baselines and the champion), reports/trace_overlays/"
 	@echo "look:      $(BIN)/mu0 inspect data/raw   ·   $(BIN)/mu0 inspect artifacts/traces"
 	@echo "record:    git add data.dvc && git commit -m 'data: new raw dataset'"
+	@$(BIN)/python -c "import json; r = json.load(open('reports/registration.json')); print(f\"registered: {r['model']} version {r['version']} as '{r['alias']}' ({r['metric']} {r['score']:.4f}); models:/{r['model']}@champion loads the champion\")"
 
 lint: install
 	$(BIN)/ruff check .
