@@ -24,7 +24,9 @@ class RegisterArgs:
 
 
 def run(args: list[str]) -> int:
-    from mu0.cli.tracking import stage_tracker
+    import os
+
+    from mu0.cli.tracking import PARENT_ENV, stage_tracker
     from mu0.episodes.atomic import write_json_atomic
     from mu0.mlops.tracking import configure
     from mu0.serving.publish import publish_world_model
@@ -38,10 +40,8 @@ def run(args: list[str]) -> int:
             return 2
     configure()
     with stage_tracker("register", True, {"stage": "register"}) as tracker:
-        import os
-
         summary = publish_world_model(parsed.model, parsed.report, parsed.validation, tracker.run_id,
-                                      os.environ.get("MU0_PARENT_RUN_ID"))
+                                      os.environ.get(PARENT_ENV))
     write_json_atomic(parsed.out, summary)
     results.print(json.dumps(summary, indent=2))
     return 0
