@@ -20,13 +20,15 @@ from mu0.config.model import (
     TrainConfig,
     WorldModelConfig,
 )
+from mu0.config.policy import POLICY_MODES, ActionExpertConfig, PolicyDataConfig, RolloutConfig
 from mu0.config.sources import MT10_TASKS, IngestOutput, MetaWorldSourceConfig, S3SourceConfig, VideoSourceConfig
 
 __all__ = [
     "MT10_TASKS", "BackboneConfig", "ConfigError", "IngestOutput", "MetaWorldSourceConfig", "Mu0Config",
     "S3SourceConfig", "TraceDataConfig", "TraceExpertConfig", "TraceExtractConfig", "TrainConfig",
     "ValidationConfig", "VideoSourceConfig", "WorldModelConfig", "to_dict", "from_dict", "diff_fields",
-    "TokenizedVLMConfig", "TrackTransformerConfig",
+    "TokenizedVLMConfig", "TrackTransformerConfig", "ActionExpertConfig", "PolicyDataConfig", "RolloutConfig",
+    "POLICY_MODES",
 ]
 
 
@@ -45,3 +47,8 @@ class Mu0Config:
     data: TraceDataConfig = TraceDataConfig()
     model: WorldModelConfig = WorldModelConfig()
     train: TrainConfig = TrainConfig()
+    policy: ActionExpertConfig = ActionExpertConfig()
+    policy_data: PolicyDataConfig = PolicyDataConfig()
+    finetune: TrainConfig = TrainConfig(steps=300, micro_batch=16, lr=3e-4, warmup_steps=20, checkpoint_every=100,
+                                        log_every=20)
+    rollout: RolloutConfig = RolloutConfig()

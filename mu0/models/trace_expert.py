@@ -95,6 +95,12 @@ class TraceExpert(nn.Module):
 
     def forward(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t):
         """Control-point velocity (b,n,k,3) and done logits (b,n,horizon)."""
+        future = self.out_norm(self.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t))
+        return self.velocity_out(future).reshape(*uv.shape[:2], self.cfg.num_ctrl, 3), self.done_out(future)
+
+    def future_states(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t):
+        """Each keypoint's future-token state (b,n,w) before the final norm: the trace features an action
+        expert reads."""
         b, n = uv.shape[:2]
         x = self._tokens(uv, history, history_valid, x_t)
         cond = self.time_mlp(timestep_embedding(t, x.shape[-1]))
@@ -104,5 +110,4 @@ class TraceExpert(nn.Module):
         prefix = self.prefix_proj(prefix)
         for block in self.blocks:
             x = block(x, cond, prefix, ~prefix_mask, self_mask, token_pad)
-        future = self.out_norm(x.reshape(b, n, 2, -1)[:, :, 1])
-        return self.velocity_out(future).reshape(b, n, self.cfg.num_ctrl, 3), self.done_out(future)
+        return x.reshape(b, n, 2, -1)[:, :, 1]

@@ -110,3 +110,22 @@ class Mu0WorldModel(Checkpointable, nn.Module):
     def predict(self, batch: dict, num_samples: int = 1) -> torch.Tensor:
         """Normalised traces (s,b,n,h,3): `num_samples` flow samples per query."""
         return self.sample_many(batch, num_samples)["trace"]
+
+    def trace_features(self, prefix: torch.Tensor, prefix_mask: torch.Tensor, uv: torch.Tensor,
+                       steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """What an action expert reads, history-free: starting from x = 0 at t = 1 (the noise's mean), run
+        `steps` of the sampler's Euler steps; return the keypoints' future states at the last one (b,n,w)
+        and the normalised trace (b,n,h,3) of that step's estimate of the clean control points."""
+        b, n = uv.shape[:2]
+        total = max(self.cfg.expert.inference_steps, steps)
+        x = uv.new_zeros(b, n, self.cfg.expert.num_ctrl, 3)
+        history = uv.new_zeros(b, n, self.cfg.history, 3)
+        history_valid = torch.zeros(b, n, self.cfg.history, dtype=torch.bool, device=uv.device)
+        point_mask = torch.ones(b, n, dtype=torch.bool, device=uv.device)
+        for i in range(steps):
+            t = torch.full((b,), 1.0 - i / total, device=uv.device)
+            states = self.expert.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x, t)
+            velocity = self.expert.velocity_out(self.expert.out_norm(states)).reshape(x.shape)
+            clean = x - t[:, None, None, None] * velocity
+            x = x - velocity / total
+        return states, self.spline.render(clean)

@@ -91,13 +91,25 @@ def rollout_jobs(cfg: MetaWorldSourceConfig) -> list[MetaWorldRollout]:
     ]
 
 
-def _make_env_and_policy(task: str, seed: int):
+def make_env(task: str, seed: int):
+    """(env, first observation) of `task`; the seed fixes the object and goal layout. KeyError if unknown."""
     ensure_gl_backend()
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE
+
+    env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{task}-goal-observable"](seed=seed)
+    obs, _ = env.reset()
+    return env, obs
+
+
+def proprio(obs: np.ndarray) -> np.ndarray:
+    """The robot's own state in an observation: hand xyz (m) and gripper opening."""
+    return np.asarray(obs, np.float32)[:4]
+
+
+def _make_env_and_policy(task: str, seed: int):
     from metaworld.policies import ENV_POLICY_MAP
 
-    env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{task}-goal-observable"](seed=seed)  # seed fixes the layout
-    obs, _ = env.reset()
+    env, obs = make_env(task, seed)
     return env, ENV_POLICY_MAP[task](), obs
 
 
@@ -165,7 +177,7 @@ def record_rollout(job: MetaWorldRollout) -> list[EpisodeData]:
         env.close()
     robot = {
         "actions": np.stack(rec.actions),
-        "proprio": np.stack(rec.obs)[:, :4],  # hand xyz (m) and gripper opening
+        "proprio": np.stack([proprio(o) for o in rec.obs]),
         "success": np.array(rec.success, bool),
         "observations": np.stack(rec.obs),
         "rewards": np.array(rec.rewards, np.float32),

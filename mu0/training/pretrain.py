@@ -57,12 +57,12 @@ def _micro_batches(n: int, micro: int, seed: int, start: int) -> Iterator[list[i
         epoch, offset = epoch + 1, 0
 
 
-def _loader(dataset, cfg: TrainConfig, start_micro: int) -> Iterator[dict]:
+def micro_batch_loader(dataset, cfg: TrainConfig, start_micro: int) -> Iterator[dict]:
     sampler = _micro_batches(len(dataset), cfg.micro_batch, cfg.seed, start_micro)
     return iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers))
 
 
-def _seed_step(seed: int, micro_step: int) -> None:
+def seed_step(seed: int, micro_step: int) -> None:
     torch.manual_seed(seed * 1_000_003 + micro_step)
 
 
@@ -73,7 +73,7 @@ def evaluate_loss(model: torch.nn.Module, dataset, batch_size: int = 16, seed: i
     model.eval()
     losses = []
     for i, batch in enumerate(torch.utils.data.DataLoader(dataset, batch_size=batch_size)):
-        _seed_step(seed, -1 - i)
+        seed_step(seed, -1 - i)
         losses.append(model.compute_loss(batch)[0].item())
     model.train()
     return float(np.mean(losses))
@@ -122,14 +122,14 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
     tracker.log_params({"kind": model.kind, "data": to_dict(data_cfg), "model": to_dict(model_cfg),
                         "train": to_dict(train_cfg), "splits": {k: len(v) for k, v in splits.items()}})
     accum = train_cfg.grad_accumulation
-    batches = _loader(datasets["train"], train_cfg, start * accum)
+    batches = micro_batch_loader(datasets["train"], train_cfg, start * accum)
     losses, samples, t0 = [], 0, time.perf_counter()
     last = min(train_cfg.steps, stop_after) if stop_after else train_cfg.steps
     for step in range(start, last):
         step_losses = []
         for micro in range(accum):
             batch = next(batches)
-            _seed_step(train_cfg.seed, step * accum + micro)
+            seed_step(train_cfg.seed, step * accum + micro)
             loss, info = engine(batch)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(

@@ -1,0 +1,89 @@
+"""Configs of the action expert (a policy on a frozen μ_0), its fine-tuning and its closed-loop evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mu0.config.base import require
+from mu0.config.model import WorldModelConfig
+
+POLICY_MODES = ("trace", "scratch")
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionExpertConfig:
+    """A flow-matching action-chunk decoder over a VLM prefix; with `use_trace`, the prefix first reads the
+    frozen μ_0's trace features through a gated cross-attention that starts closed."""
+
+    # The μ_0 whose backbone shape the policy uses and, with use_trace, whose frozen trace features it reads.
+    world: WorldModelConfig = WorldModelConfig()
+    # Read μ_0's trace features (the trace-conditioned policy); false is the same decoder without them, on a
+    # trainable backbone of the same shape (scratch, or the action-pretrained model).
+    use_trace: bool = True
+    # μ_0 is queried on a grid × grid lattice of keypoints over the image; features are average-pooled
+    # `pool` × `pool` into (grid / pool)² trace tokens (the recipe: a 20×20 grid pooled 2×2).
+    grid: int = 8
+    pool: int = 2
+    # Euler steps of μ_0 run for the features (the recipe's "partial trace guidance": 1 of 4).
+    trace_steps: int = 1
+    # Decoder width, layers and attention heads.
+    width: int = 64
+    layers: int = 3
+    heads: int = 4
+    # Actions per predicted chunk, and the action and proprio sizes (Meta-World: 4 and 4).
+    chunk: int = 8
+    action_dim: int = 4
+    proprio_dim: int = 4
+    # Euler steps when sampling an action chunk (the recipe: 10).
+    flow_steps: int = 10
+
+    def __post_init__(self) -> None:
+        require(self.width % self.heads == 0, "width", "must be divisible by heads")
+        require(self.grid >= 1 and self.pool >= 1 and self.grid % self.pool == 0, "grid",
+                f"must be a positive multiple of pool ({self.pool}), got {self.grid}")
+        require(self.chunk >= 1 and self.action_dim >= 1 and self.proprio_dim >= 1, "chunk",
+                "chunk, action_dim and proprio_dim must be >= 1")
+        require(self.flow_steps >= 1 and self.trace_steps >= 1, "flow_steps", "flow and trace steps must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyDataConfig:
+    """Which action-labelled episodes (with robot.npz) train the policy, and how samples are cut from them."""
+
+    # Demonstrations per task (rollouts, lowest seeds first; 0 = all of them).
+    demos_per_task: int = 10
+    # Camera the policy sees (episodes of other cameras are ignored).
+    camera: str = "front"
+    # Tasks to train on (empty = every task found).
+    tasks: tuple[str, ...] = ()
+    # Keep only rollouts whose scripted expert succeeded.
+    successful_only: bool = True
+
+    def __post_init__(self) -> None:
+        require(self.demos_per_task >= 0, "demos_per_task", "must be >= 0 (0 = all)")
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutConfig:
+    """Closed-loop evaluation in Meta-World: M episodes per task with fixed, recorded seeds."""
+
+    # Tasks to roll out (empty = the tasks the policy was trained on).
+    tasks: tuple[str, ...] = ()
+    # Episodes per task; episode i of a task uses seed `seed + i` (disjoint from the training seeds).
+    episodes_per_task: int = 10
+    seed: int = 100_000
+    # Environment steps before an episode counts as a failure.
+    max_steps: int = 150
+    # Actions executed from each predicted chunk before re-planning (receding horizon; the recipe: 8 of 16).
+    execute: int = 4
+    # Parallel worker processes (each with its own simulator, renderer and policy copy).
+    workers: int = 2
+    # Episodes per task saved as videos with the predicted traces drawn on the frames.
+    videos_per_task: int = 1
+
+    def __post_init__(self) -> None:
+        require(self.episodes_per_task >= 1, "episodes_per_task", "must be >= 1")
+        require(1 <= self.max_steps <= 500, "max_steps", "must be within 1..500")
+        require(self.execute >= 1, "execute", "must be >= 1")
+        require(self.workers >= 1, "workers", "must be >= 1")
+        require(self.videos_per_task >= 0, "videos_per_task", "must be >= 0")

@@ -1,0 +1,184 @@
+"""Closed-loop rollouts of an action expert in Meta-World, one episode per (task, seed).
+
+The policy sees what it was trained on — the camera's RGB frame at the training size, the proprio and
+the task's instruction — predicts a chunk of actions and executes the first `execute` of them before
+re-planning (receding horizon). An episode succeeds when the simulator reports success within
+`max_steps`. Whatever goes wrong inside one episode (the simulator or renderer raising, a non-finite
+action) ends that episode as a failure with the reason recorded; the evaluation goes on. Episodes run in
+worker processes, each with its own simulator, GL context and a single-threaded copy of the policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mu0.config import RolloutConfig
+from mu0.evaluation.rollout_video import draw_frame, save_gif, traces_to_px
+from mu0.models.action_expert import ActionExpert
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutJob:
+    task: str
+    seed: int
+    max_steps: int
+    execute: int
+    video: Path | None = None
+
+
+@dataclasses.dataclass
+class EpisodeOutcome:
+    task: str
+    seed: int
+    success: bool
+    length: int
+    error: str | None = None
+    video: str | None = None
+    plan_ms: float = float("nan")  # mean wall time of one policy call (a chunk)
+    plans: int = 0
+
+
+class PolicyRunner:
+    """A loaded policy plus what turns its outputs into pixels: `plan(frame, proprio, instruction)`."""
+
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        self.folder = Path(folder)
+        self.policy = ActionExpert.from_pretrained(self.folder).eval()
+        self.cfg = self.policy.cfg
+        record = json.loads((self.folder / "train_config.json").read_text()) if \
+            (self.folder / "train_config.json").exists() else {}
+        self.camera = record.get("policy_data", {}).get("camera", "front")
+        self.train_seeds = {int(s) for task in record.get("demos", {}).values() for s in task["seeds"] if s is not None}
+        self.tasks = sorted(record.get("demos", {}))
+        self.image_size = int(record.get("image_size", 64))
+        stats = self.folder / "delta_stats.json"
+        self.scale_xy = tuple(json.loads(stats.read_text())["scale"][:2]) if stats.exists() else None
+        self.generator = torch.Generator().manual_seed(0)
+
+    def plan(self, frame: np.ndarray, proprio: np.ndarray, instruction: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Actions (c,a) and, for a trace-conditioned policy, μ_0's grid tracks in pixels (n,h+1,2)."""
+        image = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+        noise = torch.randn(1, self.cfg.chunk, self.cfg.action_dim, generator=self.generator)
+        out = self.policy.act(image, [instruction], torch.from_numpy(np.asarray(proprio, np.float32))[None], noise)
+        tracks = None
+        if "trace" in out and self.scale_xy is not None:
+            tracks = traces_to_px(out["grid_uv"][0].numpy(), out["trace"][0].numpy(), self.scale_xy, frame.shape[:2])
+        return out["actions"][0].numpy(), tracks
+
+
+def check_action_space(env, runner: PolicyRunner, task: str) -> None:
+    dim = int(np.prod(env.action_space.shape))
+    if dim != runner.cfg.action_dim:
+        raise ValueError(f"{runner.folder / 'config.json'}: the policy outputs {runner.cfg.action_dim}-D actions but "
+                         f"{task}'s action space is {dim}-D ({env.action_space})")
+
+
+def _default_env(task: str, seed: int):
+    from mu0.sources.metaworld import make_env
+
+    return make_env(task, seed)
+
+
+def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = _default_env) -> EpisodeOutcome:
+    """One closed-loop episode; any exception inside it becomes a recorded failure."""
+    from mu0.sources.metaworld import proprio
+    from mu0.sources.metaworld_cameras import make_camera
+    from mu0.sources.metaworld_instructions import INSTRUCTIONS
+    from mu0.sources.mujoco_render import RgbdRenderer
+
+    outcome = EpisodeOutcome(job.task, job.seed, False, 0)
+    env, frames, times = None, [], []
+    try:
+        env, obs = make_env(job.task, job.seed)
+        check_action_space(env, runner, job.task)
+        instruction = INSTRUCTIONS[job.task][0]
+        camera = make_camera(runner.camera, env.model)
+        queue: list[np.ndarray] = []
+        tracks = None
+        size = runner.image_size
+        with RgbdRenderer(env.model, size, size) as renderer:
+            for t in range(job.max_steps):
+                if not queue or job.video is not None:
+                    frame = renderer.render_rgbd(env.data, camera)[0]
+                if not queue:
+                    start = time.perf_counter()
+                    actions, tracks = runner.plan(frame, proprio(obs), instruction)
+                    times.append(time.perf_counter() - start)
+                    queue = list(actions[:job.execute])
+                if job.video is not None:
+                    frames.append(draw_frame(frame, tracks, f"{job.task} seed {job.seed} t={t}"))
+                action = queue.pop(0)
+                if not np.all(np.isfinite(action)):
+                    raise FloatingPointError(f"non-finite action {action} at step {t}")
+                obs, _, terminated, truncated, info = env.step(action)
+                outcome.length = t + 1
+                if info.get("success"):
+                    outcome.success = True
+                    break
+                if terminated or truncated:
+                    break
+    except Exception as e:  # noqa: BLE001 — one broken episode must not end the evaluation
+        outcome.error = f"{type(e).__name__}: {e}"
+        outcome.success = False
+    finally:
+        if env is not None:
+            env.close()
+    if times:
+        outcome.plan_ms, outcome.plans = 1000 * float(np.mean(times)), len(times)
+    if job.video is not None and frames:
+        outcome.video = str(save_gif(frames, job.video))
+    return outcome
+
+
+_RUNNER: PolicyRunner | None = None
+
+
+def _init_worker(folder: str) -> None:
+    global _RUNNER
+    _RUNNER = PolicyRunner(Path(folder), threads=1)
+
+
+def _run_in_worker(job: RolloutJob) -> EpisodeOutcome:
+    assert _RUNNER is not None
+    return run_episode(job, _RUNNER)
+
+
+def rollout_jobs(tasks: list[str], cfg: RolloutConfig, video_dir: Path | None) -> list[RolloutJob]:
+    jobs = []
+    for task in tasks:
+        for i in range(cfg.episodes_per_task):
+            video = video_dir / f"{task}-s{cfg.seed + i}.gif" if video_dir and i < cfg.videos_per_task else None
+            jobs.append(RolloutJob(task, cfg.seed + i, cfg.max_steps, cfg.execute, video))
+    return jobs
+
+
+def run_rollouts(folder: Path, jobs: list[RolloutJob], workers: int,
+                 on_done: Callable[[EpisodeOutcome], None] | None = None) -> list[EpisodeOutcome]:
+    """Every job, in `workers` processes (in this process when 1), in job order."""
+    if workers <= 1:
+        runner = PolicyRunner(folder)
+        outcomes = []
+        for job in jobs:
+            outcomes.append(run_episode(job, runner))
+            if on_done:
+                on_done(outcomes[-1])
+        return outcomes
+    import concurrent.futures as cf
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # a fresh GL context and torch per worker
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(folder),)) as pool:
+        futures = [pool.submit(_run_in_worker, job) for job in jobs]
+        for future in cf.as_completed(futures):
+            if on_done:
+                on_done(future.result())
+        return [f.result() for f in futures]

@@ -1,0 +1,158 @@
+"""The action expert: a policy that predicts chunks of robot actions with flow matching, reading a frozen
+μ_0's trace features (the paper's downstream recipe, scaled down).
+
+Trace-conditioned (`use_trace`): μ_0 — backbone and trace expert — is frozen. Its backbone turns the
+image and instruction into prefix states; its trace expert is queried history-free on a grid of keypoints
+for one Euler step ("partial trace guidance"), and the keypoints' future states, average-pooled, are the
+trace tokens. The prefix reads them through a gated cross-attention whose gate tanh(g) starts at 0, so
+the policy begins as if μ_0's traces were absent and opens the gate only where they help. Without
+`use_trace` the same decoder sits on a trainable backbone of the same shape (scratch / action-pretrained).
+
+The decoder: context = [projected prefix states, a proprio token]; its tokens are the noisy action chunk
+with learned step embeddings, run through adaLN-Zero blocks (self-attention over the chunk, cross-attention
+to the context). Flow matching follows π_0: x_t = t·ε + (1−t)·a, target u = ε − a, t ~ Beta(1.5, 1)·0.999
++ 0.001; steps past an episode's end are masked. Sampling integrates from t = 1 to 0 in `flow_steps`.
+Proprio is standardised with statistics stored as buffers (so they travel with the weights).
+Shapes: b batch, c chunk, a action dim, n keypoints, l prefix tokens, w width.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from mu0.config import ActionExpertConfig
+from mu0.models.backbone import VLMBackbone
+from mu0.models.checkpoint import Checkpointable
+from mu0.models.trace_expert import ExpertBlock, timestep_embedding
+from mu0.models.world_model import Mu0WorldModel
+
+
+def grid_uv(grid: int, device=None) -> torch.Tensor:
+    """(grid², 2) keypoints at the centres of a grid × grid lattice, in unit coordinates [-1, 1]."""
+    centres = (torch.arange(grid, dtype=torch.float32, device=device) + 0.5) / grid * 2 - 1
+    v, u = torch.meshgrid(centres, centres, indexing="ij")
+    return torch.stack([u, v], dim=-1).reshape(-1, 2)
+
+
+class GatedCrossAttention(nn.Module):
+    """x + tanh(g)·attn(x, memory); g starts at 0, so the block starts closed (the identity)."""
+
+    def __init__(self, width: int, memory_width: int, heads: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.memory_proj = nn.Linear(memory_width, width)
+        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.gate = nn.Parameter(torch.zeros(1))  # 1-D: DeepSpeed broadcasts parameters as bytes
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        m = self.memory_proj(memory)
+        return x + torch.tanh(self.gate) * self.attn(self.norm(x), m, m, need_weights=False)[0]
+
+
+class ActionExpert(Checkpointable, nn.Module):
+    kind, config_class = "action-expert", ActionExpertConfig
+
+    def __init__(self, cfg: ActionExpertConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        if cfg.use_trace:
+            self.world = Mu0WorldModel(cfg.world)
+            self.world.requires_grad_(False)
+            self.register_buffer("grid", grid_uv(cfg.grid), persistent=False)
+            self.trace_gate = GatedCrossAttention(cfg.world.backbone.text_hidden, cfg.world.expert.width, cfg.heads)
+        else:
+            backbone = dataclasses.replace(cfg.world.backbone, freeze=False)
+            self.backbone = VLMBackbone(backbone)
+        hidden = cfg.world.backbone.text_hidden
+        self.prefix_proj = nn.Linear(hidden, w)
+        self.proprio_in = nn.Linear(cfg.proprio_dim, w)
+        self.action_in = nn.Linear(cfg.action_dim, w)
+        self.step_embed = nn.Parameter(torch.randn(cfg.chunk, w) * 0.02)
+        self.time_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
+        self.blocks = nn.ModuleList(ExpertBlock(w, cfg.heads) for _ in range(cfg.layers))
+        self.out_norm = nn.LayerNorm(w)
+        self.action_out = nn.Linear(w, cfg.action_dim)
+        self.register_buffer("proprio_mean", torch.zeros(cfg.proprio_dim))
+        self.register_buffer("proprio_std", torch.ones(cfg.proprio_dim))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.cfg.use_trace:
+            self.world.eval()  # frozen: no dropout, whatever the policy's mode
+        return self
+
+    def set_proprio_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.proprio_mean.copy_(mean)
+        self.proprio_std.copy_(std.clamp(min=1e-3))
+
+    def context(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
+                with_trace: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The decoder's context (b,l+1,w), its padding mask (b,l+1) and — with `with_trace` and
+        use_trace — μ_0's normalised trace on the grid (b,n,h,3)."""
+        trace = None
+        if self.cfg.use_trace:
+            with torch.no_grad():
+                prefix, mask = self.world.backbone.embed_prefix(images, instructions)
+                uv = self.grid.expand(len(images), -1, -1)
+                states, trace = self.world.trace_features(prefix, mask, uv, self.cfg.trace_steps)
+                tokens = self._pool(states)
+            prefix = self.trace_gate(prefix, tokens)
+        else:
+            prefix, mask = self.backbone.embed_prefix(images, instructions)
+        p = (proprio - self.proprio_mean) / self.proprio_std
+        ctx = torch.cat([self.prefix_proj(prefix), self.proprio_in(p)[:, None]], dim=1)
+        ctx_mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        return ctx, ctx_mask, (trace if with_trace else None)
+
+    def _pool(self, states: torch.Tensor) -> torch.Tensor:
+        """(b, grid², w) → (b, (grid/pool)², w) by average pooling on the lattice."""
+        b, _, w = states.shape
+        g, p = self.cfg.grid, self.cfg.pool
+        x = states.reshape(b, g, g, w).permute(0, 3, 1, 2)
+        return nn.functional.avg_pool2d(x, p).flatten(2).transpose(1, 2)
+
+    def velocity(self, ctx, ctx_mask, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The flow's velocity (b,c,a) for the noisy chunk x_t at times t (b,)."""
+        x = self.action_in(x_t) + self.step_embed
+        cond = self.time_mlp(timestep_embedding(t, x.shape[-1]))
+        for block in self.blocks:
+            x = block(x, cond, ctx, ~ctx_mask, None, None)
+        return self.action_out(self.out_norm(x))
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        return self.compute_loss(batch)
+
+    def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        """Batch: image (b,3,h,w) uint8, instruction [b], proprio (b,p), actions (b,c,a), action_valid (b,c)."""
+        actions, valid = batch["actions"], batch["action_valid"].float()
+        ctx, ctx_mask, _ = self.context(batch["image"], list(batch["instruction"]), batch["proprio"])
+        beta = torch.distributions.Beta(torch.tensor(1.5), torch.tensor(1.0))
+        t = (beta.sample((len(actions),)) * 0.999 + 0.001).to(actions.device)
+        noise = torch.randn_like(actions)
+        x_t = t[:, None, None] * noise + (1 - t[:, None, None]) * actions
+        err = ((self.velocity(ctx, ctx_mask, x_t, t) - (noise - actions)) ** 2).mean(-1)
+        loss = (err * valid).sum() / valid.sum().clamp(min=1)
+        info = {"loss": float(loss.detach())}
+        if self.cfg.use_trace:
+            info["trace_gate"] = float(torch.tanh(self.trace_gate.gate).detach()[0])
+        return loss, info
+
+    @torch.no_grad()
+    def act(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
+            noise: torch.Tensor | None = None) -> dict:
+        """An action chunk (b,c,a), clipped to [-1, 1], and μ_0's grid trace (b,n,h,3) when it has one."""
+        ctx, ctx_mask, trace = self.context(images, instructions, proprio, with_trace=True)
+        b, steps = len(images), self.cfg.flow_steps
+        x = noise if noise is not None else torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=images.device)
+        for i in range(steps):
+            t = torch.full((b,), 1.0 - i / steps, device=x.device)
+            x = x - self.velocity(ctx, ctx_mask, x, t) / steps
+        out = {"actions": x.clamp(-1.0, 1.0)}
+        if trace is not None:
+            out["trace"] = trace
+            out["grid_uv"] = self.grid.expand(b, -1, -1)
+        return out

@@ -1,0 +1,112 @@
+"""Action-labelled demonstrations for the action expert: which episodes, and the samples cut from them.
+
+An episode counts only with `robot.npz` (actions, proprio, success per frame). Handing fine-tuning an
+episode without it is an error that names every such episode — silently skipping them would train on
+less than asked. A sample is frame t of an episode: its image, instruction and proprio, and the chunk of
+actions t..t+c−1, with steps past the episode's end zero-padded and masked out.
+Shapes: c chunk, a action dim, p proprio dim.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mu0.config import PolicyDataConfig
+from mu0.episodes import schema
+from mu0.episodes.reader import list_episodes, read_meta
+
+
+class MissingActionLabelsError(ValueError):
+    """Episodes without robot.npz were given to a stage that needs action labels."""
+
+
+def select_demos(root: Path, cfg: PolicyDataConfig, accepted: set[str] | None = None) -> list[Path]:
+    """The demonstrations: episodes of `cfg.camera` (and `cfg.tasks`), `demos_per_task` per task, lowest
+    seeds first, successful rollouts only when asked."""
+    root = Path(root)
+    paths = [p for p in list_episodes(root) if accepted is None or p.name in accepted]
+    if not paths:
+        raise ValueError(f"{root}: no episodes to fine-tune on")
+    metas = {p: read_meta(p) for p in paths}
+    paths = [p for p in paths if metas[p].get("camera", cfg.camera) == cfg.camera
+             and (not cfg.tasks or metas[p].get("task") in cfg.tasks)]
+    if not paths:
+        raise ValueError(f"{root}: no episodes of camera '{cfg.camera}'"
+                         + (f" and tasks {list(cfg.tasks)}" if cfg.tasks else ""))
+    unlabelled = [p.name for p in paths if not (p / schema.ROBOT).exists()]
+    if unlabelled:
+        shown = ", ".join(unlabelled[:8]) + (f" and {len(unlabelled) - 8} more" if len(unlabelled) > 8 else "")
+        raise MissingActionLabelsError(
+            f"{root}: {len(unlabelled)} episode(s) have no action labels ({schema.ROBOT}) and cannot train a "
+            f"policy: {shown}. Fine-tune on action-labelled episodes (e.g. `mu0 ingest metaworld`), or narrow "
+            f"the selection with --policy-data.tasks / --policy-data.camera")
+    by_task: dict[str, list[Path]] = defaultdict(list)
+    for p in sorted(paths, key=lambda p: (metas[p].get("task", ""), metas[p].get("seed", 0), p.name)):
+        if cfg.successful_only and metas[p].get("success") is False:
+            continue
+        by_task[metas[p].get("task", "")].append(p)
+    chosen = [p for task in sorted(by_task) for p in (by_task[task][:cfg.demos_per_task] if cfg.demos_per_task
+                                                      else by_task[task])]
+    if not chosen:
+        raise ValueError(f"{root}: no successful demonstrations among {len(paths)} episodes")
+    return chosen
+
+
+def demo_summary(paths: list[Path]) -> dict:
+    """Tasks, per-task counts and seeds of the chosen demonstrations (saved with the policy)."""
+    out: dict[str, dict] = {}
+    for p in paths:
+        meta = read_meta(p)
+        entry = out.setdefault(meta.get("task", ""), {"episodes": [], "seeds": []})
+        entry["episodes"].append(p.name)
+        entry["seeds"].append(meta.get("seed"))
+    return out
+
+
+class ActionChunkDataset(torch.utils.data.Dataset):
+    """One sample per frame of every demonstration; arrays stay memory-mapped until indexed."""
+
+    def __init__(self, paths: list[Path], chunk: int, action_dim: int, proprio_dim: int) -> None:
+        self.paths, self.chunk = list(paths), chunk
+        self.images, self.robot, self.instructions, index = [], [], [], []
+        for e, path in enumerate(self.paths):
+            with np.load(path / schema.ROBOT, allow_pickle=False) as z:
+                robot = {k: np.asarray(z[k], np.float32) for k in ("actions", "proprio")}
+            for key, dim in (("actions", action_dim), ("proprio", proprio_dim)):
+                if robot[key].ndim != 2 or robot[key].shape[1] != dim:
+                    raise ValueError(f"{path / schema.ROBOT}: {key} has shape {robot[key].shape}, the policy "
+                                     f"expects (T, {dim}) (--policy.{key.rstrip('s')}-dim)")
+            images = np.load(path / schema.IMAGES, mmap_mode="r")
+            if len(images) != len(robot["actions"]):
+                raise ValueError(f"{path / schema.ROBOT}: {len(robot['actions'])} actions for {len(images)} frames")
+            self.images.append(images)
+            self.robot.append(robot)
+            self.instructions.append(list(json.loads((path / schema.META).read_text()).get("instructions", [])) or [""])
+            index += [(e, t) for t in range(len(images))]
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key) -> dict:
+        idx = key[0] if isinstance(key, tuple) else key
+        e, t = self.index[idx]
+        actions = self.robot[e]["actions"]
+        chunk = np.zeros((self.chunk, actions.shape[1]), np.float32)
+        part = actions[t:t + self.chunk]
+        chunk[:len(part)] = part
+        valid = np.arange(self.chunk) < len(part)
+        texts = self.instructions[e]
+        return {"image": torch.from_numpy(np.array(self.images[e][t])).permute(2, 0, 1),
+                "instruction": texts[idx % len(texts)],
+                "proprio": torch.from_numpy(self.robot[e]["proprio"][t]),
+                "actions": torch.from_numpy(chunk), "action_valid": torch.from_numpy(valid)}
+
+    def proprio_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        allp = np.concatenate([r["proprio"] for r in self.robot])
+        return torch.from_numpy(allp.mean(0)), torch.from_numpy(allp.std(0))

@@ -1,0 +1,136 @@
+"""The fine-tuning stage: an action expert on action-labelled demonstrations, with DeepSpeed.
+
+Three policies come out of the same function and the same budget: trace-conditioned (reads a frozen
+μ_0 from `world_model`), scratch (the same decoder and backbone shape, no μ_0 features, random init), and
+action-pretrained (scratch's architecture, started from `init_from` — a policy first trained with action
+labels on the pretraining episodes). Writes `model/` (config.json + model.safetensors, μ_0's delta
+statistics for drawing traces, and train_config.json recording the demonstrations and their seeds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mu0.config import ActionExpertConfig, PolicyDataConfig, TrainConfig, to_dict
+from mu0.episodes.atomic import write_json_atomic
+from mu0.models.action_expert import ActionExpert
+from mu0.models.world_model import Mu0WorldModel
+from mu0.training.action_data import ActionChunkDataset, demo_summary, select_demos
+from mu0.training.engine import make_engine
+from mu0.training.pretrain import STATS, TrainingDivergedError, micro_batch_loader, seed_step
+from mu0.training.tracker import NullTracker, Tracker
+
+log = logging.getLogger(__name__)
+MODEL = "model"
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneResult:
+    model_dir: Path
+    steps: int
+    losses: list[float]
+    samples: int
+    episodes: int
+    samples_per_s: float
+    trace_gate: float | None
+
+
+def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: Path | None) -> ActionExpert:
+    """The policy to train. With use_trace, μ_0 comes from `world_model` (its config becomes the policy's
+    `world`); `init_from` (an earlier policy folder, e.g. the action-pretrained one) must fit the result."""
+    world = None
+    if world_model is not None:
+        world = Mu0WorldModel.from_pretrained(world_model)
+        cfg = dataclasses.replace(cfg, world=world.cfg)
+    elif cfg.use_trace and init_from is None:
+        raise ValueError("a trace-conditioned policy needs --world-model (a μ_0 folder or models:/NAME@ALIAS)")
+    if init_from is not None:
+        expect = cfg if world_model is not None else None
+        policy = ActionExpert.from_pretrained(init_from, expect=expect)
+        if policy.cfg.use_trace != cfg.use_trace:
+            raise ValueError(f"{init_from}: a policy with use_trace={policy.cfg.use_trace}, asked for "
+                             f"use_trace={cfg.use_trace}")
+        return policy
+    policy = ActionExpert(cfg)
+    if world is not None and cfg.use_trace:
+        policy.world.load_state_dict(world.state_dict())
+    return policy
+
+
+def _save(policy: ActionExpert, folder: Path, world_model: Path | None, record: dict) -> Path:
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    policy.save_pretrained(staging)
+    if world_model is not None and (Path(world_model) / STATS).exists():
+        shutil.copy2(Path(world_model) / STATS, staging / STATS)  # turns μ_0's normalised traces into pixels
+    write_json_atomic(staging / "train_config.json", record)
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    return folder
+
+
+def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data_cfg: PolicyDataConfig,
+             train_cfg: TrainConfig, world_model: Path | None = None, init_from: Path | None = None,
+             tracker: Tracker | None = None, accepted: set[str] | None = None,
+             on_step: Callable[[int, dict], None] | None = None) -> FinetuneResult:
+    tracker = tracker or NullTracker()
+    torch.manual_seed(train_cfg.seed)
+    policy = build_policy(policy_cfg, world_model, init_from)
+    cfg = policy.cfg
+    demos = select_demos(episodes, data_cfg, accepted)
+    dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim)
+    if len(dataset) < train_cfg.micro_batch:
+        raise ValueError(f"{episodes}: {len(dataset)} samples, fewer than one micro-batch of {train_cfg.micro_batch}")
+    if init_from is None:
+        policy.set_proprio_stats(*dataset.proprio_stats())
+    engine, _ = make_engine(policy, train_cfg)
+    summary = demo_summary(demos)
+    tracker.log_params({"policy": to_dict(cfg), "policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg),
+                        "episodes": len(demos), "samples": len(dataset), "world_model": str(world_model or ""),
+                        "init_from": str(init_from or "")})
+    batches = micro_batch_loader(dataset, train_cfg, 0)
+    losses, seen, t0, last = [], 0, time.perf_counter(), train_cfg.steps
+    for step in range(train_cfg.steps):
+        step_losses, info = [], {}
+        for micro in range(train_cfg.grad_accumulation):
+            batch = next(batches)
+            seed_step(train_cfg.seed, step * train_cfg.grad_accumulation + micro)
+            loss, info = engine(batch)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(f"fine-tuning step {step + 1}: loss is {loss.item()}; nothing saved. "
+                                            "Lower --finetune.lr or check the demonstrations")
+            engine.backward(loss)
+            engine.step()
+            step_losses.append(info["loss"])
+            seen += len(batch["instruction"])
+        losses.append(float(np.mean(step_losses)))
+        metrics = {**info, "loss": losses[-1], "lr": engine.get_lr()[0],
+                   "samples_per_s": seen / (time.perf_counter() - t0)}
+        out_of_time = train_cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * train_cfg.max_minutes
+        last = step + 1 if out_of_time else last
+        if on_step is not None:
+            on_step(step + 1, metrics)
+        if (step + 1) % train_cfg.log_every == 0 or step + 1 == last:
+            tracker.log_metrics(metrics, step + 1)
+        if out_of_time:
+            log.info("time budget of %.1f min reached at step %d", train_cfg.max_minutes, step + 1)
+            break
+    record = {"policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg), "steps": last, "demos": summary,
+              "world_model": str(world_model or ""), "init_from": str(init_from or ""), "episodes_root": str(episodes),
+              "image_size": int(dataset.images[0].shape[1])}
+    model_dir = _save(engine.module, Path(out_dir) / MODEL, world_model, record)
+    tracker.log_artifact(model_dir)
+    gate = float(torch.tanh(engine.module.trace_gate.gate.detach())[0]) if cfg.use_trace else None
+    log.info("fine-tuned %d steps on %d demos (%s)", last, len(demos), json.dumps({k: len(v["episodes"])
+                                                                                    for k, v in summary.items()}))
+    return FinetuneResult(model_dir, last, losses, len(dataset), len(demos), seen / max(time.perf_counter() - t0,
+                                                                                          1e-9), gate)
