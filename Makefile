@@ -13,7 +13,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 PRESET ?= tiny
 
-.PHONY: install system-deps demo test lint bench compare clean help
+.PHONY: install system-deps demo test lint bench compare compare-policy clean help
 
 help:
 	@echo "make demo    install everything; the whole chain as a Prefect flow: MT10 (DVC-versioned) → traces → validation →"
@@ -21,6 +21,7 @@ help:
 	@echo "make test    install everything and run the test suite (ruff + pytest, import contracts included)"
 	@echo "make bench   run the benchmarks under benchmarks/"
 	@echo "make compare μ_0 vs its baselines at the small preset on MT10 (about an hour)"
+	@echo "make compare-policy  trace-conditioned vs action-pretrained vs scratch policies in Meta-World (after compare)"
 
 system-deps:
 	@if dpkg-query -W -f='$${Status}\n' $(EGL_PACKAGES) 2>/dev/null | grep -qv 'install ok installed' \
@@ -73,6 +74,25 @@ compare: install
 	$(BIN)/mu0 evaluate traces --preset small --model $(COMPARE)/mu0/model --traces $(COMPARE)/traces \
 	  --baselines $(COMPARE)/track-transformer/model $(COMPARE)/tokenized-vlm/model --holdout-tasks window-close-v3 \
 	  --samples 5 --max-queries 600 --report $(COMPARE)/metrics.json --overlays $(COMPARE)/overlays
+
+# The action expert on the frozen small μ_0 against scratch and action-pretrained policies (what the issue-6 note
+# reports): 10 fresh demonstrations per MT10 task (seeds 1000+), action pretraining on the pretraining rollouts
+# without the held-out task, the same steps and batch for every fine-tuning, 10 rollouts per task on seeds 100000+.
+POLICY_OPTS = --preset small --validation-report /nonexistent --world-model $(COMPARE)/mu0/model --no-mlflow
+PRETRAIN_TASKS = reach-v3 push-v3 pick-place-v3 door-open-v3 drawer-open-v3 drawer-close-v3 \
+	button-press-topdown-v3 peg-insert-side-v3 window-open-v3
+compare-policy: install
+	$(BIN)/mu0 ingest metaworld --preset small --seed 1000 --cameras front --out $(COMPARE)/demos \
+	  --quarantine $(COMPARE)/demos-quarantine --no-version
+	$(BIN)/mu0 finetune --mode scratch --episodes $(COMPARE)/raw --policy-data.demos-per-task 0 \
+	  --policy-data.tasks $(PRETRAIN_TASKS) --out $(COMPARE)/policy-action-pretrain $(POLICY_OPTS)
+	$(BIN)/mu0 finetune --mode action-pretrained --init-from $(COMPARE)/policy-action-pretrain/model \
+	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-action-pretrained $(POLICY_OPTS)
+	for mode in trace scratch; do $(BIN)/mu0 finetune --mode $$mode --episodes $(COMPARE)/demos \
+	  --out $(COMPARE)/policy-$$mode $(POLICY_OPTS) || exit 1; done
+	$(BIN)/mu0 evaluate policy --preset small --no-mlflow --report $(COMPARE)/policy_metrics.json \
+	  --videos $(COMPARE)/rollout_videos --policies trace=$(COMPARE)/policy-trace/model \
+	  scratch=$(COMPARE)/policy-scratch/model action-pretrained=$(COMPARE)/policy-action-pretrained/model
 
 bench: install
 	$(BIN)/python benchmarks/bench_metaworld.py

@@ -17,7 +17,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extract-eval": ("mu0.cli.extract_eval", "TraceExtract's tracks against simulator ground truth (reports/)"),
     "validate": ("mu0.cli.validate", "Great Expectations gate over raw and trace data (reports/validation.md)"),
     "pretrain": ("mu0.cli.pretrain", "pretrain μ_0 on the accepted trace episodes with DeepSpeed (artifacts/mu0)"),
-    "evaluate": ("mu0.cli.evaluate", "`evaluate traces`: μ_0 vs baselines on held-out traces (reports/metrics.md)"),
+    "finetune": ("mu0.cli.finetune", "an action expert on a frozen μ_0 (or scratch / action-pretrained) from demos"),
+    "evaluate": ("mu0.cli.evaluate", "`evaluate traces`: μ_0 vs baselines (reports/metrics.md); `evaluate policy`: "
+                 "Meta-World success"),
     "register": ("mu0.cli.register", "log + register a trained μ_0 as `challenger` with lineage (MLflow registry)"),
     "promote": ("mu0.cli.promote", "move `champion` to the challenger if it beats the champion (or --force)"),
     "data": ("mu0.cli.data", "version data/raw with DVC (`data version`) or fetch it from the remote (`data pull`)"),

@@ -1,4 +1,5 @@
-"""`mu0 evaluate traces`: μ_0 against the kinematic baselines on held-out trace episodes."""
+"""`mu0 evaluate traces`: μ_0 against the baselines on held-out trace episodes (`mu0 evaluate policy`: see
+evaluate_policy.py)."""
 
 from __future__ import annotations
 
@@ -52,8 +53,12 @@ def run(args: list[str]) -> int:
     from mu0.episodes.atomic import write_bytes_atomic, write_json_atomic
     from mu0.evaluation.trace_eval import evaluate_traces, markdown_table
 
+    if args and args[0] == "policy":
+        from mu0.cli.evaluate_policy import run as run_policy
+
+        return run_policy(args[1:])
     if not args or args[0] != "traces":
-        console.print("usage: mu0 evaluate traces [OPTIONS]   (policy evaluation arrives with the action expert)")
+        console.print("usage: mu0 evaluate {traces,policy} [OPTIONS]   (mu0 evaluate traces --help)")
         return 0 if args and args[0] in ("-h", "--help") else 2
     parsed = parse_with_preset(EvaluateTracesArgs, lambda p: EvaluateTracesArgs(data=p.data), args[1:],
                                "mu0 evaluate traces", "Score μ_0's trace predictions (ADE, FDE, minADE, DTW, "

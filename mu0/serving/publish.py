@@ -25,15 +25,24 @@ def gate_scores(report: dict, metric: str = GATE_METRIC, name: str = "mu0") -> t
 def champion_folder(dst: Path, model: str = WORLD_MODEL) -> Path | None:
     """Download the champion's model folder (config.json + weights + statistics) into `dst`; None if
     there is no champion yet."""
-    import mlflow
-
     version = registry.alias_version(model, registry.CHAMPION)
     if version is None:
         return None
-    root = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model}/{version}", dst_path=str(dst)))
+    return model_folder(f"models:/{model}/{version}", dst)
+
+
+def model_folder(uri: str, dst: Path) -> Path:
+    """The model folder (config.json + model.safetensors + statistics) of a registered model — a
+    `models:/NAME/VERSION` or `models:/NAME@ALIAS` URI — downloaded into `dst`."""
+    import mlflow
+
+    try:
+        root = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
+    except mlflow.exceptions.MlflowException as e:
+        raise FileNotFoundError(f"{uri}: cannot be resolved in the MLflow registry ({e.message})") from None
     found = [p.parent for p in root.rglob("config.json") if (p.parent / "model.safetensors").exists()]
     if not found:
-        raise FileNotFoundError(f"models:/{model}/{version}: no model folder (config.json + model.safetensors)")
+        raise FileNotFoundError(f"{uri}: no model folder (config.json + model.safetensors)")
     return found[0]
 
 

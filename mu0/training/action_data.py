@@ -29,9 +29,11 @@ def select_demos(root: Path, cfg: PolicyDataConfig, accepted: set[str] | None = 
     """The demonstrations: episodes of `cfg.camera` (and `cfg.tasks`), `demos_per_task` per task, lowest
     seeds first, successful rollouts only when asked."""
     root = Path(root)
-    paths = [p for p in list_episodes(root) if accepted is None or p.name in accepted]
+    found = list_episodes(root)
+    paths = [p for p in found if accepted is None or p.name in accepted]
     if not paths:
-        raise ValueError(f"{root}: no episodes to fine-tune on")
+        why = f" ({len(found)} found, none accepted by the validation report)" if found else ""
+        raise ValueError(f"{root}: no episodes to fine-tune on{why}")
     metas = {p: read_meta(p) for p in paths}
     paths = [p for p in paths if metas[p].get("camera", cfg.camera) == cfg.camera
              and (not cfg.tasks or metas[p].get("task") in cfg.tasks)]

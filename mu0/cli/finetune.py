@@ -1,0 +1,91 @@
+"""`mu0 finetune`: an action expert on action-labelled demonstrations — on a frozen μ_0 (`--mode trace`),
+from scratch, or from an action-pretrained policy — with DeepSpeed."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from mu0.cli.common import console, parse_with_preset
+from mu0.config import ActionExpertConfig, PolicyDataConfig, TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneArgs:
+    # trace: read the frozen μ_0's trace features; scratch: the same decoder without them, random init;
+    # action-pretrained: scratch's architecture started from --init-from (a policy trained with action labels
+    # on the pretraining episodes: `mu0 finetune --mode scratch --policy-data.demos-per-task 0 ...`).
+    mode: Literal["trace", "scratch", "action-pretrained"] = "trace"
+    # Folder of action-labelled episodes (robot.npz); others are an error that names them.
+    episodes: Path = Path("data/raw")
+    # The frozen μ_0: a model folder, or a registry URI such as models:/mu0-world-model@champion. Scratch and
+    # action-pretrained policies take only its backbone's shape from it (empty: the preset's shape).
+    world_model: str = "artifacts/mu0/model"
+    # Start from this policy folder's weights (required by --mode action-pretrained).
+    init_from: Path | None = None
+    # Output folder (model/ = config.json + model.safetensors + train_config.json); default
+    # artifacts/policy-<mode>.
+    out: Path | None = None
+    # Validation report whose accepted_episodes restrict the demonstrations (ignored if missing).
+    validation_report: Path = Path("reports/validation.json")
+    policy: ActionExpertConfig = ActionExpertConfig()
+    policy_data: PolicyDataConfig = PolicyDataConfig()
+    finetune: TrainConfig = TrainConfig()
+    # Track the run in MLflow.
+    mlflow: bool = True
+
+
+@contextlib.contextmanager
+def resolved_world_model(spec: str):
+    """A local μ_0 folder for `spec` (a path, or a models:/ URI downloaded for the duration); None if empty."""
+    if not spec:
+        yield None
+    elif spec.startswith("models:/"):
+        from mu0.mlops.tracking import configure
+        from mu0.serving.publish import model_folder
+
+        configure()
+        with tempfile.TemporaryDirectory() as tmp:
+            yield model_folder(spec, Path(tmp))
+    else:
+        if not Path(spec).is_dir():
+            raise FileNotFoundError(f"{spec}: no μ_0 model folder here (train one with mu0 pretrain, or pass "
+                                    "models:/mu0-world-model@champion)")
+        yield Path(spec)
+
+
+def run(args: list[str]) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from mu0.cli.pretrain import _accepted
+    from mu0.cli.tracking import stage_tracker
+    from mu0.training.finetune import finetune
+
+    parsed = parse_with_preset(
+        FinetuneArgs, lambda p: FinetuneArgs(policy=dataclasses.replace(p.policy, world=p.model),
+                                             policy_data=p.policy_data, finetune=p.finetune),
+        args, "mu0 finetune", "Fine-tune an action expert (flow-matching action chunks) on action-labelled "
+        "demonstrations, reading a frozen μ_0's traces or not.", prefixed=True)
+    if parsed is None:
+        return 2
+    if parsed.mode == "action-pretrained" and parsed.init_from is None:
+        console.print("[red]error:[/red] --mode action-pretrained needs --init-from (the action-pretrained policy)")
+        return 2
+    policy_cfg = dataclasses.replace(parsed.policy, use_trace=parsed.mode == "trace")
+    out = parsed.out or Path("artifacts") / f"policy-{parsed.mode}"
+    columns = (TextColumn(f"[bold]finetune {parsed.mode}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("loss {task.fields[loss]:.4f}"))
+    with resolved_world_model(parsed.world_model) as world, \
+            stage_tracker(f"finetune-{parsed.mode}", parsed.mlflow, {"stage": "finetune", "mode": parsed.mode}) \
+            as tracker, Progress(*columns, console=console) as progress:
+        task = progress.add_task("finetune", total=parsed.finetune.steps, loss=float("nan"))
+        result = finetune(parsed.episodes, out, policy_cfg, parsed.policy_data, parsed.finetune, world_model=world,
+                          init_from=parsed.init_from, tracker=tracker, accepted=_accepted(parsed.validation_report),
+                          on_step=lambda step, m: progress.update(task, completed=step, loss=m["loss"]))
+    gate = "" if result.trace_gate is None else f", trace gate tanh(g) = {result.trace_gate:+.3f}"
+    console.print(f"finetune {parsed.mode}: {result.steps} steps on {result.episodes} demonstrations "
+                  f"({result.samples} samples), final loss {result.losses[-1]:.4f}{gate} → {result.model_dir}")
+    return 0

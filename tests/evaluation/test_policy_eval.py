@@ -1,0 +1,108 @@
+"""Closed-loop policy evaluation: Wilson intervals, failures that do not stop the run, refusals up front, and a
+real parallel Meta-World rollout with its report and videos."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mu0.config import ActionExpertConfig, BackboneConfig, PolicyDataConfig, RolloutConfig, TraceExpertConfig, TrainConfig
+from mu0.config import WorldModelConfig
+from mu0.evaluation.policy_eval import check_policies, evaluate_policies, markdown_table, wilson_interval
+from mu0.evaluation.policy_rollout import PolicyRunner, RolloutJob, run_episode
+from mu0.models.world_model import Mu0WorldModel
+from mu0.training.finetune import finetune
+
+WORLD = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
+                         horizon=16, history=4)
+POLICY = ActionExpertConfig(world=WORLD, grid=4, width=32, layers=2, chunk=4)
+DATA = PolicyDataConfig(demos_per_task=0, camera="front", successful_only=False)
+TRAIN = TrainConfig(steps=4, micro_batch=4, warmup_steps=1, log_every=2, lr=1e-3)
+
+
+@pytest.fixture(scope="module")
+def policy_dir(metaworld_episodes, tmp_path_factory):
+    root = tmp_path_factory.mktemp("policy")
+    torch.manual_seed(0)
+    Mu0WorldModel(WORLD).save_pretrained(root / "mu0")
+    (root / "mu0" / "delta_stats.json").write_text(json.dumps({"scale": [0.1, 0.1, 0.05], "percentile": 95,
+                                                               "horizon": 16, "samples": 1}))
+    return finetune(metaworld_episodes, root / "trace", POLICY, DATA, TRAIN, world_model=root / "mu0").model_dir
+
+
+def test_wilson_interval_matches_known_values():
+    np.testing.assert_allclose(wilson_interval(5, 10), (0.2366, 0.7634), atol=1e-4)
+    np.testing.assert_allclose(wilson_interval(0, 10), (0.0, 0.2775), atol=1e-4)
+    np.testing.assert_allclose(wilson_interval(10, 10), (0.7225, 1.0), atol=1e-4)
+    assert np.isnan(wilson_interval(0, 0)[0])
+
+
+class _FailingEnv:
+    """A real Meta-World environment whose simulator raises at step `fail_at`."""
+
+    def __init__(self, env, fail_at: int) -> None:
+        self.env, self.fail_at, self.steps = env, fail_at, 0
+
+    def __getattr__(self, name):
+        return getattr(self.env, name)
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps == self.fail_at:
+            raise RuntimeError("MuJoCo Warning: simulation is unstable")
+        return self.env.step(action)
+
+
+def test_an_environment_that_raises_mid_rollout_is_a_recorded_failure(policy_dir):
+    from mu0.sources.metaworld import make_env
+
+    def failing(task, seed):
+        env, obs = make_env(task, seed)
+        return _FailingEnv(env, 3), obs
+
+    runner = PolicyRunner(policy_dir)
+    broken = run_episode(RolloutJob("reach-v3", 100_000, 10, 2), runner, make_env=failing)
+    assert not broken.success and broken.length == 2 and "RuntimeError: MuJoCo Warning" in broken.error
+    fine = run_episode(RolloutJob("reach-v3", 100_000, 10, 2), runner)  # the next episode runs normally
+    assert fine.error is None and fine.length == 10 and fine.plans == 5
+
+
+def test_a_policy_whose_action_size_does_not_fit_the_environment_is_refused(policy_dir, tmp_path):
+    from mu0.models.action_expert import ActionExpert
+
+    policy = ActionExpert.from_pretrained(policy_dir)
+    wrong = ActionExpert(dataclasses.replace(policy.cfg, action_dim=6))
+    wrong.save_pretrained(tmp_path / "wrong")
+    with pytest.raises(ValueError, match=r"wrong/config.json: the policy outputs 6-D actions but reach-v3's action "
+                                         r"space is 4-D"):
+        check_policies({"wrong": PolicyRunner(tmp_path / "wrong")}, ["reach-v3"], RolloutConfig())
+
+
+def test_evaluation_seeds_must_differ_from_the_training_seeds(policy_dir):
+    with pytest.raises(ValueError, match=r"trained on seeds \[0\]"):
+        check_policies({"trace": PolicyRunner(policy_dir)}, ["pick-place-v3"], RolloutConfig(seed=0))
+
+
+@pytest.mark.slow
+def test_parallel_rollouts_report_success_with_intervals_and_save_trace_videos(policy_dir, tmp_path):
+    cfg = RolloutConfig(tasks=("reach-v3", "pick-place-v3"), episodes_per_task=2, max_steps=12, execute=3,
+                        workers=2, videos_per_task=1)
+    report = evaluate_policies({"trace": policy_dir}, cfg, tmp_path / "videos")
+    entry = report["policies"]["trace"]
+    assert report["seeds"] == [100_000, 100_001] and len(entry["episodes"]) == 4
+    assert [(e["task"], e["seed"]) for e in entry["episodes"]] == [
+        ("reach-v3", 100_000), ("reach-v3", 100_001), ("pick-place-v3", 100_000), ("pick-place-v3", 100_001)]
+    for task in cfg.tasks:
+        s = entry["per_task"][task]
+        assert s["episodes"] == 2 and 0.0 <= s["ci95"][0] <= s["success"] <= s["ci95"][1] <= 1.0
+        assert s["errors"] == 0
+    assert entry["control_ms_per_step"] > 0
+    videos = sorted(p.name for p in (tmp_path / "videos" / "trace").iterdir())
+    assert videos == ["pick-place-v3-s100000.gif", "reach-v3-s100000.gif"]
+    from PIL import Image
+
+    with Image.open(tmp_path / "videos" / "trace" / "reach-v3-s100000.gif") as gif:
+        assert gif.n_frames == next(e["length"] for e in entry["episodes"] if e["video"] and "reach" in e["video"])
+    assert "| reach-v3 |" in markdown_table(report)

@@ -1,0 +1,101 @@
+"""The action expert: the trace gate starts closed, μ_0 stays frozen, flow matching fits, checkpoints round-trip."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from mu0.config import ActionExpertConfig, BackboneConfig, TraceExpertConfig, WorldModelConfig
+from mu0.models.action_expert import ActionExpert, grid_uv
+from mu0.models.checkpoint import CheckpointError
+
+WORLD = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
+                         horizon=16, history=4)
+CFG = ActionExpertConfig(world=WORLD, grid=4, pool=2, width=32, layers=2, chunk=4)
+
+
+def policy_batch(b: int = 4, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {"image": torch.randint(0, 255, (b, 3, 32, 32), dtype=torch.uint8, generator=g),
+            "instruction": ["open the drawer", "push the puck"] * (b // 2),
+            "proprio": torch.randn(b, 4, generator=g), "actions": torch.rand(b, 4, 4, generator=g) * 2 - 1,
+            "action_valid": torch.tensor([[True] * 4] * (b - 1) + [[True, True, False, False]])}
+
+
+def test_grid_keypoints_cover_the_image_in_unit_coordinates():
+    uv = grid_uv(4)
+    assert uv.shape == (16, 2)
+    assert torch.allclose(uv[0], torch.tensor([-0.75, -0.75])) and torch.allclose(uv[-1], torch.tensor([0.75, 0.75]))
+
+
+def test_trace_gate_starts_closed_so_trace_features_do_not_change_the_context():
+    torch.manual_seed(0)
+    policy = ActionExpert(CFG)
+    batch = policy_batch()
+    before = policy.context(batch["image"], batch["instruction"], batch["proprio"])[0]
+    with torch.no_grad():
+        for p in policy.world.expert.parameters():
+            p.add_(torch.randn_like(p))  # different trace features
+    after = policy.context(batch["image"], batch["instruction"], batch["proprio"])[0]
+    torch.testing.assert_close(before, after)
+    with torch.no_grad():
+        policy.trace_gate.gate.fill_(1.0)  # opened: the traces now reach the decoder
+    opened = policy.context(batch["image"], batch["instruction"], batch["proprio"])[0]
+    assert not torch.allclose(opened, after)
+
+
+def test_training_moves_the_decoder_and_gate_but_never_the_frozen_world_model():
+    torch.manual_seed(0)
+    policy = ActionExpert(CFG)
+    world = {k: v.clone() for k, v in policy.world.state_dict().items()}
+    trainable = [p for p in policy.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(trainable, lr=3e-3)
+    batch = policy_batch()
+    first = None
+    for step in range(60):
+        torch.manual_seed(step % 4)  # a fixed set of (noise, time) draws, so the loss can be fitted
+        loss, info = policy.compute_loss(batch)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * first
+    assert info["trace_gate"] != 0.0
+    for k, v in policy.world.state_dict().items():
+        torch.testing.assert_close(v, world[k], msg=f"frozen μ_0 weight {k} changed")
+
+
+def test_padded_chunk_steps_do_not_count_in_the_loss():
+    torch.manual_seed(0)
+    policy = ActionExpert(dataclasses.replace(CFG, use_trace=False))
+    batch = policy_batch()
+    torch.manual_seed(1)
+    base = policy.compute_loss(batch)[0]
+    batch["actions"][-1, 2:] = 100.0  # beyond the episode's end: masked
+    torch.manual_seed(1)
+    torch.testing.assert_close(policy.compute_loss(batch)[0], base)
+
+
+def test_act_returns_clipped_chunks_and_the_grid_trace():
+    policy = ActionExpert(CFG).eval()
+    batch = policy_batch(2)
+    out = policy.act(batch["image"], batch["instruction"], batch["proprio"])
+    assert out["actions"].shape == (2, 4, 4) and out["actions"].abs().max() <= 1.0
+    assert out["trace"].shape == (2, 16, 16, 3) and out["grid_uv"].shape == (2, 16, 2)
+    scratch = ActionExpert(dataclasses.replace(CFG, use_trace=False)).eval()
+    assert "trace" not in scratch.act(batch["image"], batch["instruction"], batch["proprio"])
+
+
+def test_checkpoint_round_trip_and_kind_check(tmp_path):
+    policy = ActionExpert(CFG).eval()
+    policy.set_proprio_stats(torch.ones(4), torch.full((4,), 2.0))
+    policy.save_pretrained(tmp_path / "policy")
+    loaded = ActionExpert.from_pretrained(tmp_path / "policy").eval()
+    batch = policy_batch(2)
+    noise = torch.randn(2, 4, 4)
+    torch.testing.assert_close(policy.act(batch["image"], batch["instruction"], batch["proprio"], noise)["actions"],
+                               loaded.act(batch["image"], batch["instruction"], batch["proprio"], noise)["actions"])
+    from mu0.models.world_model import Mu0WorldModel
+
+    with pytest.raises(CheckpointError, match="holds a 'action-expert' model, not a 'mu0' model"):
+        Mu0WorldModel.from_pretrained(tmp_path / "policy")

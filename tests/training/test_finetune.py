@@ -1,0 +1,106 @@
+"""Fine-tuning: what it refuses (unlabelled episodes, an incompatible μ_0, a wrong action size) and what it writes."""
+
+import dataclasses
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from mu0.config import (
+    ActionExpertConfig,
+    BackboneConfig,
+    PolicyDataConfig,
+    TraceExpertConfig,
+    TrackTransformerConfig,
+    TrainConfig,
+    WorldModelConfig,
+)
+from mu0.episodes.writer import write_episode
+from mu0.models.baselines.track_transformer import TrackTransformer
+from mu0.models.checkpoint import CheckpointError
+from mu0.models.world_model import Mu0WorldModel
+from mu0.training.action_data import MissingActionLabelsError, select_demos
+from mu0.training.finetune import finetune
+
+WORLD = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
+                         horizon=16, history=4)
+POLICY = ActionExpertConfig(world=WORLD, grid=4, width=32, layers=2, chunk=4)
+DATA = PolicyDataConfig(demos_per_task=0, camera="front", successful_only=False)
+TRAIN = TrainConfig(steps=6, micro_batch=4, warmup_steps=1, log_every=2, lr=1e-3)
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mu0") / "model"
+    torch.manual_seed(0)
+    Mu0WorldModel(WORLD).save_pretrained(folder)
+    (folder / "delta_stats.json").write_text(json.dumps({"scale": [0.1, 0.1, 0.05], "percentile": 95,
+                                                        "horizon": 16, "samples": 1}))
+    return folder
+
+
+def test_episodes_without_action_labels_are_named(tmp_path, episode_factory):
+    for i, robot in enumerate([True, False, False]):
+        ep = episode_factory(f"ep-{i}", robot=robot, seed=i)
+        ep.meta["camera"] = "front"
+        write_episode(ep, tmp_path)
+    with pytest.raises(MissingActionLabelsError, match=r"2 episode\(s\) have no action labels.*ep-1, ep-2"):
+        select_demos(tmp_path, DATA)
+
+
+def test_demos_per_task_takes_the_lowest_seeds_of_the_policy_camera(tmp_path, episode_factory):
+    for seed in (5, 3, 9):
+        for camera in ("front", "side"):
+            ep = episode_factory(f"ep-{seed}-{camera}", seed=seed)
+            ep.meta.update(camera=camera, seed=seed)
+            write_episode(ep, tmp_path)
+    chosen = select_demos(tmp_path, dataclasses.replace(DATA, demos_per_task=2))
+    assert [p.name for p in chosen] == ["ep-3-front", "ep-5-front"]
+
+
+def test_an_incompatible_world_model_is_refused_with_the_file_named(metaworld_episodes, world_dir, tmp_path):
+    other = tmp_path / "track"
+    TrackTransformer(TrackTransformerConfig.like(WORLD)).save_pretrained(other)
+    with pytest.raises(CheckpointError, match="holds a 'track-transformer' model, not a 'mu0' model"):
+        finetune(metaworld_episodes, tmp_path / "out", POLICY, DATA, TRAIN, world_model=other)
+    resized = tmp_path / "resized"
+    shutil.copytree(world_dir, resized)
+    config = json.loads((resized / "config.json").read_text())
+    config["expert"]["width"] = 48  # the config no longer fits the weights
+    (resized / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"model.safetensors: weights do not fit the config"):
+        finetune(metaworld_episodes, tmp_path / "out", POLICY, DATA, TRAIN, world_model=resized)
+    assert not (tmp_path / "out" / "model").exists()
+
+
+def test_an_init_policy_built_for_another_world_model_lists_the_differences(metaworld_episodes, world_dir, tmp_path):
+    first = finetune(metaworld_episodes, tmp_path / "a", dataclasses.replace(POLICY, chunk=2), DATA, TRAIN,
+                     world_model=world_dir)
+    with pytest.raises(CheckpointError, match="chunk"):
+        finetune(metaworld_episodes, tmp_path / "b", POLICY, DATA, TRAIN, world_model=world_dir,
+                 init_from=first.model_dir)
+
+
+def test_actions_that_do_not_match_the_policy_size_are_refused(metaworld_episodes, world_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"robot.npz: actions has shape \(\d+, 4\), the policy expects \(T, 7\)"):
+        finetune(metaworld_episodes, tmp_path / "out", dataclasses.replace(POLICY, action_dim=7), DATA, TRAIN,
+                 world_model=world_dir)
+
+
+def test_trace_finetuning_keeps_mu0_frozen_and_records_its_demonstrations(metaworld_episodes, world_dir, tmp_path):
+    result = finetune(metaworld_episodes, tmp_path / "out", POLICY, DATA, TRAIN, world_model=world_dir)
+    folder = result.model_dir
+    assert {p.name for p in folder.iterdir()} >= {"config.json", "model.safetensors", "train_config.json",
+                                                 "delta_stats.json"}
+    assert result.steps == 6 and np.isfinite(result.losses).all() and result.trace_gate is not None
+    record = json.loads((folder / "train_config.json").read_text())
+    assert record["demos"]["pick-place-v3"]["seeds"] == [0] and record["image_size"] == 64
+    from mu0.models.action_expert import ActionExpert
+
+    policy = ActionExpert.from_pretrained(folder)
+    source = Mu0WorldModel.from_pretrained(world_dir).state_dict()
+    for k, v in policy.world.state_dict().items():
+        torch.testing.assert_close(v, source[k])
+    assert not torch.allclose(policy.proprio_std, torch.ones(4))  # standardised with the demos' statistics
