@@ -12,7 +12,8 @@ SCALE = 3  # frames are upscaled so thin traces stay visible
 DRAWN = 16  # the traces that move most are drawn; the rest would only clutter the frame
 
 
-def traces_to_px(grid_uv: np.ndarray, trace: np.ndarray, scale_xy: tuple[float, float], hw: tuple[int, int]) -> np.ndarray:
+def traces_to_px(grid_uv: np.ndarray, trace: np.ndarray, scale_xy: tuple[float, float],
+                 hw: tuple[int, int]) -> np.ndarray:
     """Grid keypoints (n,2) unit uv + normalised trace deltas (n,h,≥2) → pixel tracks (n,h+1,2), anchor first."""
     h, w = hw
     uv = grid_uv[:, None, :] + trace[..., :2] * np.asarray(scale_xy, np.float32)

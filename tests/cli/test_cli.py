@@ -144,3 +144,28 @@ def test_pretrain_from_the_command_line(metaworld_episodes, tmp_path):
                 "--validation-report", tmp_path / "none.json", "--data.horizon", "64", "--model.horizon", "64",
                 "--no-mlflow")
     assert short.returncode != 0 and "need 65" in short.stderr
+
+
+@pytest.mark.slow
+def test_finetune_and_evaluate_policy_from_the_command_line(metaworld_episodes, tmp_path):
+    from mu0.models.world_model import Mu0WorldModel
+    from mu0.presets import get_preset
+
+    Mu0WorldModel(get_preset("debug").model).save_pretrained(tmp_path / "mu0")
+    common = ("--preset", "debug", "--episodes", metaworld_episodes, "--world-model", tmp_path / "mu0",
+              "--validation-report", tmp_path / "none.json", "--no-mlflow")
+    for mode in ("trace", "scratch"):
+        out = mu0("finetune", "--mode", mode, "--out", tmp_path / mode, *common)
+        assert out.returncode == 0, out.stderr
+        assert f"finetune {mode}: 20 steps on 1 demonstrations" in out.stderr.replace("\n", " ")
+    refused = mu0("finetune", "--mode", "action-pretrained", *common)
+    assert refused.returncode == 2 and "needs --init-from" in refused.stderr
+    out = mu0("evaluate", "policy", "--preset", "debug", "--no-mlflow", "--report", tmp_path / "policy.json",
+              "--videos", tmp_path / "videos", "--rollout.episodes-per-task", "1", "--policies",
+              f"trace={tmp_path / 'trace' / 'model'}", f"scratch={tmp_path / 'scratch' / 'model'}",
+              f"gone={tmp_path / 'nope'}")
+    assert out.returncode == 0, out.stderr
+    assert "policy gone:" in out.stderr and "skipped" in out.stderr
+    report = json.loads((tmp_path / "policy.json").read_text())
+    assert sorted(report["policies"]) == ["scratch", "trace"] and report["tasks"] == ["pick-place-v3"]
+    assert (tmp_path / "policy.md").exists() and "pick-place-v3" in out.stdout

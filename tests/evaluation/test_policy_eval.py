@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from mu0.config import ActionExpertConfig, BackboneConfig, PolicyDataConfig, RolloutConfig, TraceExpertConfig, TrainConfig
-from mu0.config import WorldModelConfig
+from mu0.config import (
+    ActionExpertConfig,
+    BackboneConfig,
+    PolicyDataConfig,
+    RolloutConfig,
+    TraceExpertConfig,
+    TrainConfig,
+    WorldModelConfig,
+)
 from mu0.evaluation.policy_eval import check_policies, evaluate_policies, markdown_table, wilson_interval
 from mu0.evaluation.policy_rollout import PolicyRunner, RolloutJob, run_episode
 from mu0.models.world_model import Mu0WorldModel
