@@ -20,6 +20,9 @@ class EvaluatePolicyArgs:
     # Folder for rollout videos (animated GIFs with μ_0's predicted traces on the frames).
     videos: Path = Path("reports/rollout_videos")
     rollout: RolloutConfig = RolloutConfig()
+    # Also roll out the registered champion (models:/mu0-policy-metaworld@champion) on the same tasks and seeds,
+    # so a promotion gate can compare the two; skipped when there is no champion yet.
+    champion: bool = False
     # Log the report and videos to an MLflow run.
     mlflow: bool = True
 
@@ -53,12 +56,23 @@ def run(args: list[str]) -> int:
     if parsed is None:
         return 2
     folders = policy_folders(parsed.policies)
+    import tempfile
 
     def done(name, outcome) -> None:
         status = "success" if outcome.success else ("error: " + outcome.error if outcome.error else "failure")
         console.print(f"{name:>18} {outcome.task} seed {outcome.seed}: {status} after {outcome.length} steps")
 
-    with stage_tracker("evaluate-policy", parsed.mlflow, {"stage": "evaluate-policy"}) as tracker:
+    with tempfile.TemporaryDirectory() as tmp, \
+            stage_tracker("evaluate-policy", parsed.mlflow, {"stage": "evaluate-policy"}) as tracker:
+        if parsed.champion:
+            from mu0.mlops.tracking import configure
+            from mu0.serving.publish import POLICY_MODEL, champion_folder
+
+            configure()
+            champion = champion_folder(Path(tmp), POLICY_MODEL)
+            if champion is not None:
+                folders["champion"] = champion
+            console.print(f"champion policy: {champion or 'none registered yet'}")
         report = evaluate_policies(folders, parsed.rollout, parsed.videos, on_done=done)
         write_json_atomic(parsed.report, report)
         table = markdown_table(report)

@@ -13,6 +13,8 @@ from mu0.cli.common import console, parse, results
 
 @dataclasses.dataclass(frozen=True)
 class PromoteArgs:
+    # The registered model: mu0-world-model or mu0-policy-metaworld.
+    model: str = "mu0-world-model"
     # Version to promote (default: the one aliased `challenger`).
     version: str | None = None
     # Promote even if the gate refuses (recorded as a tag with --reason and the user).
@@ -36,7 +38,8 @@ def run(args: list[str]) -> int:
     configure()
     who = f"{getpass.getuser()}: {parsed.reason}" if parsed.force else ""
     try:
-        promotion = promote_version(parsed.version, parsed.force, who, tolerance=parsed.tolerance)
+        promotion = promote_version(parsed.version, parsed.force, who, model=parsed.model,
+                                    tolerance=parsed.tolerance)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

@@ -1,4 +1,4 @@
-"""Log a trace model folder as an MLflow pyfunc model with a signature and an input example."""
+"""Log a trace model or a policy folder as an MLflow pyfunc model with a signature and an input example."""
 
 from __future__ import annotations
 
@@ -33,4 +33,27 @@ def log_trace_model(model_dir: Path, run_id: str, image_hw: tuple[int, int] = (6
         info = mlflow.pyfunc.log_model(name=ARTIFACT, python_model=str(code), artifacts={"model": str(model_dir)},
                                        signature=signature, input_example=example_input(image_hw),
                                        pip_requirements=[])
+    return info.model_uri
+
+
+def example_policy_input(image_hw: tuple[int, int] = (64, 64), proprio_dim: int = 4):
+    import pandas as pd
+
+    image = np.zeros((*image_hw, 3), np.uint8)
+    return pd.DataFrame({"image_png_b64": [trace_pyfunc.encode_png(image)], "instruction": ["open the drawer"],
+                         "proprio": [json.dumps([0.0] * proprio_dim)]})
+
+
+def log_policy_model(model_dir: Path, run_id: str, image_hw: tuple[int, int], proprio_dim: int) -> str:
+    """Log a policy folder into run `run_id` as pyfunc under artifact path "model"; returns the model URI."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    code = Path(__file__).with_name("policy_model_code.py")
+    example = example_policy_input(image_hw, proprio_dim)
+    signature = infer_signature(example, pd.DataFrame({"actions": ["[]"], "trace_px": ["[]"]}))
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(name=ARTIFACT, python_model=str(code), artifacts={"model": str(model_dir)},
+                                       signature=signature, input_example=example, pip_requirements=[])
     return info.model_uri

@@ -8,10 +8,12 @@ from pathlib import Path
 
 from mu0.mlops import registry
 from mu0.mlops.lineage import lineage_tags
-from mu0.serving.log_model import log_trace_model
+from mu0.serving.log_model import log_policy_model, log_trace_model
 
 WORLD_MODEL = "mu0-world-model"
+POLICY_MODEL = "mu0-policy-metaworld"
 GATE_METRIC = "ade_uv"
+POLICY_METRIC = "failure_rate"  # 1 − mean success over tasks: lower is better, like every gate metric
 
 
 def gate_scores(report: dict, metric: str = GATE_METRIC, name: str = "mu0") -> tuple[float, float | None, str]:
@@ -82,6 +84,39 @@ def promote_version(version: str | None, force: bool = False, who: str = "", mod
     champion = tags.get("eval.champion_score")
     if champion is None and registry.alias_version(model, registry.CHAMPION) not in (None, version):
         raise ValueError(f"{model} v{version} was not evaluated against the current champion on the same test "
-                         "episodes (mu0 evaluate traces --champion), so the gate cannot compare them")
+                         "episodes (mu0 evaluate traces --champion, or policy --champion), so the gate cannot "
+                         "compare them")
     return registry.promote(model, version, float(tags["eval.score"]), None if champion is None else float(champion),
                             tags.get("eval.metric", GATE_METRIC), force, who, tolerance)
+
+
+def policy_gate_scores(report: dict, name: str) -> tuple[float, float | None]:
+    """(challenger's failure rate, the champion's on the same tasks and seeds or None)."""
+    policies = report["policies"]
+    if name not in policies:
+        raise ValueError(f"the policy report has no policy '{name}' (it has {sorted(policies)})")
+    champion = policies.get("champion", {}).get("mean_success")
+    return 1.0 - float(policies[name]["mean_success"]), None if champion is None else 1.0 - float(champion)
+
+
+def publish_policy(model_dir: Path, report_path: Path, validation_path: Path | None, run_id: str,
+                   parent_run_id: str | None, name: str, repo: Path = Path("."), model: str = POLICY_MODEL) -> dict:
+    """Log + register a fine-tuned policy as the challenger, gated on its closed-loop failure rate."""
+    report = json.loads(Path(report_path).read_text())
+    validation = json.loads(validation_path.read_text()) if validation_path and validation_path.exists() else None
+    config = {"policy": json.loads((Path(model_dir) / "config.json").read_text()),
+              "train": json.loads((Path(model_dir) / "train_config.json").read_text())}
+    score, champion = policy_gate_scores(report, name)
+    entry = report["policies"][name]
+    tags = lineage_tags(config, validation, parent_run_id, repo)
+    tags.update({"eval.metric": POLICY_METRIC, "eval.score": f"{score:.6g}", "eval.mean_success":
+                 f"{entry['mean_success']:.6g}", "eval.tasks": ",".join(report["tasks"]),
+                 "eval.seeds": f"{report['seeds'][0]}..{report['seeds'][-1]}", "lineage.run_id": run_id,
+                 "lineage.world_model": config["train"].get("world_model", "")})
+    if champion is not None:
+        tags["eval.champion_score"] = f"{champion:.6g}"
+    size = int(config["train"].get("image_size", 64))
+    uri = log_policy_model(Path(model_dir), run_id, (size, size), int(config["policy"]["proprio_dim"]))
+    version = registry.register(model, uri, tags)
+    return {"model": model, "version": version, "alias": registry.CHALLENGER, "uri": uri, "score": score,
+            "champion_score": champion, "metric": POLICY_METRIC, "mean_success": entry["mean_success"]}
