@@ -1,7 +1,7 @@
-"""`mu0-pretrain`: the whole chain — ingest → extract → validate → pretrain → evaluate → register →
-promote — under one MLflow parent run, each stage a child run. A failed validation stops it before
-training (the flow run fails, the report is an artifact). The fine-tuning stage joins when the
-action expert lands."""
+"""`mu0-pretrain`: the whole chain — ingest → extract → validate → pretrain → finetune → evaluate →
+register → promote — under one MLflow parent run, each stage a child run. μ_0 is registered as
+mu0-world-model and the action expert fine-tuned on it as mu0-policy-metaworld, each promoted by its own
+gate. A failed validation stops it before training (the flow run fails, the report is an artifact)."""
 
 from __future__ import annotations
 
@@ -42,16 +42,29 @@ def pretrain_chain(preset: str = "debug", source: str = "metaworld", overrides: 
             kinds = ["track-transformer", "tokenized-vlm"] if baselines else []
             for kind in kinds:
                 tasks.pretrain(preset, list(overrides or []), f"{out}/{kind}", kind)
+            policies = {"trace": f"{out}/policy-trace"}
+            if baselines:
+                policies["scratch"] = f"{out}/policy-scratch"
+            for mode, folder in policies.items():
+                tasks.finetune(preset, mode, folder, f"{out}/mu0/model")
             tasks.evaluate(preset, f"{out}/mu0/model", [f"{out}/{kind}/model" for kind in kinds])
             publish_report("trace-metrics", Path("reports/metrics.md"), "trace prediction metrics")
+            tasks.evaluate_policy(preset, {name: f"{folder}/model" for name, folder in policies.items()})
+            publish_report("policy-metrics", Path("reports/policy_metrics.md"), "closed-loop Meta-World success")
             registration = tasks.register(f"{out}/mu0/model")
             promotion = tasks.promote(force_promote, reason)
+            policy = tasks.register_policy(f"{out}/policy-trace/model", "trace")
+            policy_promotion = tasks.promote(force_promote, reason, policy["model"])
         finally:
             os.environ.pop(PARENT_ENV, None)
-        parent.set_tags({"registered_version": registration["version"], "promoted": promotion["promoted"]})
-    summary = {**registration, **promotion}
+        parent.set_tags({"registered_version": registration["version"], "promoted": promotion["promoted"],
+                         "registered_policy_version": policy["version"],
+                         "policy_promoted": policy_promotion["promoted"]})
+    summary = {**registration, **promotion, "policy": {**policy, **policy_promotion}}
     log.info("registered %s v%s as challenger; champion is v%s", registration["model"], registration["version"],
              promotion["champion"])
+    log.info("registered %s v%s as challenger (mean success %.2f); champion is v%s", policy["model"],
+             policy["version"], policy["mean_success"], policy_promotion["champion"])
     return summary
 
 
@@ -79,6 +92,11 @@ def main() -> None:
           f"  serve it:  PATH=.venv/bin:$PATH MLFLOW_TRACKING_URI={uri} mlflow models serve "
           f"-m models:/{summary['model']}@champion --env-manager local -h 127.0.0.1 -p 5001\n"
           f"  reports:   reports/metrics.md (μ_0 vs baselines), reports/validation.md, reports/trace_overlays/")
+    policy = summary["policy"]
+    state = "promoted to champion" if policy["promoted"] else "not promoted (see its promotion.refused tag)"
+    print(f"registered {policy['model']} version {policy['version']} as '{policy['alias']}', {state}; mean "
+          f"Meta-World success {100 * policy['mean_success']:.1f}%\n"
+          f"  reports:   reports/policy_metrics.md (trace-conditioned vs scratch), reports/rollout_videos/")
 
 
 if __name__ == "__main__":

@@ -52,14 +52,28 @@ def validate_flow(preset: str = "debug") -> None:
         publish_report("validation-report", Path("reports/validation.md"), "Great Expectations gate")
 
 
+@flow(name="mu0-finetune")
+def finetune_flow(preset: str = "debug", mode: str = "trace", world_model: str = "models:/mu0-world-model@champion",
+                  out: str = "", init_from: str = "") -> None:
+    """An action expert on the action-labelled episodes: on the champion μ_0 (`trace`), from scratch, or from
+    an action-pretrained policy (`action-pretrained` with `init_from`)."""
+    tasks.finetune(preset, mode, out or f"artifacts/policy-{mode}", world_model, init_from)
+
+
 @flow(name="mu0-evaluate")
-def evaluate_flow(preset: str = "debug") -> None:
-    """μ_0 against the baselines and the current champion, on the same test episodes."""
-    tasks.evaluate(preset)
+def evaluate_flow(preset: str = "debug", model: str = "artifacts/mu0/model",
+                  policies: dict[str, str] | None = None) -> None:
+    """μ_0 against the current champion, on the same test episodes; then, when `policies` (name → policy
+    model folder) are given, their closed-loop success against the champion policy."""
+    tasks.evaluate(preset, model, [])
     publish_report("trace-metrics", Path("reports/metrics.md"), "trace prediction metrics")
+    if policies:
+        tasks.evaluate_policy(preset, policies)
+        publish_report("policy-metrics", Path("reports/policy_metrics.md"), "closed-loop Meta-World success")
 
 
 @flow(name="mu0-promote")
-def promote_flow(force: bool = False, reason: str = "") -> dict:
-    """Move `champion` to the challenger if the gate passes (or with force + reason, recorded)."""
-    return tasks.promote(force, reason)
+def promote_flow(force: bool = False, reason: str = "", model: str = "mu0-world-model") -> dict:
+    """Move `champion` to the challenger of `model` (mu0-world-model or mu0-policy-metaworld) if the gate
+    passes (or with force + reason, recorded)."""
+    return tasks.promote(force, reason, model)

@@ -62,17 +62,39 @@ def evaluate(preset: str, model: str, baselines: list[str]) -> None:
               "--samples", "3")
 
 
+@task
+def finetune(preset: str, mode: str, out: str, world_model: str, init_from: str = "") -> None:
+    """An action expert on the action-labelled episodes of data/raw (trace-conditioned, scratch, or from an
+    action-pretrained policy)."""
+    run_stage("finetune", "--mode", mode, "--preset", preset, "--out", out, "--world-model", world_model,
+              *(["--init-from", init_from] if init_from else []))
+
+
+@task
+def evaluate_policy(preset: str, policies: dict[str, str]) -> dict:
+    """Closed-loop Meta-World rollouts of every policy and the champion policy, on the same seeds."""
+    run_stage("evaluate", "policy", "--preset", preset, "--champion", "--policies",
+              *[f"{name}={folder}" for name, folder in policies.items()])
+    return json.loads(Path("reports/policy_metrics.json").read_text())
+
+
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
 def register(model: str) -> dict:
     run_stage("register", "--model", model)
     return json.loads(Path("reports/registration.json").read_text())
 
 
+@task(retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
+def register_policy(model: str, name: str) -> dict:
+    run_stage("register", "--target", "policy", "--model", model, "--policy-name", name)
+    return json.loads(Path("reports/policy_registration.json").read_text())
+
+
 @task
-def promote(force: bool, reason: str) -> dict:
+def promote(force: bool, reason: str, model: str = "mu0-world-model") -> dict:
     from mu0.cli import main
 
-    code = main(["promote", *(["--force", "--reason", reason] if force else [])])
+    code = main(["promote", "--model", model, *(["--force", "--reason", reason] if force else [])])
     from mu0.mlops.registry import CHAMPION, alias_version
 
-    return {"promoted": code == 0, "champion": alias_version("mu0-world-model", CHAMPION)}
+    return {"promoted": code == 0, "champion": alias_version(model, CHAMPION)}

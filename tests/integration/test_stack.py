@@ -63,12 +63,12 @@ def _client(env):
     return MlflowClient(env["MLFLOW_TRACKING_URI"], registry_uri=env["MLFLOW_TRACKING_URI"])
 
 
-def _versions(env) -> dict[str, dict]:
-    return {v.version: v.tags for v in _client(env).search_model_versions(f"name='{MODEL}'")}
+def _versions(env, model: str = MODEL) -> dict[str, dict]:
+    return {v.version: v.tags for v in _client(env).search_model_versions(f"name='{model}'")}
 
 
-def _alias(env, alias):
-    return _client(env).get_model_version_by_alias(MODEL, alias).version
+def _alias(env, alias, model: str = MODEL):
+    return _client(env).get_model_version_by_alias(model, alias).version
 
 
 def test_a_manual_deployment_run_registers_a_version_with_lineage(stack):
@@ -86,7 +86,14 @@ def test_a_manual_deployment_run_registers_a_version_with_lineage(stack):
     parent = _client(env).get_run(tags["lineage.parent_run_id"])
     children = _client(env).search_runs([parent.info.experiment_id],
                                         f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
-    assert {r.data.tags.get("stage") for r in children} >= {"pretrain", "evaluate", "register"}
+    assert {r.data.tags.get("stage") for r in children} >= {"pretrain", "finetune", "evaluate", "evaluate-policy",
+                                                             "register"}
+    policy = _versions(env, "mu0-policy-metaworld")["1"]  # the action expert on this μ_0, with its own gate
+    for key in ("lineage.git_commit", "lineage.data_raw_md5", "lineage.parent_run_id", "eval.mean_success",
+                "lineage.world_model"):
+        assert policy.get(key), (key, policy)
+    assert policy["eval.metric"] == "failure_rate" and 0.0 <= float(policy["eval.score"]) <= 1.0
+    assert _alias(env, "champion", "mu0-policy-metaworld") == "1"
 
 
 def test_a_worse_model_becomes_challenger_but_not_champion(stack):
