@@ -66,7 +66,7 @@ class PolicyRunner:
 
     def plan(self, frame: np.ndarray, proprio: np.ndarray, instruction: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Actions (c,a) and, for a trace-conditioned policy, μ_0's grid tracks in pixels (n,h+1,2)."""
-        image = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+        image = torch.from_numpy(np.array(frame, np.uint8)).permute(2, 0, 1)[None]  # a writable copy
         noise = torch.randn(1, self.cfg.chunk, self.cfg.action_dim, generator=self.generator)
         out = self.policy.act(image, [instruction], torch.from_numpy(np.asarray(proprio, np.float32))[None], noise)
         tracks = None

@@ -112,3 +112,48 @@ def test_served_champion_answers_trace_predictions_over_http(registry):
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
+
+
+def _policy_report(path: Path, success: float, champion: float | None) -> Path:
+    policies = {"trace": {"mean_success": success}}
+    if champion is not None:
+        policies["champion"] = {"mean_success": champion}
+    path.write_text(json.dumps({"tasks": ["reach-v3"], "seeds": [100_000, 100_009], "policies": policies}))
+    return path
+
+
+@pytest.mark.slow
+def test_a_policy_registers_with_its_own_gate_and_loads_by_alias(registry, tmp_path):
+    import mlflow
+    import torch
+
+    from mu0.config import ActionExpertConfig
+    from mu0.mlops.tracking import run
+    from mu0.models.action_expert import ActionExpert
+    from mu0.serving.log_model import example_policy_input
+    from mu0.serving.publish import POLICY_MODEL, promote_version, publish_policy
+
+    root, _ = registry
+    torch.manual_seed(0)
+    folder = ActionExpert(ActionExpertConfig(world=MODEL, grid=4, width=32, layers=1, chunk=4)).save_pretrained(
+        tmp_path / "policy")
+    (folder / "train_config.json").write_text(json.dumps({"image_size": 32, "world_model": "mu0/model",
+                                                          "policy_data": {"camera": "front"}, "demos": {}}))
+    (folder / "delta_stats.json").write_text(json.dumps({"scale": [0.1, 0.1, 0.05]}))
+    with run("register-policy", system_metrics=False) as t:
+        first = publish_policy(folder, _policy_report(tmp_path / "p1.json", 0.4, None), None, t.run_id, "p", "trace")
+    assert first["model"] == POLICY_MODEL and first["score"] == pytest.approx(0.6)
+    assert promote_version(None, model=POLICY_MODEL).promoted
+    with run("register-policy", system_metrics=False) as t:
+        publish_policy(folder, _policy_report(tmp_path / "p2.json", 0.2, 0.4), None, t.run_id, "p", "trace")
+    refused = promote_version(None, model=POLICY_MODEL)
+    assert not refused.promoted and "failure_rate 0.80000 is worse than the champion's 0.60000" in refused.reason
+    (tmp_path / "dl").mkdir()
+    served = mlflow.pyfunc.load_model(f"models:/{POLICY_MODEL}@champion", dst_path=str(tmp_path / "dl"))
+    out = served.predict(example_policy_input((32, 32)))
+    actions = np.asarray(json.loads(out["actions"][0]))
+    assert actions.shape == (4, 4) and np.abs(actions).max() <= 1.0
+    assert len(json.loads(out["trace_px"][0])) == 16  # the 4×4 grid's μ_0 tracks it was conditioned on
+    bad = example_policy_input((32, 32)).assign(proprio=["[0.0, 1.0]"])
+    with pytest.raises(Exception, match="proprio has 2 values, the policy expects 4"):
+        served.predict(bad)
