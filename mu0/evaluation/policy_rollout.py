@@ -97,6 +97,7 @@ def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = _def
 
     outcome = EpisodeOutcome(job.task, job.seed, False, 0)
     env, frames, times = None, [], []
+    runner.generator.manual_seed(job.seed)  # the flow noise depends on the episode only, not on the worker
     try:
         env, obs = make_env(job.task, job.seed)
         check_action_space(env, runner, job.task)

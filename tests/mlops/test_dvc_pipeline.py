@@ -37,10 +37,12 @@ def test_a_fresh_clone_reproduces_the_metrics(tmp_path):
     _sh(tmp_path, env, "git", "clone", "-q", str(REPO), str(first))
     params = yaml.safe_load((first / "params.yaml").read_text())
     (first / "params.yaml").write_text(yaml.safe_dump({**params, "preset": "debug", "pretrain": {"steps": 10,
-                                                                                                   "lr": 0.002}}))
+                                                                                                   "lr": 0.002},
+                                                       "finetune": {"steps": 10, "lr": 0.001}}))
     _sh(first, env, "mu0", "ingest", "metaworld", "--preset", "debug")  # dvc commit + push of data/raw
     _sh(first, env, "dvc", "repro")
     metrics = json.loads((first / "reports" / "metrics.json").read_text())
+    policies = json.loads((first / "reports" / "policy_metrics.json").read_text())["policies"]
     _sh(first, env, "git", "add", "data.dvc", "dvc.lock", "params.yaml")
     _sh(first, env, "git", "commit", "-qm", "debug data and pipeline")
 
@@ -48,13 +50,17 @@ def test_a_fresh_clone_reproduces_the_metrics(tmp_path):
     _sh(second, env, "mu0", "data", "pull")
     _sh(second, env, "dvc", "repro")
     again = json.loads((second / "reports" / "metrics.json").read_text())
+    policies_again = json.loads((second / "reports" / "policy_metrics.json").read_text())["policies"]
+    for name in ("trace", "scratch"):  # same weights, same seeds, same per-episode noise: the same rollouts
+        assert [(e["success"], e["length"]) for e in policies[name]["episodes"]] == \
+            [(e["success"], e["length"]) for e in policies_again[name]["episodes"]]
     a, b = _numbers(metrics), _numbers(again)
     assert a.keys() == b.keys() and len(a) > 50
     assert all(abs(a[k] - b[k]) <= 1e-6 * max(1.0, abs(a[k])) or (a[k] != a[k] and b[k] != b[k]) for k in a), \
         [(k, a[k], b[k]) for k in a if abs(a[k] - b[k]) > 1e-6][:5]
 
     shown = json.loads(_sh(second, env, "dvc", "metrics", "show", "--json"))
-    assert "reports/metrics.json" in json.dumps(shown)
+    assert "reports/metrics.json" in json.dumps(shown) and "reports/policy_metrics.json" in json.dumps(shown)
     params = yaml.safe_load((second / "params.yaml").read_text())
     (second / "params.yaml").write_text(yaml.safe_dump({**params, "pretrain": {**params["pretrain"], "steps": 20}}))
     diff = _sh(second, env, "dvc", "params", "diff")
