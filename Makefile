@@ -98,6 +98,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_metaworld.py
 	$(BIN)/python benchmarks/bench_episode_read.py
 	$(BIN)/python benchmarks/bench_trace_extract.py
+	$(BIN)/python benchmarks/bench_policy_latency.py
 	$(BIN)/python benchmarks/bench_validation.py
 	$(BIN)/python benchmarks/bench_trace_data.py
 	$(BIN)/python benchmarks/bench_pretrain.py

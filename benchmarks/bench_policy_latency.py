@@ -1,0 +1,83 @@
+"""Control latency of the action expert on one core, per environment step, amortised over a chunk.
+
+A real Meta-World episode (reach-v3) runs closed loop at the preset's image size: every `execute` steps the
+policy renders the camera, reads proprio and predicts a chunk; the other steps only execute. Reported per
+policy (trace-conditioned and scratch, weights at initialisation — latency does not depend on them): the
+policy's time per environment step, the simulator+renderer's, and their ratios to the 20 ms budget and to
+each other. Run: `.venv/bin/python benchmarks/bench_policy_latency.py [--preset small]`; writes
+benchmarks/results/policy_latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mu0.models.action_expert import ActionExpert
+from mu0.presets import get_preset
+from mu0.sources.metaworld import make_env, proprio
+from mu0.sources.metaworld_cameras import make_camera
+from mu0.sources.mujoco_render import RgbdRenderer
+
+BUDGET_MS = 20.0
+
+
+def episode(policy: ActionExpert, size: int, steps: int, execute: int) -> dict:
+    env, obs = make_env("reach-v3", 100_000)
+    camera = make_camera("front", env.model)
+    plan_s, sim_s, queue = [], [], []
+    with RgbdRenderer(env.model, size, size) as renderer:
+        for _ in range(steps):
+            if not queue:
+                t0 = time.perf_counter()
+                frame = renderer.render_rgbd(env.data, camera)[0]  # rendering counts as simulation
+                t1 = time.perf_counter()
+                image = torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None]
+                out = policy.act(image, ["reach the goal"], torch.from_numpy(proprio(obs))[None])
+                queue = list(out["actions"][0].numpy()[:execute])
+                plan_s.append(time.perf_counter() - t1)
+                sim_s.append(t1 - t0)
+            t2 = time.perf_counter()
+            obs = env.step(queue.pop(0))[0]
+            sim_s.append(time.perf_counter() - t2)
+    env.close()
+    return {"plan_ms_median": 1000 * statistics.median(plan_s),
+            "policy_ms_per_step": 1000 * sum(plan_s) / steps, "sim_ms_per_step": 1000 * sum(sim_s) / steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--steps", type=int, default=200)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cfg = get_preset(args.preset)
+    size, execute = cfg.metaworld.size, cfg.rollout.execute
+    results = {"preset": args.preset, "image": size, "execute": execute, "threads": 1}
+    for name, use_trace in (("trace", True), ("scratch", False)):
+        torch.manual_seed(0)
+        policy = ActionExpert(dataclasses.replace(cfg.policy, world=cfg.model, use_trace=use_trace)).eval()
+        episode(policy, size, 2 * execute, execute)  # warm-up
+        results[name] = episode(policy, size, args.steps, execute)
+    for name in ("trace", "scratch"):
+        r = results[name]
+        print(f"{name:>8}: policy {r['policy_ms_per_step']:.1f} ms/step (one chunk {r['plan_ms_median']:.1f} ms, "
+              f"every {execute} steps), simulator+renderer {r['sim_ms_per_step']:.1f} ms/step; "
+              f"policy/budget {r['policy_ms_per_step'] / BUDGET_MS:.2f}")
+    ratio = results["trace"]["policy_ms_per_step"] / results["scratch"]["policy_ms_per_step"]
+    results["trace_over_scratch"] = ratio
+    print(f"trace-conditioned / scratch policy time: {ratio:.2f}x  (budget {BUDGET_MS:.0f} ms/step, one core)")
+    out = Path("benchmarks/results/policy_latency.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
