@@ -7,7 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from mu0.cli.common import console, parse_with_preset, results
+from mu0.cli.common import console, parse_with_preset, results, save_report
 from mu0.config import TraceDataConfig
 
 
@@ -50,7 +50,6 @@ def metric_name(name: str) -> str:
 def run(args: list[str]) -> int:
     from rich.markdown import Markdown
 
-    from mu0.episodes.atomic import write_bytes_atomic, write_json_atomic
     from mu0.evaluation.trace_eval import evaluate_traces, markdown_table
 
     if args and args[0] == "policy":
@@ -91,16 +90,12 @@ def run(args: list[str]) -> int:
             console.print(f"champion: {champion or 'none registered yet'}")
         report = evaluate_traces(folders, parsed.traces, parsed.data, parsed.split, parsed.samples,
                                  parsed.horizons, overlay_dir=parsed.overlays, max_queries=parsed.max_queries)
-        write_json_atomic(parsed.report, report)
         table = markdown_table(report)
-        write_bytes_atomic(parsed.report.with_suffix(".md"), table.encode())
         for method, per_h in report["methods"].items():
             for h, m in per_h.items():
                 tracker.log_metrics({metric_name(f"{method}/{k}/h{h}"): v for k, v in m.items()
                                      if isinstance(v, (int, float)) and not isinstance(v, bool)}, 0)
-        for path in (parsed.report, parsed.report.with_suffix(".md"), parsed.overlays):
-            if path.exists():
-                tracker.log_artifact(path)
+        save_report(tracker, parsed.report, report, table, parsed.overlays)
     results.print(Markdown(table))
     console.print(f"report → {parsed.report}; {json.dumps({'split': report['split']})}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from mu0.cli.common import console, parse_with_preset, results
+from mu0.cli.common import console, parse_with_preset, results, save_report
 from mu0.config import RolloutConfig
 
 
@@ -46,7 +46,6 @@ def run(args: list[str]) -> int:
     from rich.markdown import Markdown
 
     from mu0.cli.tracking import stage_tracker
-    from mu0.episodes.atomic import write_bytes_atomic, write_json_atomic
     from mu0.evaluation.policy_eval import evaluate_policies, markdown_table
 
     parsed = parse_with_preset(EvaluatePolicyArgs, lambda p: EvaluatePolicyArgs(rollout=p.rollout), args,
@@ -74,17 +73,13 @@ def run(args: list[str]) -> int:
                 folders["champion"] = champion
             console.print(f"champion policy: {champion or 'none registered yet'}")
         report = evaluate_policies(folders, parsed.rollout, parsed.videos, on_done=done)
-        write_json_atomic(parsed.report, report)
         table = markdown_table(report)
-        write_bytes_atomic(parsed.report.with_suffix(".md"), table.encode())
         for name, entry in report["policies"].items():
             tracker.log_metrics({f"{name}/mean_success": entry["mean_success"],
                                  f"{name}/success_ci_low": entry["overall"]["ci95"][0],
                                  f"{name}/success_ci_high": entry["overall"]["ci95"][1],
                                  f"{name}/mean_length": entry["overall"]["mean_length"]}, 0)
-        for path in (parsed.report, parsed.report.with_suffix(".md"), parsed.videos):
-            if path.exists():
-                tracker.log_artifact(path)
+        save_report(tracker, parsed.report, report, table, parsed.videos)  # the videos become run artifacts
     results.print(Markdown(table))
     console.print(f"report → {parsed.report}; videos → {parsed.videos}")
     return 0

@@ -2,41 +2,24 @@
 real parallel Meta-World rollout with its report and videos."""
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
-import torch
 
-from mu0.config import (
-    ActionExpertConfig,
-    BackboneConfig,
-    PolicyDataConfig,
-    RolloutConfig,
-    TraceExpertConfig,
-    TrainConfig,
-    WorldModelConfig,
-)
+from mu0.config import RolloutConfig, TrainConfig
 from mu0.evaluation.policy_eval import check_policies, evaluate_policies, markdown_table, wilson_interval
 from mu0.evaluation.policy_rollout import PolicyRunner, RolloutJob, run_episode
-from mu0.models.world_model import Mu0WorldModel
 from mu0.training.finetune import finetune
+from tests.policies import DATA, POLICY, save_world_model
 
-WORLD = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
-                         horizon=16, history=4)
-POLICY = ActionExpertConfig(world=WORLD, grid=4, width=32, layers=2, chunk=4)
-DATA = PolicyDataConfig(demos_per_task=0, camera="front", successful_only=False)
 TRAIN = TrainConfig(steps=4, micro_batch=4, warmup_steps=1, log_every=2, lr=1e-3)
 
 
 @pytest.fixture(scope="module")
 def policy_dir(metaworld_episodes, tmp_path_factory):
     root = tmp_path_factory.mktemp("policy")
-    torch.manual_seed(0)
-    Mu0WorldModel(WORLD).save_pretrained(root / "mu0")
-    (root / "mu0" / "delta_stats.json").write_text(json.dumps({"scale": [0.1, 0.1, 0.05], "percentile": 95,
-                                                               "horizon": 16, "samples": 1}))
-    return finetune(metaworld_episodes, root / "trace", POLICY, DATA, TRAIN, world_model=root / "mu0").model_dir
+    world = save_world_model(root / "mu0")
+    return finetune(metaworld_episodes, root / "trace", POLICY, DATA, TRAIN, world_model=world).model_dir
 
 
 def test_wilson_interval_matches_known_values():

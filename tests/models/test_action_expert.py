@@ -5,13 +5,9 @@ import dataclasses
 import pytest
 import torch
 
-from mu0.config import ActionExpertConfig, BackboneConfig, TraceExpertConfig, WorldModelConfig
 from mu0.models.action_expert import ActionExpert, grid_uv
 from mu0.models.checkpoint import CheckpointError
-
-WORLD = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
-                         horizon=16, history=4)
-CFG = ActionExpertConfig(world=WORLD, grid=4, pool=2, width=32, layers=2, chunk=4)
+from tests.policies import POLICY as CFG
 
 
 def policy_batch(b: int = 4, seed: int = 0) -> dict:

@@ -8,37 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from mu0.config import (
-    ActionExpertConfig,
-    BackboneConfig,
-    PolicyDataConfig,
-    TraceExpertConfig,
-    TrackTransformerConfig,
-    TrainConfig,
-    WorldModelConfig,
-)
+from mu0.config import TrackTransformerConfig
 from mu0.episodes.writer import write_episode
 from mu0.models.baselines.track_transformer import TrackTransformer
 from mu0.models.checkpoint import CheckpointError
 from mu0.models.world_model import Mu0WorldModel
 from mu0.training.action_data import MissingActionLabelsError, select_demos
 from mu0.training.finetune import finetune
-
-WORLD = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
-                         horizon=16, history=4)
-POLICY = ActionExpertConfig(world=WORLD, grid=4, width=32, layers=2, chunk=4)
-DATA = PolicyDataConfig(demos_per_task=0, camera="front", successful_only=False)
-TRAIN = TrainConfig(steps=6, micro_batch=4, warmup_steps=1, log_every=2, lr=1e-3)
+from tests.policies import DATA, POLICY, TRAIN, WORLD, save_world_model
 
 
 @pytest.fixture(scope="module")
 def world_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mu0") / "model"
-    torch.manual_seed(0)
-    Mu0WorldModel(WORLD).save_pretrained(folder)
-    (folder / "delta_stats.json").write_text(json.dumps({"scale": [0.1, 0.1, 0.05], "percentile": 95,
-                                                        "horizon": 16, "samples": 1}))
-    return folder
+    return save_world_model(tmp_path_factory.mktemp("mu0") / "model")
 
 
 def test_episodes_without_action_labels_are_named(tmp_path, episode_factory):
