@@ -1,5 +1,5 @@
-"""What Prefect adds to the chain: the debug chain (ingest → extract → validate → pretrain → evaluate →
-register → promote) once as the same stage calls in one plain process, once as the `mu0-pretrain`
+"""What Prefect adds to the chain: the debug chain (ingest → extract → validate → pretrain → finetune →
+evaluate → register → promote, for μ_0 and its policy) once as the same stage calls in one plain process, once as the `mu0-pretrain`
 flow on an ephemeral Prefect server, each in a fresh working folder. Prints both wall times and their
 ratio. Run: `.venv/bin/python benchmarks/bench_chain.py`; writes benchmarks/results/chain.json.
 """
@@ -23,9 +23,14 @@ configure()
 out = "artifacts/chain/direct"
 for args in (["ingest", "--preset", "debug", "metaworld"], ["extract", "--preset", "debug"],
              ["validate", "--preset", "debug"], ["pretrain", "--preset", "debug", "--out", out + "/mu0"],
+             ["finetune", "--preset", "debug", "--out", out + "/policy-trace", "--world-model", out + "/mu0/model"],
              ["evaluate", "traces", "--preset", "debug", "--model", out + "/mu0/model", "--baselines", "--champion",
               "--samples", "3"],
-             ["register", "--model", out + "/mu0/model"], ["promote"]):
+             ["evaluate", "policy", "--preset", "debug", "--champion", "--policies",
+              "trace=" + out + "/policy-trace/model"],
+             ["register", "--model", out + "/mu0/model"], ["promote"],
+             ["register", "--target", "policy", "--model", out + "/policy-trace/model"],
+             ["promote", "--model", "mu0-policy-metaworld"]):
     code = main(args)
     if code != 0:
         sys.exit(f"mu0 {' '.join(args)} exited with {code}")
