@@ -50,9 +50,11 @@ demo: install
 	@echo "accuracy:  reports/extract_eval.md, pictures in reports/extract_eval/"
 	@echo "models:    artifacts/chain/<flow run>/{mu0,track-transformer,tokenized-vlm}/model, registered in MLflow (mlflow.db)"
 	@echo "metrics:   reports/metrics.md (μ_0 vs learned, kinematic baselines and the champion), reports/trace_overlays/"
+	@echo "policies:  artifacts/chain/<flow run>/policy-{trace,scratch}/model; closed loop: reports/policy_metrics.md, reports/rollout_videos/"
 	@echo "look:      $(BIN)/mu0 inspect data/raw   ·   $(BIN)/mu0 inspect artifacts/traces"
 	@echo "record:    git add data.dvc && git commit -m 'data: new raw dataset'"
 	@$(BIN)/python -c "import json; r = json.load(open('reports/registration.json')); print(f\"registered: {r['model']} version {r['version']} as '{r['alias']}' ({r['metric']} {r['score']:.4f}); models:/{r['model']}@champion loads the champion\")"
+	@$(BIN)/python -c "import json; r = json.load(open('reports/policy_registration.json')); print(f\"registered: {r['model']} version {r['version']} as '{r['alias']}' (mean success {100 * r['mean_success']:.1f}%); models:/{r['model']}@champion loads the champion\")"
 
 lint: install
 	$(BIN)/ruff check .
