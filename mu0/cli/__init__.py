@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("mu0.cli.finetune", "an action expert on a frozen μ_0 (or scratch / action-pretrained) from demos"),
     "evaluate": ("mu0.cli.evaluate", "`evaluate traces`: μ_0 vs baselines (reports/metrics.md); `evaluate policy`: "
                  "Meta-World success"),
-    "register": ("mu0.cli.register", "log + register a trained μ_0 as `challenger` with lineage (MLflow registry)"),
+    "register": ("mu0.cli.register", "log + register μ_0 (or --target policy) as `challenger` with lineage (MLflow)"),
     "promote": ("mu0.cli.promote", "move `champion` to the challenger if it beats the champion (or --force)"),
     "data": ("mu0.cli.data", "version data/raw with DVC (`data version`) or fetch it from the remote (`data pull`)"),
 }
@@ -31,7 +31,7 @@ def print_help() -> None:
     print(USAGE)
     print("\nμ_0: 3D interaction-trace world model platform. Commands:")
     for name, (_, text) in COMMANDS.items():
-        print(f"  {name:<10} {text}")
+        print(f"  {name:<13} {text}")
     print("\nSettings (DVC remote, S3 endpoint) come from MU0_* environment variables; see README.md.")
 
 

@@ -57,7 +57,7 @@ def run(args: list[str]) -> int:
 
         return run_policy(args[1:])
     if not args or args[0] != "traces":
-        console.print("usage: mu0 evaluate {traces,policy} [OPTIONS]   (mu0 evaluate traces --help)")
+        console.print("usage: mu0 evaluate {traces,policy} [OPTIONS]   (mu0 evaluate traces|policy --help)")
         return 0 if args and args[0] in ("-h", "--help") else 2
     parsed = parse_with_preset(EvaluateTracesArgs, lambda p: EvaluateTracesArgs(data=p.data), args[1:],
                                "mu0 evaluate traces", "Score μ_0's trace predictions (ADE, FDE, minADE, DTW, "
