@@ -1,7 +1,8 @@
 """What Prefect adds to the chain: the debug chain (ingest → extract → validate → pretrain → finetune →
-evaluate → register → promote, for μ_0 and its policy) once as the same stage calls in one plain process, once as the `mu0-pretrain`
-flow on an ephemeral Prefect server, each in a fresh working folder. Prints both wall times and their
-ratio. Run: `.venv/bin/python benchmarks/bench_chain.py`; writes benchmarks/results/chain.json.
+evaluate → register → promote, for μ_0 and its policy) once as the same stage calls in one plain
+process, once as the `mu0-pretrain` flow on an ephemeral Prefect server, each in a fresh working folder.
+Prints both wall times and their ratio. Run: `.venv/bin/python benchmarks/bench_chain.py`; writes
+benchmarks/results/chain.json.
 """
 
 from __future__ import annotations
