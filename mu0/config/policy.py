@@ -20,6 +20,10 @@ class ActionExpertConfig:
     # Read μ_0's trace features (the trace-conditioned policy); false is the same decoder without them, on a
     # trainable backbone of the same shape (scratch, or the action-pretrained model).
     use_trace: bool = True
+    # With use_trace: the decoder reads its own trainable copy of the backbone, started from μ_0's backbone
+    # weights, instead of μ_0's frozen prefix (μ_0's trace features still come from the frozen μ_0). The
+    # same visual path as scratch, plus μ_0's pretraining and traces.
+    train_backbone: bool = False
     # μ_0 is queried on a grid × grid lattice of keypoints over the image; features are average-pooled
     # `pool` × `pool` into (grid / pool)² trace tokens (the recipe: a 20×20 grid pooled 2×2).
     grid: int = 8

@@ -5,8 +5,10 @@ Trace-conditioned (`use_trace`): μ_0 — backbone and trace expert — is froze
 image and instruction into prefix states; its trace expert is queried history-free on a grid of keypoints
 for one Euler step ("partial trace guidance"), and the keypoints' future states, average-pooled, are the
 trace tokens. The prefix reads them through a gated cross-attention whose gate tanh(g) starts at 0, so
-the policy begins as if μ_0's traces were absent and opens the gate only where they help. Without
-`use_trace` the same decoder sits on a trainable backbone of the same shape (scratch / action-pretrained).
+the policy begins as if μ_0's traces were absent and opens the gate only where they help. With
+`train_backbone` the gated prefix comes from the policy's own trainable copy of μ_0's backbone instead
+(μ_0 itself stays frozen). Without `use_trace` the same decoder sits on a trainable backbone of the same
+shape, randomly initialised (scratch) or action-pretrained.
 
 The decoder: context = [projected prefix states, a proprio token]; its tokens are the noisy action chunk
 with learned step embeddings, run through adaLN-Zero blocks (self-attention over the chunk, cross-attention
@@ -64,9 +66,8 @@ class ActionExpert(Checkpointable, nn.Module):
             self.world.requires_grad_(False)
             self.register_buffer("grid", grid_uv(cfg.grid), persistent=False)
             self.trace_gate = GatedCrossAttention(cfg.world.backbone.text_hidden, cfg.world.expert.width, cfg.heads)
-        else:
-            backbone = dataclasses.replace(cfg.world.backbone, freeze=False)
-            self.backbone = VLMBackbone(backbone)
+        if not cfg.use_trace or cfg.train_backbone:
+            self.backbone = VLMBackbone(dataclasses.replace(cfg.world.backbone, freeze=False))
         hidden = cfg.world.backbone.text_hidden
         self.prefix_proj = nn.Linear(hidden, w)
         self.proprio_in = nn.Linear(cfg.proprio_dim, w)
@@ -100,6 +101,8 @@ class ActionExpert(Checkpointable, nn.Module):
                 uv = self.grid.expand(len(images), -1, -1)
                 states, trace = self.world.trace_features(prefix, mask, uv, self.cfg.trace_steps)
                 tokens = self._pool(states)
+            if self.cfg.train_backbone:
+                prefix, mask = self.backbone.embed_prefix(images, instructions)
             prefix = self.trace_gate(prefix, tokens)
         else:
             prefix, mask = self.backbone.embed_prefix(images, instructions)

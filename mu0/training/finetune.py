@@ -63,6 +63,8 @@ def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: P
     policy = ActionExpert(cfg)
     if world is not None and cfg.use_trace:
         policy.world.load_state_dict(world.state_dict())
+        if cfg.train_backbone:
+            policy.backbone.load_state_dict(world.backbone.state_dict())  # a trainable copy, from μ_0's weights
     return policy
 
 

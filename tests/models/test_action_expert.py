@@ -95,3 +95,19 @@ def test_checkpoint_round_trip_and_kind_check(tmp_path):
 
     with pytest.raises(CheckpointError, match="holds a 'action-expert' model, not a 'mu0' model"):
         Mu0WorldModel.from_pretrained(tmp_path / "policy")
+
+
+def test_a_trainable_backbone_copy_learns_while_mu0_stays_frozen():
+    torch.manual_seed(0)
+    policy = ActionExpert(dataclasses.replace(CFG, train_backbone=True))
+    policy.backbone.load_state_dict(policy.world.backbone.state_dict())
+    world = {k: v.clone() for k, v in policy.world.state_dict().items()}
+    own = {k: v.clone() for k, v in policy.backbone.state_dict().items()}
+    opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=1e-3)
+    for _ in range(3):  # the decoder's adaLN-Zero blocks start as the identity: the backbone learns from step 2
+        opt.zero_grad()
+        policy.compute_loss(policy_batch())[0].backward()
+        opt.step()
+    assert any(not torch.equal(v, own[k]) for k, v in policy.backbone.state_dict().items())
+    for k, v in policy.world.state_dict().items():
+        torch.testing.assert_close(v, world[k])
