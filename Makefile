@@ -92,9 +92,12 @@ compare-policy: install
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-action-pretrained $(POLICY_OPTS)
 	for mode in trace scratch; do $(BIN)/mu0 finetune --mode $$mode --episodes $(COMPARE)/demos \
 	  --out $(COMPARE)/policy-$$mode $(POLICY_OPTS) || exit 1; done
+	$(BIN)/mu0 finetune --mode trace --policy.train-backbone --episodes $(COMPARE)/demos \
+	  --out $(COMPARE)/policy-trace-tuned $(POLICY_OPTS)
 	$(BIN)/mu0 evaluate policy --preset small --no-mlflow --report $(COMPARE)/policy_metrics.json \
 	  --videos $(COMPARE)/rollout_videos --policies trace=$(COMPARE)/policy-trace/model \
-	  scratch=$(COMPARE)/policy-scratch/model action-pretrained=$(COMPARE)/policy-action-pretrained/model
+	  trace-tuned=$(COMPARE)/policy-trace-tuned/model scratch=$(COMPARE)/policy-scratch/model \
+	  action-pretrained=$(COMPARE)/policy-action-pretrained/model
 
 bench: install
 	$(BIN)/python benchmarks/bench_metaworld.py
