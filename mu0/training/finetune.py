@@ -80,26 +80,9 @@ def _save(policy: ActionExpert, folder: Path, world_model: Path | None, record: 
     return folder
 
 
-def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data_cfg: PolicyDataConfig,
-             train_cfg: TrainConfig, world_model: Path | None = None, init_from: Path | None = None,
-             tracker: Tracker | None = None, accepted: set[str] | None = None,
-             on_step: Callable[[int, dict], None] | None = None) -> FinetuneResult:
-    tracker = tracker or NullTracker()
-    torch.manual_seed(train_cfg.seed)
-    policy = build_policy(policy_cfg, world_model, init_from)
-    cfg = policy.cfg
-    demos = select_demos(episodes, data_cfg, accepted)
-    dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim)
-    if len(dataset) < train_cfg.micro_batch:
-        raise ValueError(f"{episodes}: {len(dataset)} samples, fewer than one micro-batch of {train_cfg.micro_batch}")
-    if init_from is None:
-        policy.set_proprio_stats(*dataset.proprio_stats())
-    engine, _ = make_engine(policy, train_cfg)
-    summary = demo_summary(demos)
-    tracker.log_params({"policy": to_dict(cfg), "policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg),
-                        "episodes": len(demos), "samples": len(dataset), "world_model": str(world_model or ""),
-                        "init_from": str(init_from or "")})
-    batches = micro_batch_loader(dataset, train_cfg, 0)
+def _train(engine, batches, train_cfg: TrainConfig, tracker: Tracker,
+           on_step: Callable[[int, dict], None] | None) -> tuple[list[float], int, int]:
+    """The optimisation loop: (mean loss per step, samples seen, steps run — fewer on a time budget)."""
     losses, seen, t0, last = [], 0, time.perf_counter(), train_cfg.steps
     for step in range(train_cfg.steps):
         step_losses, info = [], {}
@@ -126,6 +109,30 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
         if out_of_time:
             log.info("time budget of %.1f min reached at step %d", train_cfg.max_minutes, step + 1)
             break
+    return losses, seen, last
+
+
+def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data_cfg: PolicyDataConfig,
+             train_cfg: TrainConfig, world_model: Path | None = None, init_from: Path | None = None,
+             tracker: Tracker | None = None, accepted: set[str] | None = None,
+             on_step: Callable[[int, dict], None] | None = None) -> FinetuneResult:
+    tracker = tracker or NullTracker()
+    torch.manual_seed(train_cfg.seed)
+    policy = build_policy(policy_cfg, world_model, init_from)
+    cfg = policy.cfg
+    demos = select_demos(episodes, data_cfg, accepted)
+    dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim)
+    if len(dataset) < train_cfg.micro_batch:
+        raise ValueError(f"{episodes}: {len(dataset)} samples, fewer than one micro-batch of {train_cfg.micro_batch}")
+    if init_from is None:
+        policy.set_proprio_stats(*dataset.proprio_stats())
+    engine, _ = make_engine(policy, train_cfg)
+    summary = demo_summary(demos)
+    tracker.log_params({"policy": to_dict(cfg), "policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg),
+                        "episodes": len(demos), "samples": len(dataset), "world_model": str(world_model or ""),
+                        "init_from": str(init_from or "")})
+    t0 = time.perf_counter()
+    losses, seen, last = _train(engine, micro_batch_loader(dataset, train_cfg, 0), train_cfg, tracker, on_step)
     record = {"policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg), "steps": last, "demos": summary,
               "world_model": str(world_model or ""), "init_from": str(init_from or ""), "episodes_root": str(episodes),
               "image_size": int(dataset.images[0].shape[1])}
