@@ -13,8 +13,8 @@ from mu0.config import RolloutConfig, to_dict
 from mu0.evaluation.policy_rollout import (
     EpisodeOutcome,
     PolicyRunner,
-    _default_env,
     check_action_space,
+    default_env,
     rollout_jobs,
     run_rollouts,
 )
@@ -40,7 +40,7 @@ def summarise(outcomes: list[EpisodeOutcome]) -> dict:
 
 
 def check_policies(runners: dict[str, PolicyRunner], tasks: list[str], cfg: RolloutConfig,
-                   make_env: Callable = _default_env) -> None:
+                   make_env: Callable = default_env) -> None:
     """Fail before any rollout: evaluation seeds that a policy trained on, or an action size that does not
     fit the environment."""
     seeds = set(range(cfg.seed, cfg.seed + cfg.episodes_per_task))

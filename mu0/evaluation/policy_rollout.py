@@ -82,13 +82,13 @@ def check_action_space(env, runner: PolicyRunner, task: str) -> None:
                          f"{task}'s action space is {dim}-D ({env.action_space})")
 
 
-def _default_env(task: str, seed: int):
+def default_env(task: str, seed: int):
     from mu0.sources.metaworld import make_env
 
     return make_env(task, seed)
 
 
-def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = _default_env) -> EpisodeOutcome:
+def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = default_env) -> EpisodeOutcome:
     """One closed-loop episode; any exception inside it becomes a recorded failure."""
     from mu0.sources.metaworld import proprio
     from mu0.sources.metaworld_cameras import make_camera
