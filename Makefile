@@ -42,10 +42,13 @@ install: $(STAMP)
 
 demo: install
 	PREFECT_HOME=$(CURDIR)/.prefect $(BIN)/python -m flows.chain $(PRESET)
-	$(BIN)/mu0 extract-eval
+	$(BIN)/mu0 extract --preset $(PRESET) --tracker lk --out artifacts/traces-extracted \
+	  --quarantine artifacts/quarantine/traces-extracted
+	$(BIN)/mu0 extract-eval --traces artifacts/traces-extracted
 	@echo
 	@echo "raw data:  data/raw (one folder per episode; layout in DESIGN.md §4), versioned by data.dvc"
-	@echo "traces:    artifacts/traces (samples/, captions.json, tracks.npz per episode)"
+	@echo "traces:    artifacts/traces (simulator-exact: --tracker auto; samples/, captions.json, tracks.npz per episode)"
+	@echo "           artifacts/traces-extracted (TraceExtract's own tracker, scored by extract-eval)"
 	@echo "checks:    reports/validation.md (Great Expectations gate; baseline for drift in artifacts/traces/_validation)"
 	@echo "accuracy:  reports/extract_eval.md, pictures in reports/extract_eval/"
 	@echo "models:    artifacts/chain/<flow run>/{mu0,track-transformer,tokenized-vlm}/model, registered in MLflow (mlflow.db)"

@@ -1,7 +1,9 @@
-"""Named presets: `debug` runs every stage in seconds, `tiny` is the demo, `small` the benchmark scale."""
+"""Named presets: `debug` runs every stage in seconds, `tiny` is the demo, `small` the benchmark scale, `recipe`
+the small scale with the released recipe's trace protocol."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 
@@ -27,7 +29,8 @@ def _debug() -> Mu0Config:
             tasks=("reach-v3", "push-v3", "drawer-open-v3"), episodes_per_task=2, cameras=("front",), size=64,
             max_steps=24
         ),
-        extract=TraceExtractConfig(future_len=32, history_len=8, max_points_per_frame=32, min_coverage=0.1),
+        extract=TraceExtractConfig(tracker="auto", future_len=32, history_len=8, max_points_per_frame=32,
+                                   min_coverage=0.1),
         data=TraceDataConfig(num_points=8, horizon=16, history=4, train_fraction=0.5, val_fraction=0.2),
         model=WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
                                horizon=16, history=4),
@@ -43,7 +46,7 @@ def _tiny() -> Mu0Config:
     return Mu0Config(
         preset="tiny",
         metaworld=MetaWorldSourceConfig(episodes_per_task=2, size=128, max_steps=150, workers=2),
-        extract=TraceExtractConfig(workers=2),
+        extract=TraceExtractConfig(tracker="auto", workers=2),
         train=TrainConfig(steps=100, micro_batch=8, warmup_steps=10, checkpoint_every=50, log_every=10, lr=1e-3),
         finetune=TrainConfig(steps=200, micro_batch=16, warmup_steps=20, log_every=20, lr=5e-4),
         rollout=RolloutConfig(episodes_per_task=3, max_steps=150, workers=2),
@@ -54,7 +57,7 @@ def _small() -> Mu0Config:
     return Mu0Config(
         preset="small",
         metaworld=MetaWorldSourceConfig(episodes_per_task=10, size=128, max_steps=200, workers=2),
-        extract=TraceExtractConfig(workers=2),
+        extract=TraceExtractConfig(tracker="auto", workers=2),
         model=WorldModelConfig(backbone=BackboneConfig(text_hidden=128, text_layers=4, vision_hidden=128,
                                                        vision_layers=4, image_size=128, patch_size=16),
                                expert=TraceExpertConfig(width=128, layers=6)),
@@ -66,7 +69,19 @@ def _small() -> Mu0Config:
     )
 
 
-PRESETS = {"debug": _debug, "tiny": _tiny, "small": _small}
+def _recipe() -> Mu0Config:
+    """`small` with the released recipe's trace protocol, kept to compare against: retargeting every 0.05,
+    the delta scale over all rows, history unscaled, the clip at 1.5 and K = 10 valid steps to train."""
+    small = _small()
+    return dataclasses.replace(
+        small, preset="recipe",
+        extract=dataclasses.replace(small.extract, retarget_interval=0.05, retarget_top_fraction=0.02),
+        data=dataclasses.replace(small.data, delta_rows="all", scale_history=False, min_valid_steps=10),
+        model=dataclasses.replace(small.model, expert=dataclasses.replace(small.model.expert, ctrl_clip=1.5)),
+    )
+
+
+PRESETS = {"debug": _debug, "tiny": _tiny, "small": _small, "recipe": _recipe}
 
 
 class UnknownPresetError(KeyError):

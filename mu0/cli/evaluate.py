@@ -21,6 +21,14 @@ class EvaluateTracesArgs:
     overlays: Path = Path("reports/trace_overlays")
     # Folder of trace episodes (the split is recomputed from the same seed, so test stays test).
     traces: Path = Path("artifacts/traces")
+    # Raw episodes of those traces: where they carry simulator ground truth (gt/) and the traces were made
+    # by a tracker, the test episodes are traced again by the simulator and scored against that truth.
+    raw: Path = Path("data/raw")
+    # Where those simulator-exact traces go (default: the traces folder's name + "-truth").
+    truth_traces: Path | None = None
+    # Protocols to score: recipe (frames 4/8/12, 16 moving points, no history), dense (every query frame,
+    # moving points, with history), all (every point, with history).
+    protocols: tuple[str, ...] = ("recipe", "dense", "all")
     # Split to score ("test"; falls back to "val" when test is empty, and says so).
     split: str = "test"
     # Samples per query for μ_0 (minADE/minFDE take the best).
@@ -89,13 +97,15 @@ def run(args: list[str]) -> int:
                 folders["champion"] = champion
             console.print(f"champion: {champion or 'none registered yet'}")
         report = evaluate_traces(folders, parsed.traces, parsed.data, parsed.split, parsed.samples,
-                                 parsed.horizons, overlay_dir=parsed.overlays, max_queries=parsed.max_queries)
+                                 parsed.horizons, overlay_dir=parsed.overlays, max_queries=parsed.max_queries,
+                                 raw_dir=parsed.raw, truth_dir=parsed.truth_traces, protocols=parsed.protocols)
         table = markdown_table(report)
-        for method, per_h in report["methods"].items():
-            for h, m in per_h.items():
-                tracker.log_metrics({metric_name(f"{method}/{k}/h{h}"): v for k, v in m.items()
-                                     if isinstance(v, (int, float)) and not isinstance(v, bool)}, 0)
+        for protocol, scored in report["protocols"].items():
+            for method, per_h in scored["methods"].items():
+                for h, m in per_h.items():
+                    tracker.log_metrics({metric_name(f"{protocol}/{method}/{k}/h{h}"): v for k, v in m.items()
+                                         if isinstance(v, (int, float)) and not isinstance(v, bool)}, 0)
         save_report(tracker, parsed.report, report, table, parsed.overlays)
     results.print(Markdown(table))
-    console.print(f"report → {parsed.report}; {json.dumps({'split': report['split']})}")
+    console.print(f"report → {parsed.report}; {json.dumps({'split': report['split'], 'truth': report['truth']})}")
     return 0

@@ -55,8 +55,8 @@ def run(args: list[str]) -> int:
                    "average Jaccard (TAP-Vid, 256×256 scale), 3D errors, and camera pose errors when estimated.")
     report = evaluate(parsed.raw, parsed.traces)
     if not report["episodes"]:
-        console.print(f"[red]error:[/red] no trace episode in {parsed.traces} has a simulated raw episode "
-                      f"in {parsed.raw}")
+        console.print(f"[red]error:[/red] no trace episode in {parsed.traces} made by a tracker has a simulated "
+                      f"raw episode in {parsed.raw} (traces made with --tracker groundtruth are the truth itself)")
         return 2
     md = write_report(report, parsed.report)
     results.print(Markdown(markdown_table(report)))

@@ -47,9 +47,10 @@ class TraceExpertConfig:
     # Cubic B-spline control points over the horizon, and the knot vector ("mu0" or "uniform").
     num_ctrl: int = 10
     knots: str = "mu0"
-    # First-difference regulariser and clip of the fitted target control points (the recipe: 0.2, 1.5).
+    # First-difference regulariser and clip of the fitted target control points, in normalised units (the
+    # recipe: 0.2, 1.5; 1.5 clips a fifth of the moving traces here, 3.0 about 1%).
     reg_lambda: float = 0.2
-    ctrl_clip: float = 1.5
+    ctrl_clip: float = 3.0
     # Log-spaced frequencies of the Fourier embedding of the keypoint's (u, v).
     fourier_freqs: int = 8
     # Weight of the done-head BCE loss (the recipe: 0.5).
@@ -112,11 +113,11 @@ class TokenizedVLMConfig:
 
     backbone: BackboneConfig = BackboneConfig()
     # Bins per coordinate over [-ctrl_clip, ctrl_clip] (normalised control points) and [-1, 1] (query uv).
-    bins: int = 128
+    bins: int = 256
     num_ctrl: int = 10
     knots: str = "mu0"
     reg_lambda: float = 0.2
-    ctrl_clip: float = 1.5
+    ctrl_clip: float = 3.0
     horizon: int = 32
     history: int = 8
 

@@ -18,6 +18,7 @@ import numpy as np
 from mu0.episodes import list_episodes, open_episode
 from mu0.evaluation.tracking_metrics import aggregate, error_3d_metrics, pose_errors, tapvid_2d_metrics
 from mu0.trace_extract.groundtruth import track_query_pixels
+from mu0.trace_extract.groundtruth_source import SOURCE_NAME
 from mu0.trace_extract.output import TRACKS
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ def evaluate_episode(raw_path: Path, trace_path: Path) -> EpisodeEval | None:
     if raw.gt_dir is None or raw.depth is None:
         return None
     trace = open_episode(trace_path)
+    if trace.meta.get("trace_source") == SOURCE_NAME:  # the simulator scored against itself says nothing
+        log.warning("%s: traces made by the groundtruth tracker; not scored (extract with --tracker lk)", trace_path)
+        return None
     with np.load(trace_path / TRACKS) as tr:
         tracks = {k: tr[k] for k in tr.files}
     queries = np.flatnonzero(tracks["start"] == 0)

@@ -43,8 +43,9 @@ def draw_traces(image: np.ndarray, anchors_uv: np.ndarray, truth: np.ndarray, va
 
 @torch.no_grad()
 def write_trace_overlays(models: dict, dataset, out_dir: Path, count: int = 4, seed: int = 0) -> list[Path]:
-    """For `count` queries spread over the dataset: every model's first sample and the truth.
-    `models` maps a name to (model, per-axis scale); the dataset's futures use the first model's scale."""
+    """For `count` queries spread over the dataset: every model's best single prediction (μ_0's
+    deterministic estimate) and the truth, without history. `models` maps a name to (model, per-axis
+    scale, history unit); the dataset's futures use the first model's scale."""
     paths = []
     ref_scale = next(iter(models.values()))[1].numpy()
     for idx in np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round().astype(int):
@@ -53,7 +54,7 @@ def write_trace_overlays(models: dict, dataset, out_dir: Path, count: int = 4, s
         batch["history_valid"] = torch.zeros_like(batch["history_valid"])
         keep = item["point_mask"].numpy()
         torch.manual_seed(seed)
-        preds = {name: (m.predict(batch, 1)[0, 0] * s).numpy()[keep] for name, (m, s) in models.items()}
+        preds = {name: (m.predict_point(batch)[0] * s).numpy()[keep] for name, (m, s, _) in models.items()}
         truth = item["future"].numpy()[keep] * ref_scale
         image = item["image"].permute(1, 2, 0).numpy()
         picture = draw_traces(image, item["points_uv"].numpy()[keep], truth, item["future_valid"].numpy()[keep], preds)

@@ -17,6 +17,7 @@ from mu0.config import WorldModelConfig
 from mu0.models.backbone import VLMBackbone
 from mu0.models.bspline import BSplineTrace
 from mu0.models.checkpoint import Checkpointable
+from mu0.models.loss_mask import trainable
 from mu0.models.trace_expert import TraceExpert
 
 
@@ -57,7 +58,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         prefix, prefix_mask = self.backbone.embed_prefix(batch["image"], list(batch["instruction"]))
         future, valid = batch["future"], batch["future_valid"]
         target = self.spline.fit(future, valid)  # (b,n,k,3)
-        keypoint_ok = batch["point_mask"] & (valid.sum(-1) >= self.cfg.expert.num_ctrl)
+        keypoint_ok = trainable(batch, self.cfg.expert.num_ctrl)
         axes = torch.ones(3, device=future.device).expand(len(future), 3).clone()
         axes[:, 2] = batch["z_valid"].float()  # 2D-only samples: no depth target
         target = target * axes[:, None, None, :]  # an unknown z is neither a target nor an input
@@ -110,6 +111,14 @@ class Mu0WorldModel(Checkpointable, nn.Module):
     def predict(self, batch: dict, num_samples: int = 1) -> torch.Tensor:
         """Normalised traces (s,b,n,h,3): `num_samples` flow samples per query."""
         return self.sample_many(batch, num_samples)["trace"]
+
+    @torch.no_grad()
+    def predict_point(self, batch: dict) -> torch.Tensor:
+        """The deterministic estimate (b,n,h,3): Euler integration started from the noise's mean (x = 0)
+        instead of a random draw, the flow's estimate of the conditional mean trace."""
+        b, n = batch["points_uv"].shape[:2]
+        zero = batch["points_uv"].new_zeros(1, b, n, self.cfg.expert.num_ctrl, 3)
+        return self.sample_many(batch, 1, noise=zero)["trace"][0]
 
     def trace_features(self, prefix: torch.Tensor, prefix_mask: torch.Tensor, uv: torch.Tensor,
                        steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

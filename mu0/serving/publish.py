@@ -60,7 +60,9 @@ def publish_world_model(model_dir: Path, report_path: Path, validation_path: Pat
     score, champion, metric = gate_scores(report)
     tags = lineage_tags(config, validation, parent_run_id, repo)
     tags.update({"eval.metric": metric, "eval.score": f"{score:.6g}", "eval.split": report["split"],
-                 "eval.episodes": str(report["episodes"]), "lineage.run_id": run_id})
+                 "eval.episodes": str(report["episodes"]), "eval.truth": str(report.get("truth", "")),
+                 "lineage.run_id": run_id,
+                 "lineage.trace_source": json.dumps(config.get("train", {}).get("trace_sources", {}))})
     if champion is not None:
         tags["eval.champion_score"] = f"{champion:.6g}"
     image = json.loads((Path(model_dir) / "config.json").read_text()).get("backbone", {}).get("image_size", 64)

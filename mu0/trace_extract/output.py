@@ -56,7 +56,9 @@ def write_trace_episode(ep: Episode, out_dir: Path, samples: dict[str, np.ndarra
             np.save(tmp / SAMPLES / f"{key}.npy", arr)
         (tmp / CAPTIONS).write_text(json.dumps(captions, indent=2) + "\n")
         np.savez(tmp / TRACKS, **tracks)
-        meta = {**ep.meta, "extract": extract_meta, "content_hash": content_hash(tmp), "has_gt": False}
+        source = extract_meta.get("stats", {}).get("trace_source", "lk")
+        meta = {**ep.meta, "extract": extract_meta, "trace_source": source, "content_hash": content_hash(tmp),
+                "has_gt": False}
         (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         return publish_dir(tmp, out_dir / ep.episode_id, staging)
     except BaseException:

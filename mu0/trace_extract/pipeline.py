@@ -30,6 +30,7 @@ from mu0.trace_extract.alignment import (
 )
 from mu0.trace_extract.captions import MotionCaptioner, build_captions
 from mu0.trace_extract.describe import agent_name, chunk_motions, entity_names
+from mu0.trace_extract.groundtruth_source import SOURCE_NAME, groundtruth_tracks, require_ground_truth
 from mu0.trace_extract.keypoints import CornerGridSelector
 from mu0.trace_extract.lifting import end_tracks_at_depth_jumps, lift_tracks, make_tracks3d
 from mu0.trace_extract.output import read_extract_meta, write_trace_episode
@@ -112,13 +113,22 @@ def _track(ep: Episode, cfg: TraceExtractConfig, images: np.ndarray, depth, timi
     return make_tracks3d(tracks, xyz, T_wc), T_wc, mode if mode == "given" else "estimated", timing
 
 
-def trace_episode(ep: Episode, cfg: TraceExtractConfig) -> TraceResult:
-    if ep.num_frames < cfg.min_frames:
-        raise RejectedEpisode(f"{ep.num_frames} frames is too short: TraceExtract needs at least {cfg.min_frames} "
-                              f"(horizons: future {cfg.future_len}, history {cfg.history_len} steps)")
-    images = np.asarray(ep.images)
-    depth = np.asarray(ep.depth, np.float32) if ep.depth is not None else None
-    timing: dict[str, float] = {}
+def trace_source(ep: Episode, cfg: TraceExtractConfig) -> str:
+    """Which tracker makes this episode's traces: `groundtruth` or `lk` (TraceExtract's own)."""
+    if cfg.tracker == "auto":
+        return SOURCE_NAME if ep.gt_dir is not None and ep.depth is not None else "lk"
+    if cfg.tracker == SOURCE_NAME:
+        require_ground_truth(ep)
+    return cfg.tracker
+
+
+def _tracks_and_labels(ep: Episode, cfg: TraceExtractConfig, source: str, images: np.ndarray, depth, timing: dict):
+    """Tracks, camera-to-world poses, how poses were obtained, motion labels and entity ids."""
+    if source == SOURCE_NAME:
+        t0 = time.perf_counter()
+        t3, moving, clusters = groundtruth_tracks(ep, cfg.gt_grid_px, cfg.gt_points_per_body, cfg.moving_threshold_m)
+        timing["tracking"] = time.perf_counter() - t0
+        return t3, poses_from_extrinsics(ep.extrinsics), "given", moving, clusters
     t3, T_wc, poses, timing = _track(ep, cfg, images, depth, timing)
     use_depth = depth is not None
     t0 = time.perf_counter()
@@ -127,11 +137,26 @@ def trace_episode(ep: Episode, cfg: TraceExtractConfig) -> TraceResult:
     if cover < cfg.min_coverage:
         raise RejectedEpisode(f"track coverage {cover:.2f} is below min_coverage {cfg.min_coverage:.2f} "
                               "(too little trackable texture, or tracking failed)")
+    clusters = motion.group_entities(t3, moving) if use_depth and moving.any() else \
+        np.where(moving, 1, 0).astype(np.int32)
+    timing["motion"] = time.perf_counter() - t0
+    return t3, T_wc, poses, moving, clusters
+
+
+def trace_episode(ep: Episode, cfg: TraceExtractConfig) -> TraceResult:
+    if ep.num_frames < cfg.min_frames:
+        raise RejectedEpisode(f"{ep.num_frames} frames is too short: TraceExtract needs at least {cfg.min_frames} "
+                              f"(horizons: future {cfg.future_len}, history {cfg.history_len} steps)")
+    source = trace_source(ep, cfg)
+    images = np.asarray(ep.images)
+    depth = np.asarray(ep.depth, np.float32) if ep.depth is not None else None
+    timing: dict[str, float] = {}
+    t3, T_wc, poses, moving, clusters = _tracks_and_labels(ep, cfg, source, images, depth, timing)
+    use_depth = depth is not None
     if not moving.any():
         raise RejectedEpisode("no motion: no track moves more than "
                               + (f"{cfg.moving_threshold_m} m" if use_depth else f"{cfg.moving_threshold_px} px"))
-    clusters = motion.group_entities(t3, moving) if use_depth else np.where(moving, 1, 0).astype(np.int32)
-    timing["motion"] = time.perf_counter() - t0
+    cover = motion.coverage(t3, images.shape[1:3])
     t0 = time.perf_counter()
     spec = SampleSpec(cfg.query_stride, cfg.max_points_per_frame, cfg.future_len, cfg.history_len,
                       cfg.retarget_interval, cfg.retarget_top_fraction)
@@ -145,7 +170,7 @@ def trace_episode(ep: Episode, cfg: TraceExtractConfig) -> TraceResult:
     tracks = {"uv_px": t3.tracks.uv_px, "visible": t3.tracks.visible, "start": t3.tracks.start,
               "xyz_world": t3.xyz_world.astype(np.float32), "has_depth": t3.has_depth, "is_moving": moving,
               "cluster_ids": clusters}
-    stats = {"tracks": int(t3.tracks.num_tracks), "moving_tracks": int(moving.sum()),
+    stats = {"trace_source": source, "tracks": int(t3.tracks.num_tracks), "moving_tracks": int(moving.sum()),
              "entities": int(clusters.max()), "coverage": round(cover, 4), "poses": poses,
              "query_frames": int(len(samples["frame_indices"])), "sample_rows": int(samples["offsets"][-1]),
              "chunks": n_chunks, "z_valid": use_depth}

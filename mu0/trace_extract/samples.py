@@ -48,7 +48,7 @@ def _window(t3: Tracks3D, rows: np.ndarray, frames: np.ndarray, T_world_cam_t: n
     if use_depth:
         uv, z = project(t3.xyz_world[rows][:, fr], T_world_cam_t, K_t)
         with np.errstate(invalid="ignore"):  # behind the query camera, or beyond float16: not a usable step
-            ok = t3.has_depth[rows][:, fr] & (z > 1e-6) & np.all(np.abs(uv) < 6e4, axis=-1)
+            ok = t3.position_known[rows][:, fr] & (z > 1e-6) & np.all(np.abs(uv) < 6e4, axis=-1)
         pts[:, inside] = np.where(ok[..., None], np.concatenate([uv, z[..., None]], axis=-1), -np.inf)
     else:  # 2D-only: image positions as they are, z unknown
         ok = t3.tracks.visible[rows][:, fr]
@@ -59,13 +59,22 @@ def _window(t3: Tracks3D, rows: np.ndarray, frames: np.ndarray, T_world_cam_t: n
     return pts, valid
 
 
+def _seen(t3: Tracks3D, rows: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """(n,len(frames)) whether each point is seen at each frame of the window (`visibs`)."""
+    seen = np.zeros((len(rows), len(frames)), bool)
+    inside = (frames >= 0) & (frames < t3.has_depth.shape[1])
+    seen[:, inside] = t3.tracks.visible[rows][:, frames[inside]]
+    return seen
+
+
 def build_samples(t3: Tracks3D, moving: np.ndarray, cluster_ids: np.ndarray, T_world_cam: np.ndarray,
                   K: np.ndarray, hw: tuple[int, int], spec: SampleSpec, use_depth: bool, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     present = t3.has_depth if use_depth else t3.tracks.visible
     parts: dict[str, list[np.ndarray]] = {k: [] for k in (
         "keypoints", "track_ids", "cluster_ids", "is_moving", "traj", "traj_history", "valid_steps",
-        "valid_steps_history", "raw_traj", "raw_traj_history", "raw_valid_steps", "raw_valid_steps_history")}
+        "valid_steps_history", "raw_traj", "raw_traj_history", "raw_valid_steps", "raw_valid_steps_history",
+        "visibs")}
     frame_indices, offsets = [], [0]
     for t in range(0, present.shape[1], spec.query_stride):
         rows = choose_rows(np.flatnonzero(present[:, t]), moving, spec.max_points, rng)
@@ -73,13 +82,14 @@ def build_samples(t3: Tracks3D, moving: np.ndarray, cluster_ids: np.ndarray, T_w
             continue
         fut, fut_ok = _window(t3, rows, t + np.arange(spec.future_len), T_world_cam[t], K[t], use_depth)
         hist, hist_ok = _window(t3, rows, t - np.arange(spec.history_len), T_world_cam[t], K[t], use_depth)
+        seen = _seen(t3, rows, t + np.arange(spec.future_len))
         traj, traj_ok = arc_length_retarget(fut, fut_ok, hw, spec.interval, spec.top_fraction, spec.future_len)
         th, th_ok = arc_length_retarget(hist, hist_ok, hw, spec.interval, spec.top_fraction, spec.history_len)
         for key, value in (("keypoints", t3.tracks.uv_px[rows, t]), ("track_ids", rows),
                            ("cluster_ids", cluster_ids[rows]), ("is_moving", moving[rows]), ("traj", traj),
                            ("traj_history", th), ("valid_steps", traj_ok), ("valid_steps_history", th_ok),
                            ("raw_traj", fut), ("raw_traj_history", hist), ("raw_valid_steps", fut_ok),
-                           ("raw_valid_steps_history", hist_ok)):
+                           ("raw_valid_steps_history", hist_ok), ("visibs", seen)):
             parts[key].append(value)
         frame_indices.append(t)
         offsets.append(offsets[-1] + len(rows))
@@ -88,7 +98,6 @@ def build_samples(t3: Tracks3D, moving: np.ndarray, cluster_ids: np.ndarray, T_w
         out[key] = out[key].astype(np.float16)  # -inf survives the cast
     out["keypoints"] = out["keypoints"].astype(np.float32)
     out["track_ids"], out["cluster_ids"] = out["track_ids"].astype(np.int32), out["cluster_ids"].astype(np.int32)
-    out["visibs"] = out["raw_valid_steps"]
     out["frame_indices"] = np.array(frame_indices, np.int32)
     out["offsets"] = np.array(offsets, np.int64)
     return out

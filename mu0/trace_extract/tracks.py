@@ -30,3 +30,10 @@ class Tracks3D:
     xyz_cam: np.ndarray  # (k,t,3) metres in each frame's own camera; NaN where unknown
     xyz_world: np.ndarray  # (k,t,3) metres in the world frame; NaN where unknown
     has_depth: np.ndarray  # (k,t) bool: visible and lifted with a valid depth
+    # (k,t) bool: the position is known there even where the point is not seen (simulator truth
+    # through occlusions); None for tracked points, whose positions are known only where they are seen
+    known: np.ndarray | None = None
+
+    @property
+    def position_known(self) -> np.ndarray:
+        return self.has_depth if self.known is None else self.known

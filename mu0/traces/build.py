@@ -30,6 +30,16 @@ def trace_episode_paths(traces_dir: Path, accepted: set[str] | None = None) -> l
     return [p for p in candidates if accepted is None or p.name in accepted]
 
 
+def trace_sources(paths: list[Path]) -> dict[str, int]:
+    """How many of these trace episodes each tracker made ("groundtruth", "lk"; "unknown" for episodes
+    from the official tool, whose meta does not say)."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        source = str(_meta(path).get("trace_source", "unknown"))
+        counts[source] = counts.get(source, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def build_datasets(traces_dir: Path, cfg: TraceDataConfig, accepted: set[str] | None = None,
                    stats: DeltaStats | None = None, with_depth: bool = False):
     """({"train", "val", "test"} → TraceDataset, stats, split ids). Stats come from train unless given
@@ -44,8 +54,9 @@ def build_datasets(traces_dir: Path, cfg: TraceDataConfig, accepted: set[str] | 
         for eid in splits["train"] or list(paths):
             s = paths[eid] / "samples"
             hw = tuple(np.load(paths[eid] / "images.npy", mmap_mode="r").shape[1:3])
-            windows.append((np.load(s / "traj.npy", mmap_mode="r"), np.load(s / "valid_steps.npy", mmap_mode="r"), hw))
-        stats = compute_delta_stats(windows, cfg.horizon, cfg.delta_percentile)
+            windows.append((np.load(s / "traj.npy", mmap_mode="r"), np.load(s / "valid_steps.npy", mmap_mode="r"), hw,
+                            np.load(s / "is_moving.npy", mmap_mode="r")))
+        stats = compute_delta_stats(windows, cfg.horizon, cfg.delta_percentile, cfg.delta_rows, cfg.scale_history)
         if stats.samples == 0:
             raise ValueError(f"{traces_dir}: no valid future step in the {len(windows)} training episodes "
                              f"(every samples/valid_steps.npy is empty or all false); nothing to learn from")

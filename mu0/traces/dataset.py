@@ -64,20 +64,28 @@ class _Episode:
 
 class TraceDataset(torch.utils.data.Dataset):
     def __init__(self, episode_paths: list[Path], cfg: TraceDataConfig, stats: DeltaStats, train: bool,
-                 with_depth: bool = False) -> None:
+                 with_depth: bool = False, moving_only: bool = False, frames: tuple[int, ...] | None = None) -> None:
+        """`moving_only` keeps only keypoints labelled moving (and query frames that have one); `frames`
+        keeps only those query frames (an evaluation protocol's query slots)."""
         self.paths, self.cfg, self.stats = list(episode_paths), cfg, stats
-        self.train, self.with_depth = train, with_depth
+        self.train, self.with_depth, self.moving_only = train, with_depth, moving_only
         self.index: list[tuple[int, int]] = []
         for e, path in enumerate(self.paths):
-            n_frames = len(np.load(path / "samples" / "frame_indices.npy", mmap_mode="r"))
+            frame_indices = np.load(path / "samples" / "frame_indices.npy", mmap_mode="r")
+            keep = np.ones(len(frame_indices), bool) if frames is None else np.isin(frame_indices, frames)
+            if moving_only:
+                offsets = np.load(path / "samples" / "offsets.npy", mmap_mode="r")
+                moving = np.concatenate([[0], np.cumsum(np.load(path / "samples" / "is_moving.npy", mmap_mode="r"))])
+                keep &= moving[offsets[1:]] > moving[offsets[:-1]]
             for name, need in (("traj", cfg.horizon + 1), ("traj_history", cfg.history + 1)):
                 have = np.load(path / "samples" / f"{name}.npy", mmap_mode="r").shape[1]
                 if have < need:
                     raise ValueError(f"{path / 'samples' / name}.npy: {have} steps, but horizon/history "
                                      f"{cfg.horizon}/{cfg.history} need {need} (re-extract with longer horizons)")
-            self.index.extend((e, i) for i in range(n_frames))
+            self.index.extend((e, int(i)) for i in np.flatnonzero(keep))
         self._open: dict[int, _Episode] = {}
         self.scale = np.asarray(stats.scale, np.float32)
+        self.history_unit = stats.history_unit()
 
     def __len__(self) -> int:
         return len(self.index)
@@ -97,7 +105,8 @@ class TraceDataset(torch.utils.data.Dataset):
     def _rows(self, ep: _Episode, a: int, b: int, rng: np.random.Generator) -> np.ndarray:
         rows = np.arange(a, b)
         moving = np.asarray(ep.s["is_moving"][a:b], bool)
-        order = np.concatenate([rng.permutation(rows[moving]), rng.permutation(rows[~moving])])
+        still = rows[~moving] if not self.moving_only else rows[:0]
+        order = np.concatenate([rng.permutation(rows[moving]), rng.permutation(still)])
         return np.sort(order[: self.cfg.num_points])
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
@@ -122,7 +131,8 @@ class TraceDataset(torch.utils.data.Dataset):
             "point_mask": _pad(np.ones(n, bool), cfg.num_points),
             "future": _pad(np.nan_to_num(fut / self.scale, nan=0.0, posinf=0.0, neginf=0.0), cfg.num_points),
             "future_valid": _pad(fut_ok, cfg.num_points),
-            "history": _pad(np.nan_to_num(hist, nan=0.0, posinf=0.0, neginf=0.0), cfg.num_points),
+            "trainable": _pad(fut_ok.sum(-1) >= cfg.min_valid_steps, cfg.num_points),
+            "history": _pad(np.nan_to_num(hist / self.history_unit, nan=0.0, posinf=0.0, neginf=0.0), cfg.num_points),
             "history_valid": _pad(hist_ok, cfg.num_points),
             "is_moving": _pad(np.asarray(ep.s["is_moving"][rows], bool), cfg.num_points),
             "cluster_ids": _pad(np.asarray(ep.s["cluster_ids"][rows], np.int64), cfg.num_points),

@@ -26,6 +26,8 @@ class DeltaStats:
     percentile: float
     horizon: int
     samples: int
+    rows: str = "all"  # rows the percentile was taken over: "moving" or "all"
+    history_scaled: bool = False  # the model reads history divided by `scale` too
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -33,7 +35,12 @@ class DeltaStats:
     @classmethod
     def load(cls, path: Path) -> DeltaStats:
         d = json.loads(Path(path).read_text())
-        return cls(tuple(d["scale"]), d["percentile"], d["horizon"], d["samples"])  # type: ignore[arg-type]
+        return cls(tuple(d["scale"]), d["percentile"], d["horizon"], d["samples"],  # type: ignore[arg-type]
+                   d.get("rows", "all"), bool(d.get("history_scaled", False)))
+
+    def history_unit(self) -> np.ndarray:
+        """(3,) what the model's history input is divided by (ones when history is not scaled)."""
+        return np.asarray(self.scale if self.history_scaled else (1.0, 1.0, 1.0), np.float32)
 
 
 def unit_deltas(traj: np.ndarray, valid: np.ndarray, hw: tuple[int, int],
@@ -49,17 +56,23 @@ def unit_deltas(traj: np.ndarray, valid: np.ndarray, hw: tuple[int, int],
     return np.where(ok[..., None], d, 0.0), ok
 
 
-def compute_delta_stats(windows: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]], horizon: int,
-                        percentile: float = 95.0) -> DeltaStats:
-    """From (traj, valid_steps, (h, w)) of the training episodes; an axis with no finite data scales by 1."""
-    parts = []
-    for traj, valid, hw in windows:
+def compute_delta_stats(windows: list[tuple], horizon: int, percentile: float = 95.0, rows: str = "all",
+                        history_scaled: bool = False) -> DeltaStats:
+    """From (traj, valid_steps, (h, w), is_moving) of the training episodes (is_moving may be None:
+    every row counts); `rows="moving"` takes the percentile over moving rows only, falling back to all
+    rows when none moves. An axis with no finite data scales by 1."""
+    parts, moving_parts = [], []
+    for traj, valid, hw, *moving in windows:
         d, ok = unit_deltas(traj, valid, hw, horizon)
         parts.append(np.abs(d[ok]))
+        mov = np.asarray(moving[0], bool) if moving and moving[0] is not None else np.ones(len(d), bool)
+        moving_parts.append(np.broadcast_to(mov[:, None], ok.shape)[ok])
     all_d = np.concatenate(parts) if parts else np.zeros((0, 3))
+    is_mov = np.concatenate(moving_parts) if moving_parts else np.zeros(0, bool)
+    used = all_d[is_mov] if rows == "moving" and is_mov.any() else all_d
     scale = []
     for axis in range(3):
-        values = all_d[:, axis][np.isfinite(all_d[:, axis])]
+        values = used[:, axis][np.isfinite(used[:, axis])]
         q = float(np.percentile(values, percentile)) if values.size else 1.0
         scale.append(q if q > 1e-8 else 1.0)
-    return DeltaStats(tuple(scale), percentile, horizon, int(len(all_d)))  # type: ignore[arg-type]
+    return DeltaStats(tuple(scale), percentile, horizon, int(len(used)), rows, history_scaled)  # type: ignore[arg-type]

@@ -24,7 +24,8 @@ import torch
 
 from mu0.config import TraceDataConfig, TrainConfig, to_dict
 from mu0.models.registry import build_model, load_model
-from mu0.traces.build import build_datasets
+from mu0.traces.build import build_datasets, trace_sources
+from mu0.traces.protocol import protocol_of
 from mu0.training.engine import make_engine
 from mu0.training.tracker import NullTracker, Tracker
 
@@ -156,7 +157,10 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
             break
     val = evaluate_loss(engine.module, datasets["val"], seed=train_cfg.seed)
     tracker.log_metrics({"val_loss": val}, last)
-    model_dir = _save_model(engine.module, out_dir / MODEL, stats, {"data": to_dict(data_cfg),
-                                                                     "train": to_dict(train_cfg), "splits": splits})
+    train_paths = datasets["train"].paths
+    model_dir = _save_model(engine.module, out_dir / MODEL, stats, {
+        "data": to_dict(data_cfg), "train": to_dict(train_cfg), "splits": splits,
+        "trace_sources": trace_sources(train_paths)})
+    protocol_of(train_paths, data_cfg).save(model_dir)
     tracker.log_artifact(model_dir)
     return PretrainResult(model_dir, last, losses, val, samples / max(time.perf_counter() - t0, 1e-9), start)

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 
@@ -114,3 +115,37 @@ def test_no_traces_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no trace episodes"):
         build_datasets(tmp_path, CFG)
     assert json.dumps(CFG.__dict__, default=str)
+
+
+def test_delta_scale_can_be_the_scale_of_the_moving_rows():
+    traj = np.zeros((100, 5, 3), np.float32)
+    traj[:10, :, 0] = np.arange(5)[None] * 4.0  # ten rows move 4 px a step, ninety stand still
+    valid, moving = np.ones((100, 5), bool), np.arange(100) < 10
+    everything = compute_delta_stats([(traj, valid, (10, 20), moving)], horizon=4, percentile=50, rows="all")
+    only_moving = compute_delta_stats([(traj, valid, (10, 20), moving)], horizon=4, percentile=50, rows="moving")
+    assert everything.scale[0] == 1.0  # the median |Δu| over all rows is 0: no scale at all
+    assert only_moving.scale[0] == pytest.approx(np.median(np.arange(1, 5) * 4.0 * 2 / 20), rel=1e-3)
+    assert only_moving.samples == 10 * 4 and only_moving.rows == "moving"
+
+
+def test_views_keep_moving_points_and_chosen_frames_and_the_gate_counts_valid_steps(traces):
+    from mu0.traces.dataset import TraceDataset
+
+    datasets, stats, _ = build_datasets(traces, dataclasses.replace(CFG, min_valid_steps=8))
+    held = _held_out(datasets)
+    moving = TraceDataset(held.paths, CFG, stats, train=False, moving_only=True, frames=(4, 8))
+    assert 0 < len(moving) <= 2 * len(held.paths)
+    for i in range(len(moving)):
+        item = moving[i]
+        assert int(item["frame"]) in (4, 8) and item["is_moving"][item["point_mask"]].all()
+    item = held[0]
+    assert torch.equal(item["trainable"], item["point_mask"] & (item["future_valid"].sum(-1) >= 8))
+
+
+def test_history_is_scaled_like_the_future_when_asked(traces):
+    plain, stats_plain, _ = build_datasets(traces, dataclasses.replace(CFG, scale_history=False))
+    scaled, stats, _ = build_datasets(traces, CFG)
+    assert stats.history_scaled and not stats_plain.history_scaled
+    a, b = _held_out(plain)[len(_held_out(plain)) - 1], _held_out(scaled)[len(_held_out(scaled)) - 1]
+    np.testing.assert_allclose(b["history"].numpy() * np.asarray(stats.scale, np.float32), a["history"].numpy(),
+                               rtol=1e-5, atol=1e-6)

@@ -21,6 +21,7 @@ from mu0.models.backbone import VLMBackbone
 from mu0.models.baselines.track_transformer import masked_axes
 from mu0.models.bspline import BSplineTrace
 from mu0.models.checkpoint import Checkpointable
+from mu0.models.loss_mask import trainable
 
 
 class TokenizedVLM(Checkpointable, nn.Module):
@@ -69,7 +70,7 @@ class TokenizedVLM(Checkpointable, nn.Module):
         logits, _ = self._step(torch.cat([uv, tokens[:, :-1]], dim=1), cache, mask, length)
         ce = F.cross_entropy(logits[:, 1:].reshape(-1, logits.shape[-1]), tokens.reshape(-1),
                              reduction="none").reshape(b, n, k, 3)
-        ok = batch["point_mask"] & (batch["future_valid"].sum(-1) >= k)
+        ok = trainable(batch, k)
         weight = (ok[..., None, None].float() * masked_axes(batch)[:, None, None, :]).expand_as(ce)
         loss = (ce * weight).sum() / weight.sum().clamp(min=1)
         return loss, {"loss": float(loss.detach()), "keypoints": int(ok.sum())}
@@ -93,3 +94,8 @@ class TokenizedVLM(Checkpointable, nn.Module):
     def predict(self, batch: dict, num_samples: int = 1) -> torch.Tensor:
         """Normalised traces (s,b,n,h,3): the greedy decode first, then samples at temperature 1."""
         return torch.stack([self._decode(batch, 0.0 if s == 0 else 1.0) for s in range(num_samples)])
+
+    @torch.no_grad()
+    def predict_point(self, batch: dict) -> torch.Tensor:
+        """The greedy decode (b,n,h,3): its best single prediction."""
+        return self._decode(batch, 0.0)

@@ -16,6 +16,7 @@ from torch import nn
 from mu0.config import TrackTransformerConfig
 from mu0.models import tokenizer
 from mu0.models.checkpoint import Checkpointable
+from mu0.models.loss_mask import trainable
 from mu0.models.trace_expert import FourierUV
 
 
@@ -69,7 +70,7 @@ class TrackTransformer(Checkpointable, nn.Module):
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         pred = self._regress(batch)
-        weight = batch["future_valid"].float() * batch["point_mask"][..., None]  # (b,n,h)
+        weight = batch["future_valid"].float() * trainable(batch, 1)[..., None]  # (b,n,h)
         err = ((pred - batch["future"]) ** 2 * masked_axes(batch)[:, None, None]).sum(-1)
         loss = (err * weight).sum() / weight.sum().clamp(min=1)
         return loss, {"loss": float(loss.detach()), "keypoints": int(batch["point_mask"].sum())}
@@ -78,3 +79,7 @@ class TrackTransformer(Checkpointable, nn.Module):
     def predict(self, batch: dict, num_samples: int = 1) -> torch.Tensor:
         """Normalised traces (s,b,n,h,3); deterministic, so every sample is the same."""
         return self._regress(batch)[None].expand(num_samples, -1, -1, -1, -1)
+
+    @torch.no_grad()
+    def predict_point(self, batch: dict) -> torch.Tensor:
+        return self._regress(batch)
