@@ -90,7 +90,8 @@ def collect(models: dict, dataset, protocol: EvalProtocol, samples: int, seed: i
     scale, history unit); the dataset's futures use `ref_scale` and its history the dataset's unit."""
     out = Collected({}, {}, [], [], [])  # type: ignore[arg-type]
     ctx = {k: [] for k in ("uv", "z", "z_ok", "K", "wh")}
-    data_unit = torch.as_tensor(getattr(dataset, "history_unit", np.ones(3, np.float32)))
+    base = dataset.dataset if isinstance(dataset, torch.utils.data.Subset) else dataset
+    data_unit = torch.as_tensor(base.history_unit)
     for i, batch in enumerate(torch.utils.data.DataLoader(dataset, batch_size=batch_size)):
         keep = batch["point_mask"].numpy()
         _model_predictions(models, batch, protocol, samples, seed * 7919 + i, keep, out, data_unit)
