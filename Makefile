@@ -65,20 +65,32 @@ lint: install
 test: install lint
 	$(BIN)/python -m pytest
 
-# μ_0 against its baselines at the `small` preset on MT10 (what the issue-5 note reports): 200 episodes,
-# window-close held out, 1500 steps each with the wall-clock budget of μ_0's run. About an hour on 2 cores.
+# μ_0 against its baselines at the `small` preset on MT10 (window-close held out): 200 episodes, trained on
+# simulator-exact traces (--tracker auto), the same steps and wall-clock budget for every model; μ_0 once more on
+# TraceExtract's own traces of the same episodes; all scored against the simulator's truth of the test split.
+# Writes reports/compare/metrics{,_extracted}.{json,md}. Several hours on 2 cores.
 COMPARE ?= artifacts/compare
-COMPARE_OPTS = --preset small --traces $(COMPARE)/traces --validation-report /nonexistent \
-	--data.holdout-tasks window-close-v3 --train.steps 1500 --train.checkpoint-every 500 --train.num-workers 1 \
-	--train.max-minutes 13
+COMPARE_STEPS ?= 6000
+COMPARE_MINUTES ?= 45
+COMPARE_OPTS = --preset small --validation-report /nonexistent --data.holdout-tasks window-close-v3 \
+	--train.steps $(COMPARE_STEPS) --train.max-minutes $(COMPARE_MINUTES) --train.checkpoint-every 1000 \
+	--train.num-workers 1
+COMPARE_EVAL = --preset small --traces $(COMPARE)/traces --raw $(COMPARE)/raw --holdout-tasks window-close-v3 \
+	--samples 5 --max-queries 600
 compare: install
 	$(BIN)/mu0 ingest metaworld --preset small --out $(COMPARE)/raw --quarantine $(COMPARE)/quarantine --no-version
 	$(BIN)/mu0 extract --preset small --in $(COMPARE)/raw --out $(COMPARE)/traces --quarantine $(COMPARE)/q
+	$(BIN)/mu0 extract --preset small --tracker lk --in $(COMPARE)/raw --out $(COMPARE)/traces-extracted \
+	  --quarantine $(COMPARE)/q-extracted
 	for kind in mu0 track-transformer tokenized-vlm; do \
-	  $(BIN)/mu0 pretrain --kind $$kind --out $(COMPARE)/$$kind $(COMPARE_OPTS) || exit 1; done
-	$(BIN)/mu0 evaluate traces --preset small --model $(COMPARE)/mu0/model --traces $(COMPARE)/traces \
-	  --baselines $(COMPARE)/track-transformer/model $(COMPARE)/tokenized-vlm/model --holdout-tasks window-close-v3 \
-	  --samples 5 --max-queries 600 --report $(COMPARE)/metrics.json --overlays $(COMPARE)/overlays
+	  $(BIN)/mu0 pretrain --kind $$kind --traces $(COMPARE)/traces --out $(COMPARE)/$$kind $(COMPARE_OPTS) || exit 1; done
+	$(BIN)/mu0 pretrain --traces $(COMPARE)/traces-extracted --out $(COMPARE)/mu0-extracted $(COMPARE_OPTS)
+	mkdir -p reports/compare
+	$(BIN)/mu0 evaluate traces $(COMPARE_EVAL) --model $(COMPARE)/mu0/model \
+	  --baselines $(COMPARE)/track-transformer/model $(COMPARE)/tokenized-vlm/model \
+	  --report reports/compare/metrics.json --overlays reports/compare/overlays --no-mlflow
+	$(BIN)/mu0 evaluate traces $(COMPARE_EVAL) --model $(COMPARE)/mu0-extracted/model --baselines \
+	  --report reports/compare/metrics_extracted.json --overlays reports/compare/overlays_extracted --no-mlflow
 
 # The action expert on the frozen small μ_0 against scratch and action-pretrained policies (what the issue-6 note
 # reports): 10 fresh demonstrations per MT10 task (seeds 1000+), action pretraining on the pretraining rollouts

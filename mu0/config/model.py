@@ -60,11 +60,16 @@ class TraceExpertConfig:
     rigidity_weight: float = 0.0
     # Euler steps when sampling (the recipe evaluates with 4).
     inference_steps: int = 4
+    # What the predicted control points are added to: "none" (the recipe: anchor-relative deltas) or
+    # "constant_velocity" (the extrapolated history, so the flow learns the correction; zero for keypoints
+    # without history, which is the recipe's case). Needs history scaled like the future.
+    prior: str = "none"
 
     def __post_init__(self) -> None:
         require(self.width % self.heads == 0, "width", "must be divisible by heads")
         require(self.knots in ("mu0", "uniform"), "knots", "must be 'mu0' or 'uniform'")
         require(self.inference_steps >= 1, "inference_steps", "must be >= 1")
+        require(self.prior in ("none", "constant_velocity"), "prior", "must be 'none' or 'constant_velocity'")
 
 
 @dataclasses.dataclass(frozen=True)

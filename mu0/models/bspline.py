@@ -100,7 +100,7 @@ class BSplineTrace(torch.nn.Module):
         """(b,n,k,c) → (b,n,h,c) derivative d trace / d s at steps 1..H."""
         return torch.einsum("hk,bnkc->bnhc", self.velocity_basis[1:], ctrl)
 
-    def fit(self, trace: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    def fit(self, trace: torch.Tensor, valid: torch.Tensor, clip: bool = True) -> torch.Tensor:
         """(b,n,h,c) anchor-relative targets at steps 1..H with (b,n,h) validity → (b,n,k,c) control points.
         Solved in float32 outside autocast: (NᵀWN + λ²ΓᵀΓ) P = NᵀW Y per keypoint, anchor row included."""
         with torch.autocast(device_type=trace.device.type, enabled=False):
@@ -111,4 +111,4 @@ class BSplineTrace(torch.nn.Module):
             lhs = torch.einsum("hk,bnh,hl->bnkl", N, w, N) + self.reg_lambda ** 2 * (self.gamma.T @ self.gamma)
             rhs = torch.einsum("hk,bnhc->bnkc", N, y)
             ctrl = torch.linalg.solve(lhs, rhs)
-        return ctrl.clamp(-self.clip, self.clip)
+        return ctrl.clamp(-self.clip, self.clip) if clip else ctrl

@@ -15,6 +15,7 @@ from torch import nn
 
 from mu0.config import WorldModelConfig
 from mu0.models.backbone import VLMBackbone
+from mu0.models.baselines.kinematic import constant_velocity
 from mu0.models.bspline import BSplineTrace
 from mu0.models.checkpoint import Checkpointable
 from mu0.models.loss_mask import trainable
@@ -57,7 +58,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         prefix, prefix_mask = self.backbone.embed_prefix(batch["image"], list(batch["instruction"]))
         future, valid = batch["future"], batch["future_valid"]
-        target = self.spline.fit(future, valid)  # (b,n,k,3)
+        target = self.spline.fit(future, valid) - self._prior(batch)  # (b,n,k,3)
         keypoint_ok = trainable(batch, self.cfg.expert.num_ctrl)
         axes = torch.ones(3, device=future.device).expand(len(future), 3).clone()
         axes[:, 2] = batch["z_valid"].float()  # 2D-only samples: no depth target
@@ -80,12 +81,22 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         info["loss"] = float(loss.detach())
         return loss, info
 
+    def _prior(self, batch: dict) -> torch.Tensor:
+        """(b,n,k,3) control points the expert's output is added to: zero, or the constant-velocity
+        extrapolation of the (scaled) history, so the flow learns the correction to it (zero without history)."""
+        b, n = batch["points_uv"].shape[:2]
+        if self.cfg.expert.prior == "none":
+            return batch["points_uv"].new_zeros(b, n, self.cfg.expert.num_ctrl, 3)
+        cv = constant_velocity(batch["history"], batch["history_valid"], self.cfg.horizon)
+        return self.spline.fit(cv, torch.ones(cv.shape[:3], dtype=torch.bool, device=cv.device), clip=False)
+
     def _integrate(self, batch: dict, prefix, prefix_mask, x: torch.Tensor, steps: int) -> dict:
         done_logits = None
         for i in range(steps):
             t = torch.full((x.shape[0],), 1.0 - i / steps, device=x.device)
             velocity, done_logits = self._expert(batch, prefix, prefix_mask, x, t)
             x = x - velocity / steps
+        x = x + self._prior(batch)
         return {"ctrl": x, "trace": self.spline.render(x), "valid_prob": torch.sigmoid(done_logits)}
 
     @torch.no_grad()

@@ -102,6 +102,10 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
     if (data_cfg.horizon, data_cfg.history) != (model_cfg.horizon, model_cfg.history):
         raise ValueError(f"data horizon/history {data_cfg.horizon}/{data_cfg.history} must equal the model's "
                          f"{model_cfg.horizon}/{model_cfg.history}")
+    prior = getattr(getattr(model_cfg, "expert", None), "prior", "none")
+    if prior != "none" and not data_cfg.scale_history:
+        raise ValueError(f"model.expert.prior '{prior}' extrapolates the history in the future's normalised units: "
+                         "it needs data.scale_history true")
     tracker = tracker or NullTracker()
     out_dir = Path(out_dir)
     datasets, stats, splits = build_datasets(traces_dir, data_cfg, accepted)

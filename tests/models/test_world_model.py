@@ -128,3 +128,32 @@ def test_rigidity_loss_is_zero_for_rigid_motion_and_trains():
     loss, info = model.compute_loss(batch)
     loss.backward()
     assert "rigidity" in info and info["loss"] > info["flow"]
+
+
+def test_point_estimate_starts_from_the_noise_mean():
+    torch.manual_seed(0)
+    model = Mu0WorldModel(CFG).eval()
+    batch = make_batch()
+    a, b = model.predict_point(batch), model.predict_point(batch)
+    assert torch.equal(a, b) and a.shape == (2, 6, 16, 3)
+    zero = torch.zeros(1, 2, 6, 10, 3)
+    assert torch.allclose(a, model.sample_many(batch, 1, noise=zero)["trace"][0])
+
+
+def test_constant_velocity_prior_is_what_a_silent_expert_predicts(monkeypatch):
+    from mu0.models.baselines.kinematic import constant_velocity
+
+    cfg = dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, prior="constant_velocity"))
+    model = Mu0WorldModel(cfg).eval()
+    batch = make_batch()
+
+    def silent(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t):
+        return torch.zeros_like(x_t), torch.zeros(*uv.shape[:2], cfg.horizon)
+
+    monkeypatch.setattr(model.expert, "forward", silent)
+    cv = constant_velocity(batch["history"], batch["history_valid"], cfg.horizon)
+    assert torch.allclose(model.predict_point(batch), cv, atol=0.02 * float(cv.abs().max()))
+    no_history = dict(batch, history_valid=torch.zeros_like(batch["history_valid"]))
+    assert torch.count_nonzero(model.predict_point(no_history)) == 0  # without history: the recipe's deltas
+    with pytest.raises(ValueError, match="prior"):
+        WorldModelConfig(expert=TraceExpertConfig(prior="ballistic"))
