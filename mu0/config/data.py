@@ -159,6 +159,9 @@ class TraceDataConfig:
     val_fraction: float = 0.1
     # Whole tasks held out for testing generalisation (their episodes are all in test).
     holdout_tasks: tuple[str, ...] = ()
+    # Train on only this many of the train split's episodes (0: all), a nested subset: for data-scaling
+    # curves over one fixed val/test split.
+    max_train_episodes: int = 0
     # Seed of the split and of sampling in val/test (train sampling is random per epoch).
     seed: int = 0
 

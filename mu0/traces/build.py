@@ -11,7 +11,7 @@ from mu0.config import TraceDataConfig
 from mu0.episodes import list_episodes
 from mu0.traces.dataset import TraceDataset
 from mu0.traces.normalize import DeltaStats, compute_delta_stats
-from mu0.traces.split import split_episodes
+from mu0.traces.split import limit_train, split_episodes
 
 
 def _meta(path: Path) -> dict:
@@ -47,8 +47,9 @@ def build_datasets(traces_dir: Path, cfg: TraceDataConfig, accepted: set[str] | 
     paths = {p.name: p for p in trace_episode_paths(traces_dir, accepted)}
     if not paths:
         raise ValueError(f"{traces_dir}: no trace episodes (folders with samples/) to train on")
-    splits = split_episodes({k: _meta(p) for k, p in paths.items()}, cfg.train_fraction, cfg.val_fraction,
-                            cfg.seed, cfg.holdout_tasks)
+    metas = {k: _meta(p) for k, p in paths.items()}
+    splits = split_episodes(metas, cfg.train_fraction, cfg.val_fraction, cfg.seed, cfg.holdout_tasks)
+    splits["train"] = limit_train(splits["train"], metas, cfg.max_train_episodes, cfg.seed)
     if stats is None:
         windows = []
         for eid in splits["train"] or list(paths):

@@ -25,3 +25,12 @@ def split_episodes(episodes: dict[str, dict], train: float, val: float, seed: in
         u = _unit(str(meta.get("rollout_id", eid)), seed)
         out["train" if u < train else "val" if u < train + val else "test"].append(eid)
     return out
+
+
+def limit_train(train: list[str], episodes: dict[str, dict], count: int, seed: int = 0) -> list[str]:
+    """The first `count` training episodes in a fixed order (whole rollouts, by the hash of their id), so a
+    larger limit always adds to a smaller one's episodes: the points of a data-scaling curve are nested."""
+    if count <= 0 or count >= len(train):
+        return train
+    order = sorted(train, key=lambda e: (_unit("limit:" + str(episodes[e].get("rollout_id", e)), seed), e))
+    return sorted(order[:count])

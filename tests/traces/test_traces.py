@@ -149,3 +149,14 @@ def test_history_is_scaled_like_the_future_when_asked(traces):
     a, b = _held_out(plain)[len(_held_out(plain)) - 1], _held_out(scaled)[len(_held_out(scaled)) - 1]
     np.testing.assert_allclose(b["history"].numpy() * np.asarray(stats.scale, np.float32), a["history"].numpy(),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_train_limit_takes_nested_subsets_of_whole_rollouts():
+    from mu0.traces.split import limit_train
+
+    eps = {f"r{i}-{cam}": {"rollout_id": f"r{i}"} for i in range(40) for cam in ("front", "wrist")}
+    train = sorted(eps)
+    small, large = limit_train(train, eps, 20), limit_train(train, eps, 40)
+    assert len(small) == 20 and len(large) == 40 and set(small) <= set(large)
+    assert {e.replace("front", "wrist") for e in small if "front" in e} <= set(small)  # cameras together
+    assert limit_train(train, eps, 0) == train
