@@ -71,13 +71,15 @@ def _small() -> Mu0Config:
 
 def _recipe() -> Mu0Config:
     """`small` with the released recipe's trace protocol, kept to compare against: retargeting every 0.05,
-    the delta scale over all rows, history unscaled, the clip at 1.5 and K = 10 valid steps to train."""
+    the delta scale over all rows, history unscaled, the clip at 1.5, K = 10 valid steps to train and no
+    constant-velocity prior."""
     small = _small()
     return dataclasses.replace(
         small, preset="recipe",
         extract=dataclasses.replace(small.extract, retarget_interval=0.05, retarget_top_fraction=0.02),
         data=dataclasses.replace(small.data, delta_rows="all", scale_history=False, min_valid_steps=10),
-        model=dataclasses.replace(small.model, expert=dataclasses.replace(small.model.expert, ctrl_clip=1.5)),
+        model=dataclasses.replace(small.model, expert=dataclasses.replace(small.model.expert, ctrl_clip=1.5,
+                                                                          prior="none")),
     )
 
 

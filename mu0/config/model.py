@@ -63,7 +63,7 @@ class TraceExpertConfig:
     # What the predicted control points are added to: "none" (the recipe: anchor-relative deltas) or
     # "constant_velocity" (the extrapolated history, so the flow learns the correction; zero for keypoints
     # without history, which is the recipe's case). Needs history scaled like the future.
-    prior: str = "none"
+    prior: str = "constant_velocity"
 
     def __post_init__(self) -> None:
         require(self.width % self.heads == 0, "width", "must be divisible by heads")

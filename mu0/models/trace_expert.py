@@ -81,6 +81,9 @@ class TraceExpert(nn.Module):
         self.blocks = nn.ModuleList(ExpertBlock(w, cfg.heads) for _ in range(cfg.layers))
         self.out_norm = nn.LayerNorm(w)
         self.velocity_out = nn.Linear(w, k * 3)
+        if cfg.prior != "none":  # an untrained expert then predicts the prior itself (its estimate from x = 0)
+            nn.init.zeros_(self.velocity_out.weight)
+            nn.init.zeros_(self.velocity_out.bias)
         self.done_out = nn.Linear(w, horizon)
         nn.init.zeros_(self.done_out.weight)
         nn.init.constant_(self.done_out.bias, 3.0)  # an untrained head says "still valid"
