@@ -99,8 +99,13 @@ def test_ingest_versions_the_data_with_dvc(tmp_path):
 
 
 def test_extract_and_extract_eval_from_the_command_line(metaworld_episodes, tmp_path):
+    exact = mu0("extract", "--in", metaworld_episodes, "--out", tmp_path / "exact", "--quarantine", tmp_path / "qe")
+    assert exact.returncode == 0 and "2 written" in exact.stderr  # the presets trace simulated episodes exactly
+    refused = mu0("extract-eval", "--raw", metaworld_episodes, "--traces", tmp_path / "exact", "--report",
+                  tmp_path / "r.json")
+    assert refused.returncode == 2 and "groundtruth are the truth itself" in refused.stdout + refused.stderr
     out = mu0("extract", "--in", metaworld_episodes, "--out", tmp_path / "traces", "--quarantine", tmp_path / "q",
-              "--future-len", "16", "--min-coverage", "0.1")
+              "--future-len", "16", "--min-coverage", "0.1", "--tracker", "lk")
     assert out.returncode == 0, out.stderr
     assert "2 written" in out.stderr
     report = tmp_path / "reports" / "extract_eval.json"
@@ -110,7 +115,7 @@ def test_extract_and_extract_eval_from_the_command_line(metaworld_episodes, tmp_
     assert "front (all tasks)" in ev.stdout and report.exists() and report.with_suffix(".md").exists()
     assert len(list((tmp_path / "overlays").glob("*.png"))) == 2
     again = mu0("extract", "--in", metaworld_episodes, "--out", tmp_path / "traces", "--quarantine", tmp_path / "q",
-                "--future-len", "16", "--min-coverage", "0.1")
+                "--future-len", "16", "--min-coverage", "0.1", "--tracker", "lk")
     assert "2 unchanged" in again.stderr
 
 
