@@ -41,3 +41,8 @@ def content_hash(folder: Path) -> str:
             h.update(f"{rel}\n".encode())
             h.update(path.read_bytes())
     return "sha256:" + h.hexdigest()
+
+
+def episode_seed(episode_id: str) -> int:
+    """A random seed fixed by the episode's id: the same keypoints on every run and machine."""
+    return int(hashlib.sha256(episode_id.encode()).hexdigest()[:8], 16)

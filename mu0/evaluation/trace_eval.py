@@ -120,7 +120,8 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
               "units": "uv: [-1, 1] image units (1.0 = half the image); px: pixels; depth, xyz: metres "
                        "(camera frame)", "interval": "95% cluster bootstrap over episodes",
               "point_estimates": {"mu0": "Euler from the noise mean (x = 0)", "tokenized-vlm": "greedy decode",
-                                  "track-transformer": "its regression", "mu0_sample": "one random flow sample"},
+                                  "track-transformer": "its regression", "mu0_sample": "one random flow sample",
+                                  "mu0_mean": "the mean of the flow samples"},
               "models": {k: str(v) for k, v in model_dirs.items()}, "protocol": dataclasses.asdict(data_protocol),
               "protocols": {}}
     for name in protocols:
@@ -155,7 +156,7 @@ def markdown_table(report: dict, keys=("ade_uv", "fde_uv", "minade_uv", "ade_px"
              f"{report['truth']})", "",
              f"Units: {report['units']}. Brackets: {report['interval']}. Each method's ADE/FDE is its best single "
              f"prediction (μ_0: {report['point_estimates']['mu0']}); min* is the best of {report['samples']} "
-             "samples; `mu0_sample` is one random μ_0 sample.", ""]
+             "samples; `mu0_sample` is one random μ_0 sample, `mu0_mean` the mean of its samples.", ""]
     for pname, proto in report["protocols"].items():
         sections = [("tasks seen in training", proto["methods"])]
         if "heldout_tasks" in proto:

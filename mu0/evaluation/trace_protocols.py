@@ -8,7 +8,8 @@
   history: the view in which "nothing moves" is hard to beat, reported beside the others.
 Each method's headline (ADE, FDE, DTW, Fréchet) is its best single prediction: μ_0's deterministic
 estimate (Euler from the noise's mean), a regressor's output, the tokenized VLM's greedy decode.
-minADE/minFDE take the best of the sampled predictions; `mu0_sample` scores one random μ_0 sample.
+minADE/minFDE take the best of the sampled predictions; `mu0_sample` scores one random μ_0 sample and
+`mu0_mean` the mean of μ_0's samples.
 Positions are compared after undoing each model's normalisation. Shapes: m trajectories, s samples,
 h steps, c channels.
 """
@@ -80,8 +81,9 @@ def _model_predictions(models: dict, batch: dict, protocol: EvalProtocol, sample
             torch.manual_seed(seed)
             drawn = (model.predict(inputs, samples) * scale).numpy()[:, keep]
             out.samples.setdefault(name, []).append(drawn)
-            if name == "mu0":
+            if name == "mu0":  # the other candidates for μ_0's point estimate, beside Euler from x = 0
                 out.points.setdefault("mu0_sample", []).append(drawn[:1])
+                out.points.setdefault("mu0_mean", []).append(drawn.mean(axis=0, keepdims=True))
 
 
 def collect(models: dict, dataset, protocol: EvalProtocol, samples: int, seed: int, batch_size: int,

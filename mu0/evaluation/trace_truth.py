@@ -10,7 +10,6 @@ themselves are the truth, and the report says so.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from mu0.config import TraceDataConfig, TraceExtractConfig, from_dict
 from mu0.episodes import list_episodes
 from mu0.trace_extract.groundtruth_source import SOURCE_NAME
 from mu0.trace_extract.pipeline import extract_episode
-from mu0.traces.build import trace_episode_paths
+from mu0.traces.build import read_trace_meta, trace_episode_paths
 from mu0.traces.split import split_episodes
 
 log = logging.getLogger(__name__)
@@ -31,13 +30,9 @@ class Truth:
     accepted: set[str] | None
 
 
-def _meta(path: Path) -> dict:
-    return json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
-
-
 def _evaluated(paths: list[Path], split: str, cfg: TraceDataConfig) -> list[Path]:
     """The episodes of `split` (and of val, the fallback when it is empty)."""
-    metas = {p.name: _meta(p) for p in paths}
+    metas = {p.name: read_trace_meta(p) for p in paths}
     splits = split_episodes(metas, cfg.train_fraction, cfg.val_fraction, cfg.seed, cfg.holdout_tasks)
     names = set(splits[split]) | (set(splits["val"]) if not splits[split] else set())
     return [p for p in paths if p.name in names]
@@ -46,7 +41,7 @@ def _evaluated(paths: list[Path], split: str, cfg: TraceDataConfig) -> list[Path
 def simulator_truth(traces_dir: Path, raw_dir: Path | None, truth_dir: Path | None, split: str,
                     cfg: TraceDataConfig, accepted: set[str] | None) -> Truth:
     paths = trace_episode_paths(traces_dir, accepted)
-    if paths and all(_meta(p).get("trace_source") == SOURCE_NAME for p in paths):
+    if paths and all(read_trace_meta(p).get("trace_source") == SOURCE_NAME for p in paths):
         return Truth("simulator", traces_dir, accepted)
     raws = {p.name: p for p in list_episodes(raw_dir)} if raw_dir is not None and Path(raw_dir).is_dir() else {}
     wanted = _evaluated(paths, split, cfg)
@@ -55,7 +50,7 @@ def simulator_truth(traces_dir: Path, raw_dir: Path | None, truth_dir: Path | No
     truth_dir = Path(truth_dir) if truth_dir else traces_dir.with_name(traces_dir.name + "-truth")
     made = set()
     for path in wanted:
-        config = _meta(path).get("extract", {}).get("config", {})
+        config = read_trace_meta(path).get("extract", {}).get("config", {})
         extract_cfg = dataclasses.replace(from_dict(TraceExtractConfig, config) if config else TraceExtractConfig(),
                                           tracker=SOURCE_NAME, workers=1)
         outcome = extract_episode(raws[path.name], truth_dir, truth_dir.with_name(truth_dir.name + "-quarantine"),

@@ -97,9 +97,10 @@ class ActionExpert(Checkpointable, nn.Module):
         trace = None
         if self.cfg.use_trace:
             with torch.no_grad():
-                prefix, mask = self.world.backbone.embed_prefix(images, instructions)
+                world_context = self.world.embed(images, instructions)
+                prefix, mask = world_context[:2]
                 uv = self.grid.expand(len(images), -1, -1)
-                states, trace = self.world.trace_features(prefix, mask, uv, self.cfg.trace_steps)
+                states, trace = self.world.trace_features(world_context, uv, self.cfg.trace_steps)
                 tokens = self._pool(states)
             if self.cfg.train_backbone:
                 prefix, mask = self.backbone.embed_prefix(images, instructions)

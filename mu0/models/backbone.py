@@ -3,7 +3,8 @@
 It is built from a tiny config (CPU, seconds) with a byte tokenizer, or — when `pretrained` names a local
 folder — loaded from a real SmolVLM/Idefics3 checkpoint (safetensors only) with that checkpoint's own
 processor (tokenizer + image processor). The backbone turns an image and an instruction into the prefix the
-trace expert attends to: `embed_prefix` → hidden states (b, l, d) and their mask (b, l).
+trace expert attends to: `embed_prefix` → hidden states (b, l, d) and their mask (b, l), and on request the
+vision tower's patch grid (b, d_v, g, g) that keypoint features are sampled from.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class VLMBackbone(torch.nn.Module):
         self.model = Idefics3Model(config)
         self.num_image_tokens = (cfg.image_size // cfg.patch_size) ** 2 // SCALE_FACTOR ** 2
         self.hidden_size = cfg.text_hidden
+        self.patch_width = cfg.vision_hidden
         if cfg.freeze:
             self.requires_grad_(False)
 
@@ -54,6 +56,7 @@ class VLMBackbone(torch.nn.Module):
         self.model = Idefics3Model.from_pretrained(folder, use_safetensors=True)
         self.processor = AutoProcessor.from_pretrained(folder)
         self.hidden_size = self.model.config.text_config.hidden_size
+        self.patch_width = self.model.config.vision_config.hidden_size
         self.num_image_tokens = -1  # the processor decides
         if cfg.freeze:
             self.requires_grad_(False)
@@ -81,9 +84,11 @@ class VLMBackbone(torch.nn.Module):
         mask = torch.cat([torch.ones_like(image_ids, dtype=torch.bool), mask], dim=1).to(device)
         return ids, mask
 
-    def embed_prefix(self, images: torch.Tensor, instructions: list[str], use_cache: bool = False):
+    def embed_prefix(self, images: torch.Tensor, instructions: list[str], use_cache: bool = False,
+                     patches: bool = False) -> tuple:
         """Prefix hidden states (b,l,d) for [image tokens, "Task: ...\\n"] and its mask (b,l); with
-        `use_cache` also the key-value cache a decoder continues from."""
+        `use_cache` also the key-value cache a decoder continues from; with `patches` also the vision
+        tower's last patch states as a grid (b,d_v,g,g), last."""
         if self.processor is not None:
             inputs = self._processed(images, instructions)
             mask = inputs["attention_mask"].bool()
@@ -92,4 +97,14 @@ class VLMBackbone(torch.nn.Module):
             inputs = {"input_ids": ids, "pixel_values": self.preprocess(images), "attention_mask": mask.long()}
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze):
             out = self.model(**inputs, use_cache=use_cache)
-        return (out.last_hidden_state, mask, out.cache) if use_cache else (out.last_hidden_state, mask)
+        result = (out.last_hidden_state, mask) + ((out.cache,) if use_cache else ())
+        return result + (_patch_grid(out.image_outputs.last_hidden_state, len(images)),) if patches else result
+
+
+def _patch_grid(states: torch.Tensor, batch: int) -> torch.Tensor:
+    """The vision tower's patch states (b, g·g, d_v), one square image per sample, as a grid (b, d_v, g, g)."""
+    g = round(states.shape[1] ** 0.5)
+    if states.shape[0] != batch or g * g != states.shape[1]:
+        raise ValueError(f"keypoint features need one square image per sample; the vision tower returned "
+                         f"{tuple(states.shape[:2])} patch states for {batch} samples (turn image_splitting off)")
+    return states.transpose(1, 2).reshape(batch, states.shape[2], g, g)

@@ -3,9 +3,10 @@ transformer blocks with adaLN-Zero timestep conditioning that attend among the k
 to the backbone's prefix, and two heads: control-point velocities (flow matching) and per-step "done".
 
 No positional encoding orders the keypoints, so the expert is permutation-equivariant over them;
-where a keypoint is comes from a Fourier embedding of its (u, v). History tokens do not see future
-tokens; future tokens see everything. Shapes: b batch, n keypoints, p history steps, k control points,
-l prefix tokens, w width.
+where a keypoint is comes from a Fourier embedding of its (u, v), and what is there from the vision
+tower's patch features sampled at that (u, v) (the recipe samples frozen DINOv2 features there).
+History tokens do not see future tokens; future tokens see everything. Shapes: b batch, n keypoints,
+p history steps, k control points, l prefix tokens, w width.
 """
 
 from __future__ import annotations
@@ -41,6 +42,27 @@ class FourierUV(nn.Module):
         return self.mlp(torch.cat([x.sin(), x.cos()], dim=-1).flatten(-2))
 
 
+def sample_patches(patches: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """The patch grid (b,d,g,g) read bilinearly at unit (u, v) (b,n,2) → (b,n,d); unit uv has its pixel
+    edges at ±1, which is grid_sample's convention with align_corners=False."""
+    sampled = nn.functional.grid_sample(patches, uv[:, :, None, :].to(patches.dtype), mode="bilinear",
+                                        padding_mode="border", align_corners=False)  # (b,d,n,1)
+    return sampled[..., 0].transpose(1, 2)
+
+
+class KeypointFeatures(nn.Module):
+    """The image's patch grid (b,d_v,g,g) sampled bilinearly at each keypoint's unit (u, v) (b,n,2) and
+    fused by a 2-layer MLP → (b,n,w): what the image shows at the point (gripper, handle, table)."""
+
+    def __init__(self, patch_width: int, width: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.LayerNorm(patch_width), nn.Linear(patch_width, width), nn.SiLU(),
+                                 nn.Linear(width, width))
+
+    def forward(self, patches: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sample_patches(patches, uv))
+
+
 class ExpertBlock(nn.Module):
     """Self-attention over keypoint tokens, cross-attention to the prefix, MLP; each residual branch
     is scaled and shifted by the timestep and gated — with gates starting at zero (adaLN-Zero), so
@@ -68,7 +90,8 @@ class ExpertBlock(nn.Module):
 
 
 class TraceExpert(nn.Module):
-    def __init__(self, cfg: TraceExpertConfig, prefix_width: int, history: int, horizon: int) -> None:
+    def __init__(self, cfg: TraceExpertConfig, prefix_width: int, history: int, horizon: int,
+                 patch_width: int = 0) -> None:
         super().__init__()
         w, k = cfg.width, cfg.num_ctrl
         self.cfg, self.horizon = cfg, horizon
@@ -76,6 +99,7 @@ class TraceExpert(nn.Module):
         self.future_in = nn.Linear(k * 3, w)
         self.segment = nn.Embedding(2, w)  # history token / future token
         self.uv = FourierUV(cfg.fourier_freqs, w)
+        self.point_features = KeypointFeatures(patch_width, w) if cfg.keypoint_features else None
         self.prefix_proj = nn.Linear(prefix_width, w)
         self.time_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
         self.blocks = nn.ModuleList(ExpertBlock(w, cfg.heads) for _ in range(cfg.layers))
@@ -88,24 +112,30 @@ class TraceExpert(nn.Module):
         nn.init.zeros_(self.done_out.weight)
         nn.init.constant_(self.done_out.bias, 3.0)  # an untrained head says "still valid"
 
-    def _tokens(self, uv, history, history_valid, x_t):
+    def _tokens(self, uv, history, history_valid, x_t, patches):
         b, n = uv.shape[:2]
         hist = torch.cat([history * history_valid[..., None], history_valid[..., None].float()], dim=-1)
         h_tok = self.history_in(hist.flatten(2)) + self.segment.weight[0]
         f_tok = self.future_in(x_t.flatten(2)) + self.segment.weight[1]
         where = self.uv(uv)
+        if self.point_features is not None:
+            if patches is None:
+                raise ValueError("this trace expert reads keypoint features: pass the backbone's patch grid")
+            where = where + self.point_features(patches, uv)
         return torch.stack([h_tok + where, f_tok + where], dim=2).reshape(b, 2 * n, -1)
 
-    def forward(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t):
-        """Control-point velocity (b,n,k,3) and done logits (b,n,horizon)."""
-        future = self.out_norm(self.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t))
+    def forward(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None):
+        """Control-point velocity (b,n,k,3) and done logits (b,n,horizon); `patches` (b,d_v,g,g) is the
+        backbone's patch grid, needed with keypoint features."""
+        future = self.out_norm(self.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t,
+                                                  patches))
         return self.velocity_out(future).reshape(*uv.shape[:2], self.cfg.num_ctrl, 3), self.done_out(future)
 
-    def future_states(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t):
+    def future_states(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None):
         """Each keypoint's future-token state (b,n,w) before the final norm: the trace features an action
         expert reads."""
         b, n = uv.shape[:2]
-        x = self._tokens(uv, history, history_valid, x_t)
+        x = self._tokens(uv, history, history_valid, x_t, patches)
         cond = self.time_mlp(timestep_embedding(t, x.shape[-1]))
         is_future = torch.arange(2 * n, device=x.device) % 2 == 1
         self_mask = ~is_future[:, None] & is_future[None, :]  # history tokens do not look at futures

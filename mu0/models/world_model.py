@@ -39,7 +39,8 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         super().__init__()
         self.cfg = cfg
         self.backbone = VLMBackbone(cfg.backbone)
-        self.expert = TraceExpert(cfg.expert, self.backbone.hidden_size, cfg.history, cfg.horizon)
+        self.expert = TraceExpert(cfg.expert, self.backbone.hidden_size, cfg.history, cfg.horizon,
+                                  self.backbone.patch_width)
         e = cfg.expert
         self.spline = BSplineTrace(cfg.horizon, e.num_ctrl, e.knots, e.reg_lambda, e.ctrl_clip)
 
@@ -47,16 +48,23 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         beta = torch.distributions.Beta(torch.tensor(1.5), torch.tensor(1.0))
         return (beta.sample((b,)) * 0.999 + 0.001).to(device)
 
-    def _expert(self, batch: dict, prefix, prefix_mask, x_t, t):
-        return self.expert(prefix, prefix_mask, batch["points_uv"], batch["history"], batch["history_valid"],
-                           batch["point_mask"], x_t, t)
+    def embed(self, images: torch.Tensor, instructions: list[str]) -> tuple:
+        """What the expert reads of the image and instruction: prefix (b,l,d), its mask (b,l), and the patch
+        grid (b,d_v,g,g) where the expert samples keypoint features (None without them)."""
+        if not self.cfg.expert.keypoint_features:
+            return *self.backbone.embed_prefix(images, instructions), None
+        return self.backbone.embed_prefix(images, instructions, patches=True)
+
+    def _expert(self, batch: dict, context: tuple, x_t, t):
+        return self.expert(context[0], context[1], batch["points_uv"], batch["history"], batch["history_valid"],
+                           batch["point_mask"], x_t, t, context[2])
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         """Training forward pass (what a DeepSpeed engine calls): the loss and its parts."""
         return self.compute_loss(batch)
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        prefix, prefix_mask = self.backbone.embed_prefix(batch["image"], list(batch["instruction"]))
+        context = self.embed(batch["image"], list(batch["instruction"]))
         future, valid = batch["future"], batch["future_valid"]
         target = self.spline.fit(future, valid) - self._prior(batch)  # (b,n,k,3)
         keypoint_ok = trainable(batch, self.cfg.expert.num_ctrl)
@@ -66,7 +74,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         t = self._sample_time(len(future), future.device)
         noise = torch.randn_like(target)
         x_t = t[:, None, None, None] * noise + (1 - t[:, None, None, None]) * target
-        velocity, done_logits = self._expert(batch, prefix, prefix_mask, x_t, t)
+        velocity, done_logits = self._expert(batch, context, x_t, t)
         err = ((velocity - (noise - target)) ** 2 * axes[:, None, None, :]).sum(-1).mean(-1)  # (b,n)
         fm = (err * keypoint_ok).sum() / keypoint_ok.sum().clamp(min=1)
         done = nn.functional.binary_cross_entropy_with_logits(done_logits, valid.float(), reduction="none")
@@ -90,11 +98,11 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         cv = constant_velocity(batch["history"], batch["history_valid"], self.cfg.horizon)
         return self.spline.fit(cv, torch.ones(cv.shape[:3], dtype=torch.bool, device=cv.device), clip=False)
 
-    def _integrate(self, batch: dict, prefix, prefix_mask, x: torch.Tensor, steps: int) -> dict:
+    def _integrate(self, batch: dict, context: tuple, x: torch.Tensor, steps: int) -> dict:
         done_logits = None
         for i in range(steps):
             t = torch.full((x.shape[0],), 1.0 - i / steps, device=x.device)
-            velocity, done_logits = self._expert(batch, prefix, prefix_mask, x, t)
+            velocity, done_logits = self._expert(batch, context, x, t)
             x = x - velocity / steps
         x = x + self._prior(batch)
         return {"ctrl": x, "trace": self.spline.render(x), "valid_prob": torch.sigmoid(done_logits)}
@@ -111,11 +119,11 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         """`num_samples` independent samples per query, the backbone prefix computed once: every output
         gains a leading sample axis (s, b, n, ...)."""
         steps = steps or self.cfg.expert.inference_steps
-        prefix, prefix_mask = self.backbone.embed_prefix(batch["image"], list(batch["instruction"]))
+        context = self.embed(batch["image"], list(batch["instruction"]))
         b, n = batch["points_uv"].shape[:2]
         if noise is None:
             noise = torch.randn(num_samples, b, n, self.cfg.expert.num_ctrl, 3, device=batch["points_uv"].device)
-        outs = [self._integrate(batch, prefix, prefix_mask, noise[s], steps) for s in range(num_samples)]
+        outs = [self._integrate(batch, context, noise[s], steps) for s in range(num_samples)]
         return {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
 
     @torch.no_grad()
@@ -131,8 +139,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         zero = batch["points_uv"].new_zeros(1, b, n, self.cfg.expert.num_ctrl, 3)
         return self.sample_many(batch, 1, noise=zero)["trace"][0]
 
-    def trace_features(self, prefix: torch.Tensor, prefix_mask: torch.Tensor, uv: torch.Tensor,
-                       steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    def trace_features(self, context: tuple, uv: torch.Tensor, steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """What an action expert reads, history-free: starting from x = 0 at t = 1 (the noise's mean), run
         `steps` of the sampler's Euler steps; return the keypoints' future states at the last one (b,n,w)
         and the normalised trace (b,n,h,3) of that step's estimate of the clean control points."""
@@ -144,7 +151,8 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         point_mask = torch.ones(b, n, dtype=torch.bool, device=uv.device)
         for i in range(steps):
             t = torch.full((b,), 1.0 - i / total, device=uv.device)
-            states = self.expert.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x, t)
+            states = self.expert.future_states(context[0], context[1], uv, history, history_valid, point_mask, x, t,
+                                               context[2])
             velocity = self.expert.velocity_out(self.expert.out_norm(states)).reshape(x.shape)
             clean = x - t[:, None, None, None] * velocity
             x = x - velocity / total

@@ -12,11 +12,10 @@ Shapes: k tracks, t frames.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from mu0.episodes import Episode, EpisodeFormatError
+from mu0.episodes.hashing import episode_seed
 from mu0.episodes.schema import GT_BODY_IDS
 from mu0.trace_extract.groundtruth import track_query_pixels
 from mu0.trace_extract.tracks import Tracks2D, Tracks3D
@@ -52,7 +51,7 @@ def groundtruth_tracks(ep: Episode, grid_px: int, per_body: int, moving_threshol
     (k,) and entity ids (k,): 0 for static points, 1.. for moving bodies, the most-seeded first."""
     require_ground_truth(ep)
     body_ids = np.load(ep.path / GT_BODY_IDS, allow_pickle=False)
-    rng = np.random.default_rng(int(hashlib.sha256(ep.episode_id.encode()).hexdigest()[:8], 16))
+    rng = np.random.default_rng(episode_seed(ep.episode_id))
     query = seed_pixels(body_ids, np.asarray(ep.depth[0], np.float32), grid_px, per_body, rng)
     gt = track_query_pixels(ep, query)
     keep = gt.query_valid

@@ -19,6 +19,7 @@ import numpy as np
 
 from mu0.config import TraceExtractConfig, to_dict
 from mu0.episodes import Episode, EpisodeFormatError, open_episode
+from mu0.episodes.hashing import episode_seed
 from mu0.episodes.quarantine import clear_quarantine, quarantine
 from mu0.trace_extract import motion
 from mu0.trace_extract.alignment import (
@@ -160,7 +161,7 @@ def trace_episode(ep: Episode, cfg: TraceExtractConfig) -> TraceResult:
     t0 = time.perf_counter()
     spec = SampleSpec(cfg.query_stride, cfg.max_points_per_frame, cfg.future_len, cfg.history_len,
                       cfg.retarget_interval, cfg.retarget_top_fraction)
-    seed = int(hashlib.sha256(ep.episode_id.encode()).hexdigest()[:8], 16)
+    seed = episode_seed(ep.episode_id)
     samples = build_samples(t3, moving, clusters, T_wc, ep.intrinsics.astype(np.float64), images.shape[1:3], spec,
                             use_depth, seed)
     timing["samples"] = time.perf_counter() - t0

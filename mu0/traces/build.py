@@ -14,7 +14,8 @@ from mu0.traces.normalize import DeltaStats, compute_delta_stats
 from mu0.traces.split import limit_train, split_episodes
 
 
-def _meta(path: Path) -> dict:
+def read_trace_meta(path: Path) -> dict:
+    """A trace episode's meta.json ({} when it has none)."""
     meta_path = path / "meta.json"
     return json.loads(meta_path.read_text()) if meta_path.exists() else {}
 
@@ -35,7 +36,7 @@ def trace_sources(paths: list[Path]) -> dict[str, int]:
     from the official tool, whose meta does not say)."""
     counts: dict[str, int] = {}
     for path in paths:
-        source = str(_meta(path).get("trace_source", "unknown"))
+        source = str(read_trace_meta(path).get("trace_source", "unknown"))
         counts[source] = counts.get(source, 0) + 1
     return dict(sorted(counts.items()))
 
@@ -47,7 +48,7 @@ def build_datasets(traces_dir: Path, cfg: TraceDataConfig, accepted: set[str] | 
     paths = {p.name: p for p in trace_episode_paths(traces_dir, accepted)}
     if not paths:
         raise ValueError(f"{traces_dir}: no trace episodes (folders with samples/) to train on")
-    metas = {k: _meta(p) for k, p in paths.items()}
+    metas = {k: read_trace_meta(p) for k, p in paths.items()}
     splits = split_episodes(metas, cfg.train_fraction, cfg.val_fraction, cfg.seed, cfg.holdout_tasks)
     splits["train"] = limit_train(splits["train"], metas, cfg.max_train_episodes, cfg.seed)
     if stats is None:

@@ -42,7 +42,7 @@ def test_report_scores_every_model_and_baseline_on_the_same_queries(trained, tmp
     assert set(report["protocols"]) == {"recipe", "dense", "all"} and report["headline_protocol"] == "dense"
     assert report["methods"] == report["protocols"]["dense"]["methods"]
     methods = report["methods"]
-    assert set(methods) == {"mu0", "mu0_sample", "track-transformer", "tokenized-vlm", "static",
+    assert set(methods) == {"mu0", "mu0_sample", "mu0_mean", "track-transformer", "tokenized-vlm", "static",
                             "constant_velocity"}
     assert set(methods["mu0"]) == {"4", "8"}  # 32 exceeds the models' horizon
     for protocol in report["protocols"].values():  # the report contract other scripts read
@@ -54,6 +54,7 @@ def test_report_scores_every_model_and_baseline_on_the_same_queries(trained, tmp
     lo, hi = static["ade_uv_ci95"]
     assert lo <= static["ade_uv"] <= hi
     assert methods["mu0"]["8"]["minade_uv"] <= methods["mu0_sample"]["8"]["ade_uv"] + 1e-9  # best of 2 draws
+    assert methods["mu0_mean"]["8"]["ade_uv"] != pytest.approx(methods["mu0_sample"]["8"]["ade_uv"])
     for name in ("mu0", "track-transformer", "tokenized-vlm"):
         m = methods[name]["8"]
         assert m["trajectories"] == static["trajectories"]

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from mu0.config import BackboneConfig, TraceExpertConfig, WorldModelConfig
+from mu0.models.trace_expert import sample_patches
 from mu0.models.world_model import Mu0WorldModel
 
 CFG = WorldModelConfig(backbone=BackboneConfig(image_size=32, patch_size=8),
@@ -147,7 +148,7 @@ def test_constant_velocity_prior_is_what_a_silent_expert_predicts(monkeypatch):
     model = Mu0WorldModel(cfg).eval()
     batch = make_batch()
 
-    def silent(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t):
+    def silent(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None):
         return torch.zeros_like(x_t), torch.zeros(*uv.shape[:2], cfg.horizon)
 
     monkeypatch.setattr(model.expert, "forward", silent)
@@ -157,3 +158,33 @@ def test_constant_velocity_prior_is_what_a_silent_expert_predicts(monkeypatch):
     assert torch.count_nonzero(model.predict_point(no_history)) == 0  # without history: the recipe's deltas
     with pytest.raises(ValueError, match="prior"):
         WorldModelConfig(expert=TraceExpertConfig(prior="ballistic"))
+
+
+def test_keypoint_features_read_the_patch_under_the_point():
+    g = 4
+    patches = torch.arange(2 * g * g, dtype=torch.float32).reshape(1, 2, g, g)  # two channels, distinct cells
+    rows, cols = torch.tensor([0, 1, 3, 2]), torch.tensor([0, 3, 1, 2])
+    centres = torch.stack([(cols + 0.5) / g * 2 - 1, (rows + 0.5) / g * 2 - 1], dim=-1)[None]  # u across, v down
+    torch.testing.assert_close(sample_patches(patches, centres)[0], patches[0, :, rows, cols].T)
+    edge = sample_patches(patches, torch.tensor([[[-1.0, -1.0]]]))[0, 0]  # the image corner: the corner cell
+    torch.testing.assert_close(edge, patches[0, :, 0, 0])
+
+
+def test_the_backbone_grid_is_what_the_expert_reads():
+    torch.manual_seed(0)
+    model = Mu0WorldModel(dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, keypoint_features=True)))
+    batch = make_batch()
+    prefix, mask, patches = model.embed(batch["image"], list(batch["instruction"]))
+    g = CFG.backbone.image_size // CFG.backbone.patch_size
+    assert patches.shape == (2, CFG.backbone.vision_hidden, g, g)
+    with pytest.raises(ValueError, match="patch grid"):
+        model.expert(prefix, mask, batch["points_uv"], batch["history"], batch["history_valid"], batch["point_mask"],
+                     torch.zeros(2, 6, 10, 3), torch.ones(2))
+    for p in model.expert.parameters():  # off the zero-initialised heads and gates, gradients reach the features
+        p.data.add_(torch.randn_like(p) * 0.05)
+    loss, _ = model.compute_loss(batch)
+    loss.backward()
+    assert model.expert.point_features.mlp[1].weight.grad.abs().sum() > 0
+    plain = Mu0WorldModel(CFG)
+    assert plain.embed(batch["image"], list(batch["instruction"]))[2] is None
+    assert sum(p.numel() for p in plain.parameters()) < sum(p.numel() for p in model.parameters())
