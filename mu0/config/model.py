@@ -30,8 +30,22 @@ class BackboneConfig:
     pretrained: str = ""
     # With a real checkpoint: let its processor split large images into tiles (more image tokens).
     image_splitting: bool = False
+    # Metric depth as a second image through the same vision tower (the recipe: turbo-coloured log depth);
+    # μ_0 only. Its log-depth range (ln metres, 1st–99th percentile) is measured on the training split
+    # when pretraining starts from (0, 0), and then travels in the model's config.
+    depth_image: bool = False
+    depth_log_range: tuple[float, float] = (0.0, 0.0)
+    # Training only: the chance that a sample's depth image is hidden (the recipe: 0.7), so the model also
+    # forecasts without depth, and Gaussian noise on depth before colouring (metres; the recipe: 0.01).
+    depth_dropout: float = 0.7
+    depth_noise_m: float = 0.01
 
     def __post_init__(self) -> None:
+        require(len(self.depth_log_range) == 2 and (tuple(self.depth_log_range) == (0.0, 0.0)
+                                                     or self.depth_log_range[0] < self.depth_log_range[1]),
+                "depth_log_range", "must be (0, 0) (measure it) or (low, high) with low < high")
+        require(0.0 <= self.depth_dropout <= 1.0, "depth_dropout", "must be within [0, 1]")
+        require(self.depth_noise_m >= 0.0, "depth_noise_m", "must be ≥ 0")
         require(self.image_size % self.patch_size == 0, "image_size", "must be a multiple of patch_size")
         require((self.image_size // self.patch_size) % 2 == 0, "patch_size",
                  "image_size / patch_size must be even (the connector merges 2×2 patches)")
@@ -136,12 +150,14 @@ class TokenizedVLMConfig:
         require(not self.backbone.pretrained, "backbone.pretrained",
                 "the tokenized-VLM baseline runs on the byte-tokenizer backbone only (coordinate tokens extend its "
                 "vocabulary); a real checkpoint's tokenizer is not wired for it")
+        require(not self.backbone.depth_image, "backbone.depth_image", "the depth image is μ_0's input only")
 
     @classmethod
     def like(cls, world: WorldModelConfig) -> TokenizedVLMConfig:
-        e = world.expert
-        return cls(backbone=world.backbone, num_ctrl=e.num_ctrl, knots=e.knots, reg_lambda=e.reg_lambda,
-                   ctrl_clip=e.ctrl_clip, horizon=world.horizon, history=world.history)
+        e = world.expert  # the depth image is μ_0's input only: the baseline reads the RGB frame
+        return cls(backbone=dataclasses.replace(world.backbone, depth_image=False), num_ctrl=e.num_ctrl,
+                   knots=e.knots, reg_lambda=e.reg_lambda, ctrl_clip=e.ctrl_clip, horizon=world.horizon,
+                   history=world.history)
 
 
 @dataclasses.dataclass(frozen=True)

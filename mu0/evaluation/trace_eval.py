@@ -23,6 +23,7 @@ from mu0.config import TraceDataConfig
 from mu0.evaluation.trace_overlays import write_trace_overlays
 from mu0.evaluation.trace_protocols import HEADLINE, PROTOCOLS, collect, positions, score
 from mu0.evaluation.trace_truth import simulator_truth
+from mu0.models.depth_image import reads_depth_image
 from mu0.models.registry import load_model
 from mu0.traces.build import build_datasets
 from mu0.traces.dataset import TraceDataset
@@ -48,8 +49,8 @@ def _load_models(model_dirs: dict[str, Path]) -> dict:
 
 def _view(dataset: TraceDataset, protocol, cfg: TraceDataConfig) -> TraceDataset:
     view_cfg = dataclasses.replace(cfg, num_points=protocol.num_points or cfg.num_points)
-    return TraceDataset(dataset.paths, view_cfg, dataset.stats, train=False, moving_only=protocol.moving_only,
-                        frames=protocol.frames)
+    return TraceDataset(dataset.paths, view_cfg, dataset.stats, train=False, with_depth=dataset.with_depth,
+                        moving_only=protocol.moving_only, frames=protocol.frames)
 
 
 def _subset(dataset, max_queries: int):
@@ -102,7 +103,8 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
                                    min_valid_steps=min(data_cfg.min_valid_steps, first.horizon))
     truth = simulator_truth(Path(traces_dir), raw_dir, truth_dir, split, data_cfg, accepted)
     ref_stats = DeltaStats.load(Path(next(iter(model_dirs.values()))) / STATS_FILE)
-    datasets, _, splits = build_datasets(truth.traces_dir, data_cfg, truth.accepted, ref_stats)
+    reads_depth = any(reads_depth_image(model.cfg) for model, _, _ in models.values())
+    datasets, _, splits = build_datasets(truth.traces_dir, data_cfg, truth.accepted, ref_stats, with_depth=reads_depth)
     used = split if len(datasets[split]) else "val"
     dataset = datasets[used]
     if not len(dataset):
@@ -117,6 +119,7 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
     ref_scale = models[next(iter(models))][1]
     report = {"split": used, "episodes": len(splits[used]), "samples": samples, "truth": truth.kind,
               "truth_traces": str(truth.traces_dir), "headline_protocol": HEADLINE,
+              "depth_image": "shown to the models that read it" if reads_depth else "not read",
               "units": "uv: [-1, 1] image units (1.0 = half the image); px: pixels; depth, xyz: metres "
                        "(camera frame)", "interval": "95% cluster bootstrap over episodes",
               "point_estimates": {"mu0": "Euler from the noise mean (x = 0)", "tokenized-vlm": "greedy decode",

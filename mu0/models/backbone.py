@@ -4,7 +4,9 @@ It is built from a tiny config (CPU, seconds) with a byte tokenizer, or — when
 folder — loaded from a real SmolVLM/Idefics3 checkpoint (safetensors only) with that checkpoint's own
 processor (tokenizer + image processor). The backbone turns an image and an instruction into the prefix the
 trace expert attends to: `embed_prefix` → hidden states (b, l, d) and their mask (b, l), and on request the
-vision tower's patch grid (b, d_v, g, g) that keypoint features are sampled from.
+vision tower's patch grid (b, d_v, g, g) that keypoint features are sampled from. With `depth_image` a
+second image (the coloured depth) follows the RGB one; a sample whose depth is hidden has its depth image
+tokens masked out, so nothing after them reads them.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class VLMBackbone(torch.nn.Module):
             image_token_id=tokenizer.IMAGE, scale_factor=SCALE_FACTOR)
         self.model = Idefics3Model(config)
         self.num_image_tokens = (cfg.image_size // cfg.patch_size) ** 2 // SCALE_FACTOR ** 2
+        self.images_per_sample = 2 if cfg.depth_image else 1
         self.hidden_size = cfg.text_hidden
         self.patch_width = cfg.vision_hidden
         if cfg.freeze:
@@ -58,53 +61,77 @@ class VLMBackbone(torch.nn.Module):
         self.hidden_size = self.model.config.text_config.hidden_size
         self.patch_width = self.model.config.vision_config.hidden_size
         self.num_image_tokens = -1  # the processor decides
+        self.images_per_sample = 2 if cfg.depth_image else 1
         if cfg.freeze:
             self.requires_grad_(False)
 
-    def _processed(self, images: torch.Tensor, instructions: list[str]) -> dict:
-        """The checkpoint's own processor: "<image>Task: …" prompts and its image preprocessing."""
-        token = self.processor.image_token
-        frames = [[img.permute(1, 2, 0).cpu().numpy()] for img in images]
+    def _processed(self, images: list[torch.Tensor], instructions: list[str]) -> dict:
+        """The checkpoint's own processor: "<image>[<image>]Task: …" prompts and its image preprocessing."""
+        token = self.processor.image_token * len(images)
+        frames = [[img.permute(1, 2, 0).cpu().numpy() for img in sample] for sample in zip(*images, strict=True)]
         inputs = self.processor(text=[f"{token}Task: {t}\n" for t in instructions], images=frames,
                                 return_tensors="pt", padding=True, do_image_splitting=self.cfg.image_splitting)
-        return {k: v.to(images.device) for k, v in inputs.items()}
+        return {k: v.to(images[0].device) for k, v in inputs.items()}
 
-    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """(b,3,h,w) uint8 RGB → (b,1,3,s,s) float in [-1, 1] at the vision tower's size."""
-        x = images.float() / 255.0
+    def preprocess(self, images: list[torch.Tensor]) -> torch.Tensor:
+        """Per image slot (b,3,h,w) uint8 RGB → (b,slots,3,s,s) float in [-1, 1] at the vision tower's size."""
+        x = torch.stack([img.float() / 255.0 for img in images], dim=1).flatten(0, 1)
         x = F.interpolate(x, size=(self.cfg.image_size, self.cfg.image_size), mode="bilinear", antialias=True,
                           align_corners=False)
-        return ((x - 0.5) / 0.5)[:, None]
+        return ((x - 0.5) / 0.5).unflatten(0, (len(images[0]), len(images)))
 
     def prefix_tokens(self, instructions: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids and mask (b,l) of [image placeholders, "Task: ...\\n"]."""
+        """Token ids and mask (b,l) of [image placeholders of every image slot, "Task: ...\n"]."""
         ids, mask = tokenizer.encode(instructions, self.cfg.max_text_tokens)
-        image_ids = torch.full((len(instructions), self.num_image_tokens), tokenizer.IMAGE, dtype=torch.long)
+        image_ids = torch.full((len(instructions), self.num_image_tokens * self.images_per_sample), tokenizer.IMAGE,
+                               dtype=torch.long)
         ids = torch.cat([image_ids, ids], dim=1).to(device)
         mask = torch.cat([torch.ones_like(image_ids, dtype=torch.bool), mask], dim=1).to(device)
         return ids, mask
 
     def embed_prefix(self, images: torch.Tensor, instructions: list[str], use_cache: bool = False,
-                     patches: bool = False) -> tuple:
-        """Prefix hidden states (b,l,d) for [image tokens, "Task: ...\\n"] and its mask (b,l); with
+                     patches: bool = False, depth_images: torch.Tensor | None = None,
+                     depth_shown: torch.Tensor | None = None) -> tuple:
+        """Prefix hidden states (b,l,d) for [image tokens, "Task: ...\n"] and its mask (b,l); with
         `use_cache` also the key-value cache a decoder continues from; with `patches` also the vision
-        tower's last patch states as a grid (b,d_v,g,g), last."""
+        tower's last patch states of the RGB image as a grid (b,d_v,g,g), last. With `depth_image`,
+        `depth_images` (b,3,h,w) uint8 fill the second slot and `depth_shown` (b,) says whose are read
+        (none without them)."""
+        slots = [images]
+        if self.cfg.depth_image:
+            shown = torch.zeros(len(images), dtype=torch.bool, device=images.device) if depth_images is None \
+                else depth_shown.to(images.device).bool()
+            slots.append(torch.zeros_like(images) if depth_images is None else depth_images)
         if self.processor is not None:
-            inputs = self._processed(images, instructions)
+            inputs = self._processed(slots, instructions)
             mask = inputs["attention_mask"].bool()
+            image_token = self.processor.tokenizer.convert_tokens_to_ids(self.processor.image_token)
         else:
             ids, mask = self.prefix_tokens(instructions, images.device)
-            inputs = {"input_ids": ids, "pixel_values": self.preprocess(images), "attention_mask": mask.long()}
+            inputs = {"input_ids": ids, "pixel_values": self.preprocess(slots), "attention_mask": mask.long()}
+            image_token = tokenizer.IMAGE
+        if self.cfg.depth_image:
+            mask = mask & ~(_second_half(inputs["input_ids"] == image_token) & ~shown[:, None])
+            inputs["attention_mask"] = mask.long()
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze):
             out = self.model(**inputs, use_cache=use_cache)
         result = (out.last_hidden_state, mask) + ((out.cache,) if use_cache else ())
-        return result + (_patch_grid(out.image_outputs.last_hidden_state, len(images)),) if patches else result
+        if not patches:
+            return result
+        return result + (_patch_grid(out.image_outputs.last_hidden_state, len(images), len(slots)),)
 
 
-def _patch_grid(states: torch.Tensor, batch: int) -> torch.Tensor:
-    """The vision tower's patch states (b, g·g, d_v), one square image per sample, as a grid (b, d_v, g, g)."""
+def _second_half(is_image: torch.Tensor) -> torch.Tensor:
+    """(b,l) bool: the image-token positions of the second image slot (the later half of each row's)."""
+    rank = is_image.long().cumsum(dim=1)
+    return is_image & (rank > is_image.sum(dim=1, keepdim=True) // 2)
+
+
+def _patch_grid(states: torch.Tensor, batch: int, slots: int) -> torch.Tensor:
+    """The vision tower's patch states (b·slots, g·g, d_v), square images, as the RGB slot's grid (b, d_v, g, g)."""
     g = round(states.shape[1] ** 0.5)
-    if states.shape[0] != batch or g * g != states.shape[1]:
-        raise ValueError(f"keypoint features need one square image per sample; the vision tower returned "
+    if states.shape[0] != batch * slots or g * g != states.shape[1]:
+        raise ValueError(f"keypoint features need one square image per slot; the vision tower returned "
                          f"{tuple(states.shape[:2])} patch states for {batch} samples (turn image_splitting off)")
-    return states.transpose(1, 2).reshape(batch, states.shape[2], g, g)
+    rgb = states.unflatten(0, (batch, slots))[:, 0]
+    return rgb.transpose(1, 2).reshape(batch, states.shape[2], g, g)

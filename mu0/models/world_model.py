@@ -18,6 +18,7 @@ from mu0.models.backbone import VLMBackbone
 from mu0.models.baselines.kinematic import constant_velocity
 from mu0.models.bspline import BSplineTrace
 from mu0.models.checkpoint import Checkpointable
+from mu0.models.depth_image import colorize_depth, has_depth
 from mu0.models.loss_mask import trainable
 from mu0.models.trace_expert import TraceExpert
 
@@ -48,12 +49,26 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         beta = torch.distributions.Beta(torch.tensor(1.5), torch.tensor(1.0))
         return (beta.sample((b,)) * 0.999 + 0.001).to(device)
 
-    def embed(self, images: torch.Tensor, instructions: list[str]) -> tuple:
-        """What the expert reads of the image and instruction: prefix (b,l,d), its mask (b,l), and the patch
-        grid (b,d_v,g,g) where the expert samples keypoint features (None without them)."""
-        if not self.cfg.expert.keypoint_features:
-            return *self.backbone.embed_prefix(images, instructions), None
-        return self.backbone.embed_prefix(images, instructions, patches=True)
+    def embed(self, images: torch.Tensor, instructions: list[str], depth: torch.Tensor | None = None) -> tuple:
+        """What the expert reads of the image, the instruction and (with `depth_image`) the depth (b,1,h,w)
+        metres: prefix (b,l,d), its mask (b,l), and the patch grid (b,d_v,g,g) where the expert samples
+        keypoint features (None without them). In training, depth is noised and hidden at random."""
+        depth_images = shown = None
+        if self.cfg.backbone.depth_image and depth is not None:
+            depth_images, shown = self._depth_inputs(depth)
+        out = self.backbone.embed_prefix(images, instructions, patches=self.cfg.expert.keypoint_features,
+                                         depth_images=depth_images, depth_shown=shown)
+        return out if self.cfg.expert.keypoint_features else (*out, None)
+
+    def _depth_inputs(self, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.cfg.backbone
+        if tuple(cfg.depth_log_range) == (0.0, 0.0):
+            raise ValueError("backbone.depth_log_range is unset: pretraining measures it on the training split")
+        shown = has_depth(depth)
+        if self.training:
+            depth = depth + cfg.depth_noise_m * torch.randn_like(depth)
+            shown = shown & (torch.rand(len(depth), device=depth.device) >= cfg.depth_dropout)
+        return colorize_depth(depth, cfg.depth_log_range), shown
 
     def _expert(self, batch: dict, context: tuple, x_t, t):
         return self.expert(context[0], context[1], batch["points_uv"], batch["history"], batch["history_valid"],
@@ -64,7 +79,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         return self.compute_loss(batch)
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        context = self.embed(batch["image"], list(batch["instruction"]))
+        context = self.embed(batch["image"], list(batch["instruction"]), batch.get("depth"))
         future, valid = batch["future"], batch["future_valid"]
         target = self.spline.fit(future, valid) - self._prior(batch)  # (b,n,k,3)
         keypoint_ok = trainable(batch, self.cfg.expert.num_ctrl)
@@ -119,7 +134,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         """`num_samples` independent samples per query, the backbone prefix computed once: every output
         gains a leading sample axis (s, b, n, ...)."""
         steps = steps or self.cfg.expert.inference_steps
-        context = self.embed(batch["image"], list(batch["instruction"]))
+        context = self.embed(batch["image"], list(batch["instruction"]), batch.get("depth"))
         b, n = batch["points_uv"].shape[:2]
         if noise is None:
             noise = torch.randn(num_samples, b, n, self.cfg.expert.num_ctrl, 3, device=batch["points_uv"].device)

@@ -142,8 +142,9 @@ class TraceDataset(torch.utils.data.Dataset):
             "episode": torch.tensor(e),
             "intrinsics": torch.from_numpy(_intrinsics(ep, t)),
         }
-        if self.with_depth and ep.depth is not None:
-            item["depth"] = torch.from_numpy(np.asarray(ep.depth[t], np.float32))[None]
+        if self.with_depth:  # a 2D-only episode's depth is all NaN, so a batch can mix both kinds
+            depth = np.full(ep.hw, np.nan, np.float32) if ep.depth is None else np.asarray(ep.depth[t], np.float32)
+            item["depth"] = torch.from_numpy(depth)[None]
         return item
 
 

@@ -23,9 +23,11 @@ import numpy as np
 import torch
 
 from mu0.config import TraceDataConfig, TrainConfig, to_dict
+from mu0.models.depth_image import reads_depth_image
 from mu0.models.registry import build_model, load_model
 from mu0.traces.build import build_datasets, trace_sources
 from mu0.traces.protocol import protocol_of
+from mu0.training.depth_range import with_depth_range
 from mu0.training.engine import make_engine
 from mu0.training.tracker import NullTracker, Tracker
 
@@ -108,7 +110,10 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
                          "it needs data.scale_history true")
     tracker = tracker or NullTracker()
     out_dir = Path(out_dir)
-    datasets, stats, splits = build_datasets(traces_dir, data_cfg, accepted)
+    reads_depth = reads_depth_image(model_cfg)
+    datasets, stats, splits = build_datasets(traces_dir, data_cfg, accepted, with_depth=reads_depth)
+    if reads_depth:
+        model_cfg = with_depth_range(model_cfg, datasets["train"].paths, init_from)
     if len(datasets["train"]) < train_cfg.micro_batch:
         raise ValueError(f"{traces_dir}: the train split has {len(datasets['train'])} samples, fewer than one "
                          f"micro-batch of {train_cfg.micro_batch} (episodes per split: "

@@ -65,3 +65,20 @@ def test_a_folder_without_safetensors_weights_is_refused(tmp_path):
     (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
     with pytest.raises(FileNotFoundError, match=r"config.json and \*.safetensors"):
         Mu0WorldModel(WorldModelConfig(backbone=BackboneConfig(pretrained=str(tmp_path))))
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_checkpoint_reads_the_depth_image_as_its_second_image(tmp_path):
+    _tiny_checkpoint(tmp_path / "smolvlm")
+    backbone = BackboneConfig(pretrained=str(tmp_path / "smolvlm"), depth_image=True, depth_log_range=(-1.0, 1.5))
+    model = Mu0WorldModel(WorldModelConfig(backbone=backbone, expert=TraceExpertConfig(width=32, layers=1),
+                                           horizon=16, history=4)).eval()
+    batch = random_batch(image=40)
+    depth = torch.full((len(batch["image"]), 1, 40, 40), 1.0)
+    _, shown, _ = model.embed(batch["image"], list(batch["instruction"]), depth)
+    _, hidden, _ = model.embed(batch["image"], list(batch["instruction"]))
+    image_token = model.backbone.processor.tokenizer.convert_tokens_to_ids("<image>")
+    ids = model.backbone._processed([batch["image"]] * 2, list(batch["instruction"]))["input_ids"]
+    is_image = ids == image_token
+    assert (is_image.sum(1) == 8).all()  # image_seq_len 4 per image, two images
+    assert shown[is_image].all() and hidden[is_image].sum() == 4 * len(ids)  # the RGB half stays read

@@ -188,3 +188,54 @@ def test_the_backbone_grid_is_what_the_expert_reads():
     plain = Mu0WorldModel(CFG)
     assert plain.embed(batch["image"], list(batch["instruction"]))[2] is None
     assert sum(p.numel() for p in plain.parameters()) < sum(p.numel() for p in model.parameters())
+
+
+def test_depth_is_coloured_over_its_log_range_near_at_the_top():
+    import numpy as np
+
+    from mu0.models.depth_image import _turbo, colorize_depth, log_depth_range
+
+    depth = torch.tensor([[[[0.5, 1.0, 2.0, float("nan"), 0.0, 100.0]]]])
+    rgb = colorize_depth(depth, (np.log(0.5), np.log(2.0)))
+    lut = _turbo()
+    expected = lut[torch.tensor([255, 128, 0, 0, 0, 0])]  # near top, middle, far, holes and beyond: far end
+    torch.testing.assert_close(rgb[0, :, 0].T, expected)
+    frames = [np.exp(np.linspace(0.0, 1.0, 101, dtype=np.float32)), np.array([np.nan, -1.0], np.float32)]
+    low, high = log_depth_range(frames)
+    assert abs(low - 0.01) < 1e-5 and abs(high - 0.99) < 1e-5
+    with pytest.raises(ValueError, match="no width"):
+        log_depth_range([np.ones(10, np.float32)])
+    with pytest.raises(ValueError, match="no finite positive depth"):
+        log_depth_range([np.full(3, np.nan, np.float32)])
+
+
+DEPTH_CFG = dataclasses.replace(CFG, backbone=dataclasses.replace(CFG.backbone, depth_image=True,
+                                                                  depth_log_range=(-1.0, 1.5)))
+
+
+def test_the_depth_image_is_read_only_where_it_is_shown():
+    torch.manual_seed(0)
+    model = Mu0WorldModel(DEPTH_CFG).eval()
+    for p in model.expert.parameters():  # off the zero-initialised heads and gates, the prefix matters
+        p.data.add_(torch.randn_like(p) * 0.05)
+    batch = make_batch()
+    near, far = torch.full((2, 1, 40, 48), 0.5), torch.full((2, 1, 40, 48), 3.0)
+    noise = torch.randn(1, 2, 6, 10, 3)
+
+    def ctrl(depth):
+        return model.sample_many(dict(batch, **({} if depth is None else {"depth": depth})), 1, 2, noise)["ctrl"]
+
+    prefix, mask, _ = model.embed(batch["image"], list(batch["instruction"]), far)
+    image_tokens = model.backbone.num_image_tokens
+    assert mask[:, : 2 * image_tokens].all()  # both slots read
+    _, hidden, _ = model.embed(batch["image"], list(batch["instruction"]))
+    assert not hidden[:, image_tokens: 2 * image_tokens].any() and hidden[:, :image_tokens].all()
+    assert not torch.allclose(ctrl(near), ctrl(far))
+    torch.testing.assert_close(ctrl(None), ctrl(torch.full_like(far, float("nan"))))  # no depth: hidden
+    model.train()
+    dropped = Mu0WorldModel(dataclasses.replace(DEPTH_CFG, backbone=dataclasses.replace(
+        DEPTH_CFG.backbone, depth_dropout=1.0))).train()
+    assert not dropped._depth_inputs(far)[1].any() and model._depth_inputs(far)[0].dtype == torch.uint8
+    unset = Mu0WorldModel(dataclasses.replace(CFG, backbone=dataclasses.replace(CFG.backbone, depth_image=True)))
+    with pytest.raises(ValueError, match="depth_log_range is unset"):
+        unset.embed(batch["image"], list(batch["instruction"]), far)

@@ -141,3 +141,21 @@ def test_a_time_budget_stops_training_with_a_checkpoint_and_a_model(traces, tmp_
     assert result.steps == 1 and len(result.losses) == 1
     assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "step1"
     assert (result.model_dir / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_a_depth_reading_model_measures_its_depth_range_on_the_train_split_and_evaluates(traces, tmp_path):
+    from mu0.evaluation.trace_eval import evaluate_traces
+    from mu0.models.depth_image import log_depth_range
+
+    depth_model = dataclasses.replace(MODEL, backbone=dataclasses.replace(MODEL.backbone, depth_image=True))
+    result = pretrain(traces, tmp_path / "depth", DATA, depth_model, dataclasses.replace(TRAIN, steps=2))
+    saved = Mu0WorldModel.from_pretrained(result.model_dir).cfg.backbone.depth_log_range
+    train = json.loads((result.model_dir / "train_config.json").read_text())["splits"]["train"]
+    frames = [f for e in train for f in np.load(traces / e / "depth.npy").astype(np.float32)]
+    low, high = log_depth_range(frames)  # every frame here; the run reads 8 per episode of these short ones
+    assert saved[0] < saved[1] and abs(saved[0] - low) < 0.05 and abs(saved[1] - high) < 0.05
+    report = evaluate_traces({"mu0": result.model_dir}, traces, DATA, split="train", samples=1, horizons=(8,),
+                             protocols=("dense",))
+    assert report["depth_image"] == "shown to the models that read it"
+    assert np.isfinite(report["protocols"]["dense"]["methods"]["mu0"]["8"]["ade_uv"])
