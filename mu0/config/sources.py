@@ -45,9 +45,13 @@ class MetaWorldSourceConfig:
     action_noise: float = 0.0
     # Worker processes for rollouts (each renders its own offscreen GL context).
     workers: int = 1
+    # Ground truth: a per-pixel body-id map every this many frames from frame 0 (given-query tracking
+    # evaluation picks its query frames among them); 0 = frame 0 only.
+    body_ids_every: int = 10
 
     def __post_init__(self) -> None:
         require(len(self.tasks) > 0, "tasks", "at least one task is needed")
+        require(self.body_ids_every >= 0, "body_ids_every", "must be >= 0")
         require(self.episodes_per_task >= 1, "episodes_per_task", "must be >= 1")
         require(len(self.cameras) > 0, "cameras", "at least one camera is needed")
         require(len(set(self.cameras)) == len(self.cameras), "cameras", "duplicate camera names")

@@ -79,6 +79,25 @@ class Episode:
         path = self.path / schema.GT_DIR
         return path if path.is_dir() else None
 
+    @functools.cached_property
+    def body_ids(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Simulator ground truth: the frames (q,) with per-pixel body ids, and the ids (q,h,w) int32
+        (-1 = no body); None without gt/. An older episode's single (h,w) map is frame 0's."""
+        if self.gt_dir is None:
+            return None
+        ids = _load_npy(self.path / schema.GT_BODY_IDS, "body_ids")
+        frames_path = self.path / schema.GT_BODY_ID_FRAMES
+        if ids.ndim == 2:
+            return np.zeros(1, np.int64), np.asarray(ids)[None]
+        frames = np.asarray(_load_npy(frames_path, "body_id_frames"), np.int64)
+        t, h, w = self.images.shape[:3]
+        if ids.shape[1:] != (h, w) or frames.shape != (len(ids),) or frames[0] != 0 \
+                or np.any(np.diff(frames) <= 0) or frames[-1] >= t:
+            raise schema.EpisodeFormatError(frames_path, "body_id_frames",
+                                            f"{len(frames)} frames {frames.tolist()[:8]} for body ids {ids.shape}: "
+                                            f"need ascending frames from 0 below {t}, one per {w}x{h} map")
+        return frames, np.asarray(ids)
+
     def __repr__(self) -> str:
         t, h, w, _ = self.images.shape
         return f"Episode({self.episode_id!r}, t={t}, {w}x{h}, depth={self.depth is not None})"

@@ -18,7 +18,8 @@ META = "meta.json"
 ROBOT = "robot.npz"  # actions (t,a), proprio (t,p), success (t,) — action-labelled episodes only
 GT_DIR = "gt"  # simulator ground truth; never read by TraceExtract
 GT_BODIES = "gt/bodies.npz"  # names (b,), xpos (t,b,3) f64, xquat (t,b,4) f64 (w,x,y,z), world frame
-GT_BODY_IDS = "gt/body_ids.npy"  # (h,w) int32 body id per pixel of frame 0, -1 = nothing
+GT_BODY_IDS = "gt/body_ids.npy"  # (q,h,w) int32 body id per pixel at q frames, -1 = nothing; (h,w): frame 0 only
+GT_BODY_ID_FRAMES = "gt/body_id_frames.npy"  # (q,) int32 the frames of GT_BODY_IDS, ascending, from 0
 
 META_REQUIRED = (
     "episode_id",

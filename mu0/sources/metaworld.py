@@ -15,6 +15,7 @@ import numpy as np
 
 from mu0.config import MT10_TASKS, MetaWorldSourceConfig
 from mu0.episodes import EpisodeData
+from mu0.episodes.schema import GT_BODIES, GT_BODY_ID_FRAMES, GT_BODY_IDS, GT_DIR
 from mu0.sources.base import SourceError
 from mu0.sources.metaworld_cameras import MOVING_CAMERAS, make_camera, valid_camera_names
 from mu0.sources.metaworld_instructions import INSTRUCTIONS
@@ -67,6 +68,7 @@ class MetaWorldRollout:
     max_steps: int
     steps_after_success: int
     action_noise: float
+    body_ids_every: int = 0
 
     @property
     def label(self) -> str:
@@ -85,7 +87,7 @@ def rollout_jobs(cfg: MetaWorldSourceConfig) -> list[MetaWorldRollout]:
     check_cameras(cfg.cameras)
     return [
         MetaWorldRollout(task, cfg.seed + i, cfg.cameras, cfg.size, cfg.max_steps, cfg.steps_after_success,
-                         cfg.action_noise)
+                         cfg.action_noise, cfg.body_ids_every)
         for task in tasks
         for i in range(cfg.episodes_per_task)
     ]
@@ -119,7 +121,8 @@ class _Recording:
     depth: dict[str, list[np.ndarray]]
     K: dict[str, list[np.ndarray]]
     T_cam_world: dict[str, list[np.ndarray]]
-    body_ids: dict[str, np.ndarray]
+    body_ids: dict[str, list[np.ndarray]]
+    body_id_frames: list[int] = dataclasses.field(default_factory=list)
     xpos: list[np.ndarray] = dataclasses.field(default_factory=list)
     xquat: list[np.ndarray] = dataclasses.field(default_factory=list)
     obs: list[np.ndarray] = dataclasses.field(default_factory=list)
@@ -128,9 +131,13 @@ class _Recording:
     success: list[bool] = dataclasses.field(default_factory=list)
 
 
+def _in_gt(name: str) -> str:
+    return name.removeprefix(f"{GT_DIR}/")
+
+
 def _record(job: MetaWorldRollout, env, policy, obs) -> _Recording:
     cams = {name: make_camera(name, env.model) for name in job.cameras}
-    rec = _Recording(*({n: [] for n in cams} for _ in range(4)), body_ids={})
+    rec = _Recording(*({n: [] for n in cams} for _ in range(5)))
     rng = np.random.default_rng(job.seed)
     first_success: int | None = None
     with RgbdRenderer(env.model, job.size, job.size) as renderer, warnings.catch_warnings():
@@ -141,8 +148,10 @@ def _record(job: MetaWorldRollout, env, policy, obs) -> _Recording:
                 K, T = renderer.camera_matrices()
                 rec.rgb[name].append(rgb), rec.depth[name].append(depth)
                 rec.K[name].append(K), rec.T_cam_world[name].append(T)
-                if t == 0:
-                    rec.body_ids[name] = renderer.render_body_ids(env.data, cam)
+                if t == 0 or (job.body_ids_every and t % job.body_ids_every == 0):
+                    rec.body_ids[name].append(renderer.render_body_ids(env.data, cam))
+            if t == 0 or (job.body_ids_every and t % job.body_ids_every == 0):
+                rec.body_id_frames.append(t)
             rec.xpos.append(env.data.xpos.copy())
             rec.xquat.append(env.data.xquat.copy())
             rec.obs.append(np.asarray(obs, np.float32))
@@ -211,6 +220,7 @@ def record_rollout(job: MetaWorldRollout) -> list[EpisodeData]:
             intrinsics=np.stack(rec.K[name]).astype(np.float32),
             extrinsics=np.stack(rec.T_cam_world[name]).astype(np.float32),
             robot=robot,
-            gt={"bodies.npz": bodies, "body_ids.npy": rec.body_ids[name].astype(np.int32)},
+            gt={_in_gt(GT_BODIES): bodies, _in_gt(GT_BODY_IDS): np.stack(rec.body_ids[name]).astype(np.int32),
+                _in_gt(GT_BODY_ID_FRAMES): np.asarray(rec.body_id_frames, np.int32)},
         ))
     return episodes

@@ -1,9 +1,10 @@
 """True 3D and 2D tracks of query pixels from simulator ground truth (`gt/` of a simulated episode).
 
-A query pixel of frame 0 is lifted with the rendered depth, attached to the rigid body seen at that
-pixel (gt/body_ids.npy), carried along that body's recorded poses, and projected into every
-frame's camera. A point counts as visible where it lies inside the image, in front of the camera,
-and the rendered depth at its pixel agrees with its own depth (otherwise something occludes it).
+A query pixel of its query frame (frame 0 unless said) is lifted with that frame's rendered depth,
+attached to the rigid body seen at that pixel (gt/body_ids.npy holds the maps of some frames),
+carried along that body's recorded poses, and projected into every frame's camera. A point counts as
+visible where it lies inside the image, in front of the camera, and the rendered depth at its pixel
+agrees with its own depth (otherwise something occludes it).
 Shapes: n query points, t frames.
 """
 
@@ -14,7 +15,7 @@ import dataclasses
 import numpy as np
 
 from mu0.episodes import Episode, EpisodeFormatError
-from mu0.episodes.schema import GT_BODIES, GT_BODY_IDS
+from mu0.episodes.schema import GT_BODIES
 
 
 def quat_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
@@ -30,7 +31,7 @@ def quat_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class GroundTruthTracks:
-    query_uv_px: np.ndarray  # (n,2) query pixels in frame 0
+    query_uv_px: np.ndarray  # (n,2) query pixels in their query frames
     query_valid: np.ndarray  # (n,) bool: the pixel sees a body with depth (else its track is NaN, invisible)
     body_ids: np.ndarray  # (n,) MuJoCo body each point is attached to (0 = world, i.e. static)
     xyz_world: np.ndarray  # (n,t,3) metres
@@ -39,35 +40,48 @@ class GroundTruthTracks:
     visible: np.ndarray  # (n,t) bool
 
 
-def _lift_queries(ep: Episode, query_uv_px: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """World points (n,3), body ids (n,) and validity (n,) for integer query pixels of frame 0."""
-    body_ids = np.load(ep.path / GT_BODY_IDS, allow_pickle=False)
+def _lift_queries(ep: Episode, query_uv_px: np.ndarray, query_frames: np.ndarray):
+    """World points (n,3), body ids (n,) and validity (n,) of integer query pixels, each lifted in its
+    own query frame (one that has a body-id map)."""
+    id_frames, id_maps = ep.body_ids
+    slot = np.searchsorted(id_frames, query_frames)
+    if np.any(slot >= len(id_frames)) or np.any(id_frames[np.minimum(slot, len(id_frames) - 1)] != query_frames):
+        missing = sorted(set(query_frames.tolist()) - set(id_frames.tolist()))
+        raise ValueError(f"{ep.path}: no per-pixel body ids for query frames {missing[:8]} (gt has frames "
+                         f"{id_frames.tolist()[:8]}{'…' if len(id_frames) > 8 else ''})")
     u, v = query_uv_px[:, 0], query_uv_px[:, 1]
-    h, w = body_ids.shape
+    h, w = id_maps.shape[1:]
     if np.any((u < 0) | (u >= w) | (v < 0) | (v >= h)):
         raise ValueError(f"{ep.path}: query pixels must lie inside the {w}x{h} image")
-    z = np.asarray(ep.depth[0], np.float64)[v, u]
-    ids = body_ids[v, u]
+    xyz = np.full((len(u), 3), np.nan)
+    ids = id_maps[slot, v, u]
+    z = np.zeros(len(u))
+    for f in np.unique(query_frames):
+        sel = query_frames == f
+        z[sel] = np.asarray(ep.depth[f], np.float64)[v[sel], u[sel]]
+        K = ep.intrinsics[f].astype(np.float64)
+        rays = np.linalg.inv(K) @ np.stack([u[sel], v[sel], np.ones(sel.sum())]).astype(np.float64)  # (3,k)
+        T_world_cam = np.linalg.inv(ep.extrinsics[f].astype(np.float64))
+        xyz[sel] = (rays * z[sel]).T @ T_world_cam[:3, :3].T + T_world_cam[:3, 3]
     valid = (ids >= 0) & (z > 0)  # sky and background without geometry have no ground truth
-    K = ep.intrinsics[0].astype(np.float64)
-    rays = np.linalg.inv(K) @ np.stack([u, v, np.ones_like(u)]).astype(np.float64)  # (3,n)
-    xyz_cam = (rays * z).T
-    T_world_cam = np.linalg.inv(ep.extrinsics[0].astype(np.float64))
-    return xyz_cam @ T_world_cam[:3, :3].T + T_world_cam[:3, 3], np.where(valid, ids, 0), valid
+    return xyz, np.where(valid, ids, 0), valid
 
 
-def track_query_pixels(ep: Episode, query_uv_px: np.ndarray, depth_tol_m: float = 0.01,
-                       depth_tol_rel: float = 0.02) -> GroundTruthTracks:
-    """Ground-truth tracks of integer pixels (n,2) (u = column, v = row) chosen in frame 0."""
+def track_query_pixels(ep: Episode, query_uv_px: np.ndarray, query_frames: np.ndarray | None = None,
+                       depth_tol_m: float = 0.01, depth_tol_rel: float = 0.02) -> GroundTruthTracks:
+    """Ground-truth tracks over every frame of integer pixels (n,2) (u = column, v = row), each chosen
+    in its query frame (n,) (default: frame 0)."""
     if ep.gt_dir is None or ep.depth is None:
         raise EpisodeFormatError(ep.path, "gt", "ground-truth tracks need gt/ and depth (simulated episodes)")
     query_uv_px = np.asarray(query_uv_px, np.int64).reshape(-1, 2)
+    query_frames = np.zeros(len(query_uv_px), np.int64) if query_frames is None else np.asarray(query_frames, np.int64)
     with np.load(ep.path / GT_BODIES, allow_pickle=False) as bodies:
         xpos, xquat = bodies["xpos"], bodies["xquat"]  # (t,b,3), (t,b,4)
-    xyz0, ids, valid = _lift_queries(ep, query_uv_px)
+    xyz_q, ids, valid = _lift_queries(ep, query_uv_px, query_frames)
     R = quat_wxyz_to_matrix(xquat[:, ids])  # (t,n,3,3) body-to-world
     p = xpos[:, ids]  # (t,n,3)
-    xyz_body = np.einsum("nji,nj->ni", R[0], xyz0 - p[0])  # R0ᵀ (x − p0)
+    n = np.arange(len(ids))
+    xyz_body = np.einsum("nji,nj->ni", R[query_frames, n], xyz_q - p[query_frames, n])  # Rqᵀ (x − pq)
     xyz_world = np.einsum("tnij,nj->tni", R, xyz_body) + p  # (t,n,3)
     E = ep.extrinsics.astype(np.float64)  # (t,4,4) world-to-camera
     xyz_cam = np.einsum("tij,tnj->tni", E[:, :3, :3], xyz_world) + E[:, None, :3, 3]

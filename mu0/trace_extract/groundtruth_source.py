@@ -16,7 +16,6 @@ import numpy as np
 
 from mu0.episodes import Episode, EpisodeFormatError
 from mu0.episodes.hashing import episode_seed
-from mu0.episodes.schema import GT_BODY_IDS
 from mu0.trace_extract.groundtruth import track_query_pixels
 from mu0.trace_extract.tracks import Tracks2D, Tracks3D
 
@@ -50,7 +49,7 @@ def groundtruth_tracks(ep: Episode, grid_px: int, per_body: int, moving_threshol
     """Tracks3D (positions known in every frame where the point is in front of the camera), is_moving
     (k,) and entity ids (k,): 0 for static points, 1.. for moving bodies, the most-seeded first."""
     require_ground_truth(ep)
-    body_ids = np.load(ep.path / GT_BODY_IDS, allow_pickle=False)
+    body_ids = ep.body_ids[1][0]  # frame 0's map: the tracks are seeded there
     rng = np.random.default_rng(episode_seed(ep.episode_id))
     query = seed_pixels(body_ids, np.asarray(ep.depth[0], np.float32), grid_px, per_body, rng)
     gt = track_query_pixels(ep, query)

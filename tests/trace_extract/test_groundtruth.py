@@ -6,9 +6,10 @@ from mu0.episodes import open_episode
 from mu0.trace_extract.groundtruth import quat_wxyz_to_matrix, track_query_pixels
 
 
-def _query_pixels(ep, n, rng, body_filter=None):
-    ids = np.load(ep.path / "gt/body_ids.npy")
-    ok = (ids >= 0) & (np.asarray(ep.depth[0]) > 0)
+def _query_pixels(ep, n, rng, body_filter=None, frame=0):
+    frames, maps = ep.body_ids
+    ids = maps[list(frames).index(frame)]
+    ok = (ids >= 0) & (np.asarray(ep.depth[frame]) > 0)
     if body_filter is not None:
         ok &= body_filter(ids)
     rows, cols = np.nonzero(ok)
@@ -82,9 +83,37 @@ def test_queries_outside_the_image_are_rejected_and_sky_has_no_ground_truth(meta
     ep = open_episode(metaworld_episodes / "mw-pick-place-v3-s00000-front")
     with pytest.raises(ValueError, match="inside the"):
         track_query_pixels(ep, np.array([[64, 0]]))
-    ids = np.load(ep.path / "gt/body_ids.npy")
+    ids = ep.body_ids[1][0]
     rows, cols = np.nonzero(ids < 0)
     assert len(rows), "the front view should see some sky"
     tracks = track_query_pixels(ep, np.array([[cols[0], rows[0]], *_query_pixels(ep, 1, np.random.default_rng(0))]))
     assert tracks.query_valid.tolist() == [False, True]
     assert np.isnan(tracks.xyz_world[0]).all() and not tracks.visible[0].any() and tracks.visible[1, 0]
+
+
+def test_points_queried_in_a_later_frame_land_on_their_body_in_the_other_frames_maps(metaworld_episodes):
+    """Lifted in frame 20 and carried by the body poses, a hand point's projection in frames 0, 10 and 30
+    must fall on that body in the maps rendered there (where the point is visible): the later-frame
+    lifting, the poses and the stored maps agree."""
+    ep = open_episode(metaworld_episodes / "mw-pick-place-v3-s00000-front")
+    frames, maps = ep.body_ids
+    assert frames.tolist() == [0, 10, 20, 30] and maps.shape == (4, 64, 64)
+    with np.load(ep.path / "gt/bodies.npz") as bodies:
+        names = list(bodies["names"])
+    hand = [names.index(n) for n in ("rightpad", "leftpad", "hand", "right_hand") if n in names]
+    q = _query_pixels(ep, 40, np.random.default_rng(4), lambda ids: np.isin(ids, hand), frame=20)
+    tracks = track_query_pixels(ep, q, np.full(len(q), 20))
+    np.testing.assert_allclose(tracks.uv_px[:, 20], q, atol=1e-6)
+    assert tracks.query_valid.all() and np.isin(tracks.body_ids, hand).all()
+    moved = np.linalg.norm(tracks.xyz_world[:, 0] - tracks.xyz_world[:, 20], axis=-1)
+    assert np.median(moved) > 0.01  # the hand really moved between frame 0 and 20
+    hits = []
+    for slot, f in enumerate(frames.tolist()):
+        if f == 20:
+            continue
+        seen = tracks.visible[:, f]
+        u, v = np.rint(tracks.uv_px[seen, f]).astype(int).T
+        hits.extend(maps[slot][v, u] == tracks.body_ids[seen])
+    assert len(hits) > 20 and np.mean(hits) > 0.8, (len(hits), np.mean(hits))
+    with pytest.raises(ValueError, match="no per-pixel body ids for query frames \\[5\\]"):
+        track_query_pixels(ep, q[:1], np.array([5]))

@@ -58,7 +58,7 @@ def test_motion_labels_and_entities_are_the_true_moving_bodies(metaworld_episode
     assert moving.any() and (~moving).any()
     assert (clusters[~moving] == 0).all() and (clusters[moving] > 0).all()
     raw = open_episode(metaworld_episodes / name)
-    body_ids = np.load(raw.path / "gt" / "body_ids.npy")
+    body_ids = raw.body_ids[1][0]  # frame 0, where the tracks are seeded
     with np.load(gt_traces / name / "tracks.npz") as tracks:
         seeds = np.rint(tracks["uv_px"][:, 0]).astype(np.int64)
     bodies = body_ids[seeds[:, 1], seeds[:, 0]]
