@@ -79,18 +79,27 @@ def _pose_mode(ep: Episode, cfg: TraceExtractConfig) -> str:
     return "given" if ep.meta.get("camera_poses", "given") == "given" else "estimate"
 
 
+def point_tracker(cfg: TraceExtractConfig) -> LucasKanadeTracker:
+    return LucasKanadeTracker(CornerGridSelector(cfg.grid_px, cfg.min_texture), cfg.grid_px, cfg.max_tracks,
+                              cfg.lk_window_px, cfg.lk_levels, cfg.fb_max_error_px, cfg.reseed_every, cfg.static_px)
+
+
+def scene_geometry(cfg: TraceExtractConfig, depth, K: np.ndarray, T_wc: np.ndarray | None
+                   ) -> DepthPoseGeometry | None:
+    """What the tracker knows of the scene: depth and camera poses, when both are there."""
+    if depth is None or T_wc is None:
+        return None
+    return DepthPoseGeometry(depth, K, T_wc, cfg.depth_window_px, cfg.depth_surface_tol_m)
+
+
 def _track(ep: Episode, cfg: TraceExtractConfig, images: np.ndarray, depth, timing: dict):
     """2D tracks, 3D points and camera-to-world poses."""
     mode = _pose_mode(ep, cfg)
     K = ep.intrinsics.astype(np.float64)
     T_wc = poses_from_extrinsics(ep.extrinsics) if mode == "given" else None
-    geometry = DepthPoseGeometry(depth, K, T_wc, cfg.depth_window_px, cfg.depth_surface_tol_m) \
-        if depth is not None and T_wc is not None else None
-    tracker = LucasKanadeTracker(CornerGridSelector(cfg.grid_px, cfg.min_texture), cfg.grid_px, cfg.max_tracks,
-                                 cfg.lk_window_px, cfg.lk_levels, cfg.fb_max_error_px, cfg.reseed_every,
-                                 cfg.static_px)
+    geometry = scene_geometry(cfg, depth, K, T_wc)
     t0 = time.perf_counter()
-    tracks = tracker.track(images, geometry)
+    tracks = point_tracker(cfg).track(images, geometry)
     timing["tracking"] = time.perf_counter() - t0
     jump = find_camera_jump(tracks, cfg.jump_lost_fraction)
     if jump is not None:

@@ -45,7 +45,12 @@ class SceneGeometry(Protocol):
 
 class PointTracker(Protocol):
     def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
-        """Tracks over (t,h,w,3) uint8 RGB frames."""
+        """Tracks over (t,h,w,3) uint8 RGB frames, of points the tracker picks itself."""
+        ...
+
+    def track_queries(self, images: np.ndarray, queries: np.ndarray, geometry: SceneGeometry | None = None
+                      ) -> Tracks2D:
+        """Tracks of given (n,3) (frame, u, v) query points, forward from each one's frame (evaluation)."""
         ...
 
 
@@ -193,3 +198,29 @@ class LucasKanadeTracker:
                 motion = cv2.absdiff(grays[f], grays[f - 1]) > _MOTION_DIFF
                 alive = self._seed(st, alive, grays[f], motion, f, geometry)
         return st.result()
+
+    def track_queries(self, images: np.ndarray, queries: np.ndarray, geometry: SceneGeometry | None = None
+                      ) -> Tracks2D:
+        """Tracks of given points only, (n,3) rows (frame, u, v): each starts at its frame and is followed
+        forward by the same machinery as `track` (TAP-Vid's "first" protocol); track i is query i."""
+        import cv2
+
+        t = images.shape[0]
+        frames = np.asarray(queries[:, 0], np.int64)
+        if len(frames) and (frames.min() < 0 or frames.max() >= t):
+            raise ValueError(f"query frames must lie in 0..{t - 1}, got {frames.min()}..{frames.max()}")
+        order = np.argsort(frames, kind="stable")
+        st, alive, grays = _TrackState(t, max(len(frames), 1)), np.empty(0, int), []
+        for f in range(t):
+            grays.append(cv2.cvtColor(np.ascontiguousarray(images[f]), cv2.COLOR_RGB2GRAY))
+            if f:
+                alive = self._advance(st, alive, f, grays, geometry)
+            now = order[frames[order] == f]
+            if len(now):
+                uv = np.asarray(queries[now, 1:], np.float32)
+                anchor = geometry.anchor(f, uv) if geometry is not None else np.full((len(now), 3), np.nan)
+                alive = np.concatenate([alive, st.add(uv, f, anchor)])
+        tracks = st.result()
+        back = np.argsort(order)  # tracks were added in frame order
+        return Tracks2D(tracks.uv_px[back], tracks.visible[back], tracks.start[back], tracks.lk_lost)
+

@@ -42,3 +42,76 @@ def test_estimated_poses_are_scored(traced, tmp_path):
     report = evaluate(tmp_path / "raw", tmp_path / "traces")
     front = report["by_task_camera"]["pick-place-v3/front"]
     assert front["pose"]["rotation_error_deg_max"] < 1.0 and front["pose"]["translation_error_m_max"] < 0.02
+
+
+def test_given_queries_on_every_moving_body_are_scored_in_the_report_contract(traced):
+    report = evaluate(traced / "raw", traced / "traces")
+    for group in [*report["by_camera"].values(), *report["by_task_camera"].values()]:
+        assert set(group["queried_moving_2d"]) >= {"delta_avg", "average_jaccard", "occlusion_accuracy"}
+        assert set(group["queried_moving_3d"]) >= {"median_error_m", "within_2cm"}
+        assert set(group["motion_labels"]) == {"precision", "recall"}
+        shares = (group["moving_body_coverage"], group["false_motion_share"], *group["motion_labels"].values())
+        for value in (*shares, group["queried_moving_2d"]["delta_avg"]):
+            assert 0.0 <= value <= 1.0, group
+    front = report["by_camera"]["front"]
+    assert {"gripper", "arm"} <= set(front["queried_by_class"]) and front["moving_bodies"] >= 3
+    assert front["queried_moving_2d"]["n_evaluated"] > 200
+    md = write_report(report, traced / "reports" / "extract_eval.json").read_text()
+    assert "Given queries on moving bodies" in md and "| front, gripper |" in md
+
+
+def test_queries_come_from_every_body_at_several_frames(traced):
+    import numpy as np
+
+    from mu0.episodes import open_episode
+    from mu0.evaluation.query_eval import POINTS_PER_BODY, sample_queries
+
+    ep = open_episode(traced / "raw" / "mw-pick-place-v3-s00000-front")
+    queries = sample_queries(ep, np.random.default_rng(0))
+    frames, maps = ep.body_ids
+    assert set(queries[:, 0].tolist()) == set(frames.tolist()) and len(frames) > 1  # 4 maps at 40 frames
+    for f in frames:
+        ids = maps[list(frames).index(f)]
+        picked = queries[queries[:, 0] == f]
+        bodies = ids[picked[:, 2], picked[:, 1]]
+        seen = np.unique(ids[(ids >= 0) & (np.asarray(ep.depth[f]) > 0)])
+        assert set(bodies.tolist()) == set(seen.tolist())
+        assert max(np.bincount(bodies)) <= POINTS_PER_BODY
+
+
+def test_a_tracker_that_follows_the_truth_scores_perfectly_and_one_that_stands_still_does_not(traced, monkeypatch):
+    import numpy as np
+
+    from mu0.episodes import open_episode
+    from mu0.evaluation import query_eval
+    from mu0.trace_extract.groundtruth import track_query_pixels
+    from mu0.trace_extract.output import TRACKS
+    from mu0.trace_extract.tracks import Tracks2D
+
+    name = "mw-pick-place-v3-s00000-front"
+    ep = open_episode(traced / "raw" / name)
+
+    class Oracle:
+        def track_queries(self, images, queries, geometry=None):
+            q = queries.astype(np.int64)
+            gt = track_query_pixels(ep, q[:, 1:], q[:, 0])
+            return Tracks2D(gt.uv_px.astype(np.float32), gt.visible, q[:, 0])
+
+    class StandStill:
+        def track_queries(self, images, queries, geometry=None):
+            t = images.shape[0]
+            uv = np.repeat(queries[:, None, 1:], t, axis=1).astype(np.float32)
+            return Tracks2D(uv, np.ones((len(queries), t), bool), queries[:, 0].astype(np.int64))
+
+    with np.load(traced / "traces" / name / TRACKS) as tr:
+        tracks = {k: tr[k] for k in tr.files}
+    meta = open_episode(traced / "traces" / name).meta
+    scores = {}
+    for label, tracker in (("oracle", Oracle()), ("still", StandStill())):
+        monkeypatch.setattr(query_eval, "point_tracker", lambda cfg, tracker=tracker: tracker)
+        scores[label] = query_eval.evaluate_queried(ep, tracks, meta)
+    oracle, still = scores["oracle"], scores["still"]
+    assert oracle.moving_2d["delta_avg"] > 0.99 and oracle.moving_2d["occlusion_accuracy"] == 1.0
+    assert oracle.moving_3d["median_error_m"] < 0.005
+    assert still.moving_2d["delta_avg"] < oracle.moving_2d["delta_avg"] - 0.2
+    assert still.moving_3d["within_2cm"] < oracle.moving_3d["within_2cm"]

@@ -163,3 +163,22 @@ def test_sliding_box_scene_is_what_it_says():
     ep = sliding_box_scene(t=5)
     assert ep.images.shape == (5, 64, 80, 3) and ep.depth[0, 25, 20] == pytest.approx(0.9)
     assert ep.depth[4, 25, 14] == pytest.approx(1.2)  # the box has moved off its first left edge
+
+
+def test_given_queries_are_followed_from_their_own_frame_in_the_order_given():
+    """Queries on the sliding box (true motion: `speed` px per frame to the right) and on the wall, given
+    at frames 6 and 2: each track starts at its query, follows the analytic motion, and row i is query i."""
+    speed = 0.6
+    scene = sliding_box_scene(t=20, speed_px=speed)
+    on_box = [(6, 24.0 + 6 * speed, 28.0), (6, 28.0 + 6 * speed, 30.0)]
+    on_wall = [(2, 60.0, 10.0), (2, 70.0, 50.0)]
+    queries = np.array([on_box[0], on_wall[0], on_box[1], on_wall[1]])
+    tracks = _tracker(reseed_every=100).track_queries(scene.images, queries)
+    assert tracks.start.tolist() == [6, 2, 6, 2]
+    np.testing.assert_allclose(tracks.uv_px[np.arange(4), tracks.start], queries[:, 1:])
+    assert not tracks.visible[0, :6].any() and not tracks.visible[1, :2].any()
+    box = tracks.uv_px[[0, 2], 19] - queries[[0, 2], 1:]
+    np.testing.assert_allclose(box, [[13 * speed, 0.0]] * 2, atol=0.3)
+    np.testing.assert_allclose(tracks.uv_px[[1, 3], 19], queries[[1, 3], 1:], atol=0.3)
+    with pytest.raises(ValueError, match="query frames must lie in 0..19"):
+        _tracker().track_queries(scene.images, np.array([[20, 1.0, 1.0]]))

@@ -1,0 +1,184 @@
+"""TraceExtract scored where it cannot choose its points: given query points on every moving body.
+
+Queries are sampled from the simulator's per-pixel body ids (gt/body_ids.npy) on every body seen at a
+query frame (up to `QUERY_FRAMES` of the frames that have a map, frame 0 first); the ones whose true
+track moves after their query frame are kept and handed to the extractor's own tracker, run with the
+config that made the trace episode (TAP-Vid's "first" protocol: frames after the query are scored).
+Reported per body class (gripper, object, articulated, arm) and over all moving queries.
+
+Three checks read the extractor's own output instead:
+- coverage: each moving body seen in frame 0 with at least `MIN_BODY_PX` pixels counts as covered when
+  at least `COVER_TRACKS` of the extractor's frame-0 tracks start on it;
+- motion labels: `is_moving` of the tracks seeded in a frame with a body map, against their truth;
+- false motion: windows of `WINDOW` frames, starting at each map frame where such a track is seen,
+  whose extracted positions (in that frame's camera) move more than `FALSE_MOTION_PX`, and the share of
+  them where the true point moves less than half that: motion the extractor made up.
+Shapes: n queries, t frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+
+from mu0.config import TraceExtractConfig, from_dict
+from mu0.episodes import Episode
+from mu0.episodes.hashing import episode_seed
+from mu0.episodes.schema import GT_BODIES
+from mu0.evaluation.body_classes import CLASSES, body_class
+from mu0.evaluation.tracking_metrics import error_3d_metrics, tapvid_2d_metrics
+from mu0.trace_extract.alignment import poses_from_extrinsics
+from mu0.trace_extract.groundtruth import track_query_pixels
+from mu0.trace_extract.lifting import lift_tracks, make_tracks3d
+from mu0.trace_extract.pipeline import point_tracker, scene_geometry
+
+QUERY_FRAMES = 4
+POINTS_PER_BODY = 12
+MOVING_M = 0.015  # a true track that spans more than this after its query frame is a moving point
+MIN_BODY_PX = 20
+COVER_TRACKS = 3
+WINDOW = 32
+FALSE_MOTION_PX = 1.0
+LOST_M = 1.0  # the 3D error a lost point counts with in the median (JSON has no infinity)
+
+
+@dataclasses.dataclass
+class QueriedEpisode:
+    moving_2d: dict
+    moving_3d: dict
+    by_class: dict  # class -> {"2d": …, "3d": …} for the classes with moving queries
+    coverage: tuple[int, int]  # (covered bodies, moving bodies seen in frame 0)
+    labels: tuple[int, int, int]  # true positives, false positives, false negatives of is_moving
+    false_motion: tuple[int, int]  # (windows moving only in the extraction, windows moving in the extraction)
+
+
+def _query_frames(id_frames: np.ndarray, t: int) -> np.ndarray:
+    usable = id_frames[id_frames <= t - 2]  # a query needs frames after it
+    picks = np.unique(np.linspace(0, len(usable) - 1, min(QUERY_FRAMES, len(usable))).round().astype(int))
+    return usable[picks]
+
+
+def sample_queries(ep: Episode, rng: np.random.Generator) -> np.ndarray:
+    """(n,3) (frame, u, v): up to POINTS_PER_BODY pixels with depth on every body seen at each query frame."""
+    id_frames, maps = ep.body_ids
+    rows = []
+    for f in _query_frames(id_frames, ep.num_frames):
+        ids = maps[list(id_frames).index(f)]
+        ok = (ids >= 0) & (np.asarray(ep.depth[f]) > 0)
+        for body in np.unique(ids[ok]):
+            v, u = np.nonzero(ok & (ids == body))
+            pick = rng.choice(len(u), size=min(POINTS_PER_BODY, len(u)), replace=False)
+            rows.append(np.stack([np.full(len(pick), f), u[pick], v[pick]], axis=1))
+    return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 3), np.int64)
+
+
+def _span_after(xyz: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """(n,) extent of each (n,t,3) world track over the frames from its `start` (n,) on."""
+    after = np.arange(xyz.shape[1])[None] >= start[:, None]
+    part = np.where(after[..., None], xyz, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN track has no extent
+        span = np.nanmax(part, axis=1) - np.nanmin(part, axis=1)
+    return np.nan_to_num(np.linalg.norm(span, axis=1), nan=0.0)
+
+
+def _scores(pred, gt, frames, hw, xyz_pred, has_depth, sel) -> dict:
+    if not sel.any():
+        return {}
+    d2 = tapvid_2d_metrics(pred.uv_px[sel].astype(np.float64), pred.visible[sel], gt.uv_px[sel], gt.visible[sel],
+                           hw, frames[sel])
+    after = np.arange(gt.visible.shape[1])[None] > frames[sel, None]
+    mask = gt.visible[sel] & after  # every truly visible frame: one the tracker lost is an error, not a skip
+    guess = np.where((pred.visible[sel] & has_depth[sel])[..., None], xyz_pred[sel], np.nan)
+    d3 = error_3d_metrics(guess, gt.xyz_world[sel], mask)
+    err = np.linalg.norm(guess - gt.xyz_world[sel], axis=-1)[mask]
+    d3["median_error_m"] = float(np.median(np.where(np.isfinite(err), err, LOST_M))) if err.size else float("nan")
+    return {"2d": d2, "3d": d3}  # mean_error_m stays the mean over the frames the tracker still has
+
+
+def _labels_and_false_motion(ep: Episode, tracks: dict) -> tuple[tuple[int, int, int], tuple[int, int]]:
+    id_frames = ep.body_ids[0]
+    seeded = np.flatnonzero(np.isin(tracks["start"], id_frames))
+    if not len(seeded):
+        return (0, 0, 0), (0, 0)
+    start = tracks["start"][seeded].astype(np.int64)
+    px = np.rint(tracks["uv_px"][seeded, start]).astype(np.int64)
+    h, w = ep.images.shape[1:3]
+    inside = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
+    seeded, start, px = seeded[inside], start[inside], px[inside]
+    gt = track_query_pixels(ep, px, start)
+    ok = gt.query_valid
+    true_moving = _span_after(gt.xyz_world, np.zeros(len(start), np.int64)) > MOVING_M
+    said = np.asarray(tracks["is_moving"], bool)[seeded]
+    labels = (int((said & true_moving & ok).sum()), int((said & ~true_moving & ok).sum()),
+              int((~said & true_moving & ok).sum()))
+    extracted = np.asarray(tracks["xyz_world"], np.float64)[seeded]
+    E, K = ep.extrinsics.astype(np.float64), ep.intrinsics.astype(np.float64)
+    made_up = moved = 0
+    for f in id_frames:
+        alive = ok & (start <= f) & np.asarray(tracks["visible"], bool)[seeded, f] & np.isfinite(extracted[:, f, 0])
+        if not alive.any():
+            continue
+        stop = min(f + WINDOW, ep.num_frames - 1)
+        ext = _pixel_path(extracted[alive, f:stop + 1], E[f], K[f])
+        true = _pixel_path(gt.xyz_world[alive, f:stop + 1], E[f], K[f])
+        moving_ext = ext > FALSE_MOTION_PX
+        moved += int(moving_ext.sum())
+        made_up += int((moving_ext & (true < FALSE_MOTION_PX / 2)).sum())
+    return labels, (made_up, moved)
+
+
+def _pixel_path(xyz_world: np.ndarray, E: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(n,) largest pixel distance from the window's first position, every position seen by one camera."""
+    cam = xyz_world @ E[:3, :3].T + E[:3, 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = (cam @ K.T)[..., :2] / cam[..., 2:3]
+        d = np.linalg.norm(uv - uv[:, :1], axis=-1)
+    return np.nan_to_num(np.nanmax(np.where(np.isfinite(d), d, -np.inf), axis=1), nan=0.0, neginf=0.0)
+
+
+def _coverage(ep: Episode, tracks: dict, moving_bodies: set[int]) -> tuple[int, int]:
+    ids0 = ep.body_ids[1][0]
+    seen = ids0[(ids0 >= 0) & (np.asarray(ep.depth[0]) > 0)]
+    counts = np.bincount(seen, minlength=max(int(seen.max(initial=0)) + 1, 1))
+    bodies = [b for b in moving_bodies if b < len(counts) and counts[b] >= MIN_BODY_PX]
+    first = np.flatnonzero(tracks["start"] == 0)
+    px = np.rint(tracks["uv_px"][first, 0]).astype(np.int64)
+    on = ids0[px[:, 1].clip(0, ids0.shape[0] - 1), px[:, 0].clip(0, ids0.shape[1] - 1)]
+    covered = sum(int((on == b).sum() >= COVER_TRACKS) for b in bodies)
+    return covered, len(bodies)
+
+
+def evaluate_queried(ep: Episode, tracks: dict, trace_meta: dict) -> QueriedEpisode | None:
+    """The given-query scores of one simulated episode (with depth and given camera poses), its trace
+    episode's tracks.npz contents and meta.json; None when the episode has no query to score."""
+    cfg = from_dict(TraceExtractConfig, trace_meta.get("extract", {}).get("config", {})) \
+        if trace_meta.get("extract", {}).get("config") else TraceExtractConfig()
+    queries = sample_queries(ep, np.random.default_rng(episode_seed(ep.episode_id)))
+    if not len(queries):
+        return None
+    gt_all = track_query_pixels(ep, queries[:, 1:], queries[:, 0])
+    moving = gt_all.query_valid & (_span_after(gt_all.xyz_world, queries[:, 0]) > MOVING_M)
+    with np.load(ep.path / GT_BODIES, allow_pickle=False) as bodies:
+        names = [str(n) for n in bodies["names"]]
+    moving_bodies = {int(b) for b in gt_all.body_ids[moving & (queries[:, 0] == 0)]}
+    coverage = _coverage(ep, tracks, moving_bodies)
+    labels, false_motion = _labels_and_false_motion(ep, tracks)
+    if not moving.any():
+        return QueriedEpisode({}, {}, {}, coverage, labels, false_motion)
+    q = queries[moving]
+    gt = track_query_pixels(ep, q[:, 1:], q[:, 0])
+    depth = np.asarray(ep.depth, np.float32)
+    K, T_wc = ep.intrinsics.astype(np.float64), poses_from_extrinsics(ep.extrinsics)
+    pred = point_tracker(cfg).track_queries(np.asarray(ep.images), q.astype(np.float64),
+                                            scene_geometry(cfg, depth, K, T_wc))
+    xyz_cam, has = lift_tracks(pred, depth, K, cfg.depth_window_px, cfg.depth_surface_tol_m)
+    xyz_world = make_tracks3d(pred, xyz_cam, T_wc).xyz_world
+    frames, hw = q[:, 0], ep.images.shape[1:3]
+    classes = np.array([body_class(names[b]) for b in gt.body_ids])
+    every = _scores(pred, gt, frames, hw, xyz_world, has, np.ones(len(q), bool))
+    by_class = {c: _scores(pred, gt, frames, hw, xyz_world, has, classes == c) for c in CLASSES}
+    return QueriedEpisode(every["2d"], every["3d"], {c: v for c, v in by_class.items() if v}, coverage, labels,
+                          false_motion)
