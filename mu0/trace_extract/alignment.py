@@ -81,6 +81,19 @@ class DepthPoseGeometry:
             visible = inside & (np.abs(seen - z) <= self.tol_m + 0.03 * z)
         return uv, visible
 
+    def behind(self, frame: int, xyz_world: np.ndarray) -> np.ndarray:
+        """(n,) bool: the surface seen at each point's projection lies farther than the point (by the
+        visibility tolerance): nothing occludes it, the point has left that pixel."""
+        uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])
+        h, w = self.depth.shape[1:]
+        with np.errstate(invalid="ignore"):
+            inside = (z > 0) & (np.rint(uv[:, 0]) >= 0) & (np.rint(uv[:, 0]) <= w - 1) \
+                & (np.rint(uv[:, 1]) >= 0) & (np.rint(uv[:, 1]) <= h - 1)
+        seen = np.full(len(z), np.nan)
+        seen[inside] = sample_depth(np.asarray(self.depth[frame], np.float32), uv[inside], self.radius, self.tol_m)
+        with np.errstate(invalid="ignore"):
+            return inside & (seen - z > self.tol_m + 0.03 * z)
+
 
 def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The rigid (4,4) T minimising Σ‖T·src − dst‖² over (n,3) point pairs."""

@@ -30,6 +30,7 @@ from mu0.trace_extract.alignment import (
     poses_from_extrinsics,
 )
 from mu0.trace_extract.captions import MotionCaptioner, build_captions
+from mu0.trace_extract.dense_flow import DenseFlowTracker
 from mu0.trace_extract.describe import agent_name, chunk_motions, entity_names
 from mu0.trace_extract.groundtruth_source import SOURCE_NAME, groundtruth_tracks, require_ground_truth
 from mu0.trace_extract.keypoints import CornerGridSelector
@@ -80,8 +81,10 @@ def _pose_mode(ep: Episode, cfg: TraceExtractConfig) -> str:
 
 
 def point_tracker(cfg: TraceExtractConfig) -> LucasKanadeTracker:
-    return LucasKanadeTracker(CornerGridSelector(cfg.grid_px, cfg.min_texture), cfg.grid_px, cfg.max_tracks,
-                              cfg.lk_window_px, cfg.lk_levels, cfg.fb_max_error_px, cfg.reseed_every, cfg.static_px)
+    kind = DenseFlowTracker if cfg.motion == "dis" else LucasKanadeTracker
+    return kind(CornerGridSelector(cfg.grid_px, cfg.min_texture), cfg.grid_px, cfg.max_tracks, cfg.lk_window_px,
+                cfg.lk_levels, cfg.fb_max_error_px, cfg.reseed_every, cfg.static_px,
+                leave_when_uncovered=cfg.leave_when_uncovered, departure=cfg.departure)
 
 
 def scene_geometry(cfg: TraceExtractConfig, depth, K: np.ndarray, T_wc: np.ndarray | None

@@ -37,6 +37,10 @@ class SceneGeometry(Protocol):
         in front of the camera and, with `depth_test`, not behind other geometry)."""
         ...
 
+    def behind(self, frame: int, xyz_world: np.ndarray) -> np.ndarray:
+        """(n,) bool: the surface seen where each world point projects lies behind it (it has moved away)."""
+        ...
+
     def seedable(self, frame: int) -> np.ndarray:
         """(h,w) bool: pixels away from depth edges. A corner where an object's silhouette crosses the
         background moves with neither surface, so no keypoint is seeded on one."""
@@ -65,17 +69,19 @@ class _TrackState:
         self.anchor = np.full((capacity, 3), np.nan)
         self.static = np.zeros(capacity, bool)
         self.strikes = np.zeros(capacity, np.int16)  # consecutive failed static checks
+        self.shadow = np.full((capacity, 2), np.nan, np.float32)  # LK's own path of a static point (departure="path")
         self.lk_lost = np.full(t, np.nan)
 
     def add(self, uv: np.ndarray, frame: int, anchor: np.ndarray) -> np.ndarray:
         k = len(uv)
         while self.n + k > len(self.start):
-            for name in ("uv", "visible", "start", "anchor", "static", "strikes"):
+            for name in ("uv", "visible", "start", "anchor", "static", "strikes", "shadow"):
                 arr = getattr(self, name)
                 fill = np.nan if arr.dtype.kind == "f" else 0
                 setattr(self, name, np.concatenate([arr, np.full_like(arr, fill)]))
         ids = np.arange(self.n, self.n + k)
         self.uv[ids, frame], self.visible[ids, frame], self.start[ids] = uv, True, frame
+        self.shadow[ids] = uv
         self.anchor[ids] = anchor
         self.static[ids] = np.all(np.isfinite(anchor), axis=1)
         self.n += k
@@ -89,10 +95,11 @@ class _TrackState:
 class LucasKanadeTracker:
     def __init__(self, selector: KeypointSelector, grid_px: int, max_tracks: int, window_px: int, levels: int,
                  fb_max_error_px: float, reseed_every: int, static_px: float = 1.0, check_gap: int = 6,
-                 confirm: int = 3) -> None:
+                 confirm: int = 3, leave_when_uncovered: bool = False, departure: str = "gap") -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         self.reseed_every, self.static_px, self.check_gap, self.confirm = reseed_every, static_px, check_gap, confirm
+        self.leave_when_uncovered, self.departure = leave_when_uncovered, departure
 
     def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
         """LK from `prev` to `cur` (starting at `guess` when given) plus the backward check:
@@ -154,13 +161,44 @@ class LucasKanadeTracker:
             return np.setdiff1d(alive, lk_ids[~ok], assume_unique=True)
         statics = alive[st.static[alive]]
         pred, seen = geometry.observe(f, st.anchor[statics])
-        if f % 2 == 0 or f < self.check_gap:  # every other frame is enough to catch a departure
+        if self.leave_when_uncovered:
+            # the background shows where a static point should be: its surface moved away, so the point is a
+            # moving one from now on, continuing from this frame's LK step (lost if LK failed)
+            left = st.visible[statics, f - 1] & geometry.behind(f, st.anchor[statics])
+            st.static[statics[left]] = False
+            statics, pred, seen = statics[~left], pred[~left], seen[~left]
+        if self.departure == "path":
+            self._follow_shadows(st, statics, pred, f, grays)
+        elif f % 2 == 0 or f < self.check_gap:  # every other frame is enough to catch a departure
             self._find_departures(st, statics, pred, f, grays)
         moving = lk_ids[ok][~st.static[lk_ids[ok]]]
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
         keep = st.static[statics]  # the static ones sit on their anchor's projection, seen or not
         st.uv[statics[keep], f], st.visible[statics[keep], f] = pred[keep], seen[keep]
         return alive[st.static[alive] | st.visible[alive, f]]  # a moving point that is not seen is gone
+
+    def _follow_shadows(self, st: _TrackState, statics: np.ndarray, pred: np.ndarray, f: int,
+                        grays: list[np.ndarray]) -> None:
+        """departure="path": LK follows every static point frame to frame from where LK itself had it
+        (its shadow), not from the anchor; a shadow `confirm` frames in a row farther than `static_px`
+        from the anchor's projection makes the point a moving one, continuing from the shadow. Frame-to-
+        frame steps follow fast motion that LK over a gap loses; LK's noise adds up only slowly."""
+        ok = np.all(np.isfinite(st.shadow[statics]), axis=1) & np.all(np.isfinite(pred), axis=1)
+        ids = statics[ok]
+        if not len(ids):
+            st.shadow[statics] = pred
+            return
+        p1, fb = self._lk(grays[f - 1], grays[f], st.shadow[ids], pred[ok])
+        h, w = grays[f].shape
+        inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
+        followed = (fb < self.fb_max) & inside
+        departed = followed & (np.linalg.norm(p1 - pred[ok], axis=1) > self.static_px)
+        st.strikes[ids] = np.where(departed, st.strikes[ids] + 1, 0)
+        st.shadow[ids] = np.where(followed[:, None], p1, pred[ok])  # a lost shadow restarts on the anchor
+        st.shadow[statics[~ok]] = pred[~ok]
+        switch = st.strikes[ids] >= self.confirm
+        st.static[ids[switch]] = False
+        st.uv[ids[switch], f], st.visible[ids[switch], f] = p1[switch], True
 
     def _find_departures(self, st: _TrackState, statics: np.ndarray, pred: np.ndarray, f: int,
                          grays: list[np.ndarray]) -> None:

@@ -182,3 +182,47 @@ def test_given_queries_are_followed_from_their_own_frame_in_the_order_given():
     np.testing.assert_allclose(tracks.uv_px[[1, 3], 19], queries[[1, 3], 1:], atol=0.3)
     with pytest.raises(ValueError, match="query frames must lie in 0..19"):
         _tracker().track_queries(scene.images, np.array([[20, 1.0, 1.0]]))
+
+
+def _box_with_geometry(speed):
+    scene = sliding_box_scene(t=20, speed_px=speed)
+    geometry = DepthPoseGeometry(scene.depth, scene.intrinsics.astype(np.float64), np.repeat(np.eye(4)[None], 20, 0))
+    return scene, geometry
+
+
+def test_a_static_point_whose_surface_leaves_its_pixel_becomes_a_moving_one():
+    """The box's trailing edge uncovers the wall behind it: with leave_when_uncovered the points there
+    switch to moving as soon as the wall shows and stay with the box; the gap check loses them."""
+    speed = 0.6
+    scene, geometry = _box_with_geometry(speed)
+    trailing = np.array([[0, 14.5, 25.0], [0, 15.5, 30.0]])  # the box spans columns 14..33 in frame 0
+    truth = trailing[:, 1:] + [19 * speed, 0.0]
+    left = _tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True).track_queries(
+        scene.images, trailing, geometry)
+    assert left.visible[:, -1].all()
+    assert (np.linalg.norm(left.uv_px[:, -1] - truth, axis=1) < 6.5).all()  # an edge: LK's window sees the wall too
+    assert geometry.behind(5, geometry.anchor(0, trailing[:, 1:])).all()  # the wall shows there by frame 5
+    assert not geometry.behind(5, geometry.anchor(0, np.array([[60.0, 10.0]]))).any()  # a wall point stays put
+
+
+def test_path_departure_follows_each_static_point_frame_to_frame():
+    speed = 0.6
+    scene, geometry = _box_with_geometry(speed)
+    inside = np.array([[0, 24.0, 28.0], [0, 28.0, 30.0], [0, 31.0, 26.0], [0, 60.0, 10.0]])
+    tracks = _tracker(reseed_every=100, static_px=2.0, departure="path").track_queries(scene.images, inside, geometry)
+    truth = inside[:, 1:] + np.array([[19 * speed, 0.0]] * 3 + [[0.0, 0.0]])
+    err = np.linalg.norm(tracks.uv_px[:, -1] - truth, axis=1)
+    assert tracks.visible[:, -1].all() and (err < 1.5).all(), err
+
+
+def test_dense_flow_moves_points_with_the_box_and_leaves_the_wall():
+    from mu0.trace_extract.dense_flow import DenseFlowTracker
+
+    speed = 0.6
+    scene = sliding_box_scene(t=20, speed_px=speed)
+    queries = np.array([(6, 24.0 + 6 * speed, 28.0), (6, 28.0 + 6 * speed, 30.0), (2, 60.0, 10.0), (2, 70.0, 50.0)])
+    tracker = DenseFlowTracker(CornerGridSelector(4, 0.002), 4, 400, 9, 2, 0.75, 100)
+    moved = tracker.track_queries(scene.images, queries).uv_px[:, -1] - queries[:, 1:]
+    # DIS smooths the small box into the wall: it undershoots (5.3 of 7.8 px here), but never leaks onto the wall
+    assert (moved[:2, 0] > 0.5 * 13 * speed).all() and np.abs(moved[:2, 1]).max() < 0.5
+    np.testing.assert_allclose(moved[2:], 0.0, atol=0.1)
