@@ -45,13 +45,14 @@ class DepthPoseGeometry:
     T_world_cam: np.ndarray  # (t,4,4)
     radius: int = 1
     tol_m: float = 0.02
+    seed_edge_px: int = 3  # keypoints keep this far from a depth discontinuity (`seedable`)
 
     def anchor(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
         z = sample_depth(np.asarray(self.depth[frame], np.float32), uv_px, self.radius, self.tol_m)
         return to_world(backproject(uv_px.astype(np.float64), z, self.K[frame]), self.T_world_cam[frame])
 
-    def seedable(self, frame: int, radius: int = 3, rel_jump: float = 0.05) -> np.ndarray:
-        """Pixels at least `radius` away from a depth discontinuity. Inverse depth is affine across a
+    def seedable(self, frame: int, rel_jump: float = 0.05) -> np.ndarray:
+        """Pixels more than `seed_edge_px` away from a depth discontinuity (0: off it). Inverse depth is affine across a
         plane, so its Laplacian is ~0 on smooth surfaces, even at grazing angles, and large at
         silhouettes; holes (0) count as neither."""
         import cv2
@@ -63,7 +64,8 @@ class DepthPoseGeometry:
         inv = np.where(valid, inv, fill)
         lap = np.abs(cv2.Laplacian(inv, cv2.CV_32F, ksize=1))
         edges = (lap > rel_jump * np.maximum(inv, 1e-6)).astype(np.uint8)
-        near_edge = cv2.dilate(edges, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)) > 0
+        size = 2 * self.seed_edge_px + 1
+        near_edge = cv2.dilate(edges, np.ones((size, size), np.uint8)) > 0
         return ~near_edge
 
     def observe(self, frame: int, xyz_world: np.ndarray, depth_test: bool = True) -> tuple[np.ndarray, np.ndarray]:

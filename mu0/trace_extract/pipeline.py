@@ -92,7 +92,7 @@ def scene_geometry(cfg: TraceExtractConfig, depth, K: np.ndarray, T_wc: np.ndarr
     """What the tracker knows of the scene: depth and camera poses, when both are there."""
     if depth is None or T_wc is None:
         return None
-    return DepthPoseGeometry(depth, K, T_wc, cfg.depth_window_px, cfg.depth_surface_tol_m)
+    return DepthPoseGeometry(depth, K, T_wc, cfg.depth_window_px, cfg.depth_surface_tol_m, cfg.seed_edge_px)
 
 
 def _track(ep: Episode, cfg: TraceExtractConfig, images: np.ndarray, depth, timing: dict):

@@ -226,3 +226,16 @@ def test_dense_flow_moves_points_with_the_box_and_leaves_the_wall():
     # DIS smooths the small box into the wall: it undershoots (5.3 of 7.8 px here), but never leaks onto the wall
     assert (moved[:2, 0] > 0.5 * 13 * speed).all() and np.abs(moved[:2, 1]).max() < 0.5
     np.testing.assert_allclose(moved[2:], 0.0, atol=0.1)
+
+
+def test_the_seed_margin_keeps_keypoints_that_far_from_silhouettes():
+    scene = sliding_box_scene(t=2)
+    K = scene.intrinsics.astype(np.float64)
+    margins = {}
+    for px in (0, 1, 3):
+        allowed = DepthPoseGeometry(scene.depth, K, np.repeat(np.eye(4)[None], 2, 0), seed_edge_px=px).seedable(0)
+        margins[px] = allowed
+    # the box's left silhouette is at column 14 (depth 1.2 → 0.9): rows inside the box, columns 10..17
+    row = margins[3][30, 10:18]
+    assert not row[1:7].any() and margins[1][30, 10:18].sum() > row.sum() and margins[0][30, 10:18].sum() >= 6
+    assert margins[0][5, :].all() and margins[3][5, :].all()  # the plain wall is seedable everywhere
