@@ -30,10 +30,9 @@ class TraceExtractConfig:
     max_tracks: int = 800
     # With depth: keypoints are seeded only more than this many pixels from a depth discontinuity (a corner
     # made by a silhouette moves with neither surface; 0: only off the edge pixels themselves). At 128 px
-    # a margin of 3 kept every seed off the gripper pads and thin arm links: moving-body coverage 0.34 /
-    # 0.46 (front / wrist), 1: 0.65 / 0.79, 0: 0.88 / 1.00, and is_moving precision on the wrist camera
-    # 0.34 → 0.64, but the added edge points are tracked worse (own moving points' δ_avg on the wrist
-    # camera 0.18 → 0.12) and lag the start of motion (README, TraceExtract): kept at 3 until that is fixed.
+    # 3 leaves the gripper pads and thin links without seeds (moving-body coverage 0.34 / 0.50, front /
+    # wrist, tasks not tuned on; 0 gives 0.86 / 1.00), but points next to silhouettes are tracked slow and
+    # late (README, TraceExtract): kept at 3 until that is fixed.
     seed_edge_px: int = 3
     # How TraceExtract's tracker moves a point from frame to frame: "lk" (pyramidal Lucas–Kanade on the
     # point's window) or "dis" (OpenCV's DIS dense optical flow, whose variational refinement fills
