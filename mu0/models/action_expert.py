@@ -98,7 +98,7 @@ class ActionExpert(Checkpointable, nn.Module):
         if self.cfg.use_trace:
             with torch.no_grad():
                 world_context = self.world.embed(images, instructions)
-                prefix, mask = world_context[:2]
+                prefix, mask = world_context.prefix, world_context.mask
                 uv = self.grid.expand(len(images), -1, -1)
                 states, trace = self.world.trace_features(world_context, uv, self.cfg.trace_steps)
                 tokens = self._pool(states)

@@ -10,6 +10,8 @@ Batch keys: see traces.dataset. Shapes: b batch, n keypoints, h horizon, k contr
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -33,6 +35,14 @@ def rigidity_loss(ctrl: torch.Tensor, cluster_ids: torch.Tensor, ok: torch.Tenso
     return (var * pairs).sum() / pairs.sum().clamp(min=1)
 
 
+class WorldContext(NamedTuple):
+    """What the expert reads of one image and instruction (`Mu0WorldModel.embed`)."""
+
+    prefix: torch.Tensor  # (b,l,d) backbone hidden states
+    mask: torch.Tensor  # (b,l) which prefix tokens are read
+    patches: torch.Tensor | None  # (b,d_v,g,g) vision patch grid for keypoint features, or None
+
+
 class Mu0WorldModel(Checkpointable, nn.Module):
     kind, config_class = "mu0", WorldModelConfig
 
@@ -49,7 +59,8 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         beta = torch.distributions.Beta(torch.tensor(1.5), torch.tensor(1.0))
         return (beta.sample((b,)) * 0.999 + 0.001).to(device)
 
-    def embed(self, images: torch.Tensor, instructions: list[str], depth: torch.Tensor | None = None) -> tuple:
+    def embed(self, images: torch.Tensor, instructions: list[str], depth: torch.Tensor | None = None
+              ) -> WorldContext:
         """What the expert reads of the image, the instruction and (with `depth_image`) the depth (b,1,h,w)
         metres: prefix (b,l,d), its mask (b,l), and the patch grid (b,d_v,g,g) where the expert samples
         keypoint features (None without them). In training, depth is noised and hidden at random."""
@@ -58,7 +69,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
             depth_images, shown = self._depth_inputs(depth)
         out = self.backbone.embed_prefix(images, instructions, patches=self.cfg.expert.keypoint_features,
                                          depth_images=depth_images, depth_shown=shown)
-        return out if self.cfg.expert.keypoint_features else (*out, None)
+        return WorldContext(*out) if self.cfg.expert.keypoint_features else WorldContext(*out, None)
 
     def _depth_inputs(self, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg.backbone
@@ -70,9 +81,9 @@ class Mu0WorldModel(Checkpointable, nn.Module):
             shown = shown & (torch.rand(len(depth), device=depth.device) >= cfg.depth_dropout)
         return colorize_depth(depth, cfg.depth_log_range), shown
 
-    def _expert(self, batch: dict, context: tuple, x_t, t):
-        return self.expert(context[0], context[1], batch["points_uv"], batch["history"], batch["history_valid"],
-                           batch["point_mask"], x_t, t, context[2])
+    def _expert(self, batch: dict, context: WorldContext, x_t, t):
+        return self.expert(context.prefix, context.mask, batch["points_uv"], batch["history"], batch["history_valid"],
+                           batch["point_mask"], x_t, t, context.patches)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         """Training forward pass (what a DeepSpeed engine calls): the loss and its parts."""
@@ -113,7 +124,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         cv = constant_velocity(batch["history"], batch["history_valid"], self.cfg.horizon)
         return self.spline.fit(cv, torch.ones(cv.shape[:3], dtype=torch.bool, device=cv.device), clip=False)
 
-    def _integrate(self, batch: dict, context: tuple, x: torch.Tensor, steps: int) -> dict:
+    def _integrate(self, batch: dict, context: WorldContext, x: torch.Tensor, steps: int) -> dict:
         done_logits = None
         for i in range(steps):
             t = torch.full((x.shape[0],), 1.0 - i / steps, device=x.device)
@@ -154,7 +165,8 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         zero = batch["points_uv"].new_zeros(1, b, n, self.cfg.expert.num_ctrl, 3)
         return self.sample_many(batch, 1, noise=zero)["trace"][0]
 
-    def trace_features(self, context: tuple, uv: torch.Tensor, steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    def trace_features(self, context: WorldContext, uv: torch.Tensor, steps: int = 1
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """What an action expert reads, history-free: starting from x = 0 at t = 1 (the noise's mean), run
         `steps` of the sampler's Euler steps; return the keypoints' future states at the last one (b,n,w)
         and the normalised trace (b,n,h,3) of that step's estimate of the clean control points."""
@@ -166,8 +178,8 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         point_mask = torch.ones(b, n, dtype=torch.bool, device=uv.device)
         for i in range(steps):
             t = torch.full((b,), 1.0 - i / total, device=uv.device)
-            states = self.expert.future_states(context[0], context[1], uv, history, history_valid, point_mask, x, t,
-                                               context[2])
+            states = self.expert.future_states(context.prefix, context.mask, uv, history, history_valid, point_mask, x,
+                                               t, context.patches)
             velocity = self.expert.velocity_out(self.expert.out_norm(states)).reshape(x.shape)
             clean = x - t[:, None, None, None] * velocity
             x = x - velocity / total

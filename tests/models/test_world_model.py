@@ -174,7 +174,7 @@ def test_the_backbone_grid_is_what_the_expert_reads():
     torch.manual_seed(0)
     model = Mu0WorldModel(dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, keypoint_features=True)))
     batch = make_batch()
-    prefix, mask, patches = model.embed(batch["image"], list(batch["instruction"]))
+    prefix, mask, patches = model.embed(batch["image"], list(batch["instruction"]))  # a WorldContext
     g = CFG.backbone.image_size // CFG.backbone.patch_size
     assert patches.shape == (2, CFG.backbone.vision_hidden, g, g)
     with pytest.raises(ValueError, match="patch grid"):
@@ -186,7 +186,7 @@ def test_the_backbone_grid_is_what_the_expert_reads():
     loss.backward()
     assert model.expert.point_features.mlp[1].weight.grad.abs().sum() > 0
     plain = Mu0WorldModel(CFG)
-    assert plain.embed(batch["image"], list(batch["instruction"]))[2] is None
+    assert plain.embed(batch["image"], list(batch["instruction"])).patches is None
     assert sum(p.numel() for p in plain.parameters()) < sum(p.numel() for p in model.parameters())
 
 
