@@ -13,14 +13,15 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 PRESET ?= tiny
 
-.PHONY: install system-deps demo test lint bench compare compare-policy clean help
+.PHONY: install system-deps demo test lint bench compare compare-policy scaling clean help
 
 help:
 	@echo "make demo    install everything; the whole chain as a Prefect flow: MT10 (DVC-versioned) → traces → validation →"
 	@echo "             μ_0 + baselines (DeepSpeed) → evaluation → MLflow registry (challenger → champion)"
 	@echo "make test    install everything and run the test suite (ruff + pytest, import contracts included)"
 	@echo "make bench   run the benchmarks under benchmarks/"
-	@echo "make compare μ_0 vs its baselines at the small preset on MT10 (about an hour)"
+	@echo "make compare       μ_0 vs its baselines at the small preset on MT10 (hours: COMPARE_MINUTES per model)"
+	@echo "make scaling       μ_0 against the number of pretraining episodes, MT50 (hours)"
 	@echo "make compare-policy  trace-conditioned vs action-pretrained vs scratch policies in Meta-World (after compare)"
 
 system-deps:
@@ -91,6 +92,30 @@ compare: install
 	  --report reports/compare/metrics.json --overlays reports/compare/overlays --no-mlflow
 	$(BIN)/mu0 evaluate traces $(COMPARE_EVAL) --model $(COMPARE)/mu0-extracted/model --baselines \
 	  --report reports/compare/metrics_extracted.json --overlays reports/compare/overlays_extracted --no-mlflow
+
+# μ_0's data-scaling curve: MT50 scripted experts (10 rollouts per task, window-close held out), simulator-
+# exact traces, the `tiny` μ_0 trained for SCALING_STEPS on nested subsets of SCALING_EPISODES training
+# episodes (0 = all), every one scored on the same test split. Writes reports/scaling/metrics.{json,md}.
+# About 20 min per 10000 steps on 2 cores, plus 25 min of ingestion and extraction.
+SCALING ?= artifacts/scaling
+SCALING_STEPS ?= 10000
+SCALING_EPISODES ?= 75 150 300 0
+SCALING_OPTS = --preset tiny --validation-report /nonexistent --data.holdout-tasks window-close-v3 \
+	--train.steps $(SCALING_STEPS) --train.checkpoint-every 0
+SCALING_EVAL = --preset tiny --traces $(SCALING)/traces --raw $(SCALING)/raw --baselines \
+	--holdout-tasks window-close-v3 --samples 5 --max-queries 400 --protocols recipe dense --no-mlflow
+scaling: install
+	$(BIN)/mu0 ingest metaworld --preset small --tasks MT50 --out $(SCALING)/raw --quarantine $(SCALING)/quarantine \
+	  --no-version
+	$(BIN)/mu0 extract --preset tiny --in $(SCALING)/raw --out $(SCALING)/traces --quarantine $(SCALING)/q
+	mkdir -p reports/scaling
+	for n in $(SCALING_EPISODES); do \
+	  $(BIN)/mu0 pretrain --traces $(SCALING)/traces --out $(SCALING)/mu0-$$n --data.max-train-episodes $$n \
+	    $(SCALING_OPTS) || exit 1; \
+	  $(BIN)/mu0 evaluate traces $(SCALING_EVAL) --model $(SCALING)/mu0-$$n/model \
+	    --report reports/scaling/metrics_$$n.json --overlays reports/scaling/overlays_$$n || exit 1; done
+	$(BIN)/python -m mu0.evaluation.scaling_report reports/scaling \
+	  $(foreach n,$(SCALING_EPISODES),reports/scaling/metrics_$(n).json)
 
 # The action expert on the frozen small μ_0 against scratch and action-pretrained policies (what the issue-6 note
 # reports): 10 fresh demonstrations per MT10 task (seeds 1000+), action pretraining on the pretraining rollouts
