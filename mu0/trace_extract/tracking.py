@@ -95,11 +95,12 @@ class _TrackState:
 class LucasKanadeTracker:
     def __init__(self, selector: KeypointSelector, grid_px: int, max_tracks: int, window_px: int, levels: int,
                  fb_max_error_px: float, reseed_every: int, static_px: float = 1.0, check_gap: int = 6,
-                 confirm: int = 3, leave_when_uncovered: bool = False, departure: str = "gap") -> None:
+                 confirm: int = 3, leave_when_uncovered: bool = False, departure: str = "gap",
+                 hold_still_px: float = 0.0) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         self.reseed_every, self.static_px, self.check_gap, self.confirm = reseed_every, static_px, check_gap, confirm
-        self.leave_when_uncovered, self.departure = leave_when_uncovered, departure
+        self.leave_when_uncovered, self.departure, self.hold_still_px = leave_when_uncovered, departure, hold_still_px
 
     def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
         """LK from `prev` to `cur` (starting at `guess` when given) plus the backward check:
@@ -132,6 +133,25 @@ class LucasKanadeTracker:
         inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
         return p1, (fb < self.fb_max) & inside
 
+    def _hold_still(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, p1: np.ndarray, ok: np.ndarray):
+        """Where LK fails, a point whose surroundings look the same in both frames (mean grey difference of
+        its 5×5 patch below `hold_still_px` levels) has not moved: it stays where it was. This keeps
+        textureless parts that move little in the image (the gripper in the wrist camera) instead of losing
+        them; a moving textureless interior is ambiguous anyway."""
+        lost = np.flatnonzero(~ok)
+        if not len(lost):
+            return p1, ok
+        h, w = prev.shape
+        c = np.rint(p0[lost, 0]).astype(int).clip(2, w - 3)
+        r = np.rint(p0[lost, 1]).astype(int).clip(2, h - 3)
+        offsets = np.arange(-2, 3)
+        rows, cols = r[:, None, None] + offsets[None, :, None], c[:, None, None] + offsets[None, None, :]
+        diff = np.abs(prev[rows, cols].astype(np.int16) - cur[rows, cols].astype(np.int16)).mean(axis=(1, 2))
+        keep = lost[diff < self.hold_still_px]
+        p1, ok = p1.copy(), ok.copy()
+        p1[keep], ok[keep] = p0[keep], True
+        return p1, ok
+
     def _seed(self, st: _TrackState, alive: np.ndarray, gray: np.ndarray, motion, frame: int,
               geometry: SceneGeometry | None) -> np.ndarray:
         seen = alive[st.visible[alive, frame]]
@@ -154,6 +174,8 @@ class LucasKanadeTracker:
         guess = geometry.observe(f, st.anchor[lk_ids], depth_test=False)[0] if geometry is not None and len(p0) \
             else None
         p1, ok = self._step(prev, cur, p0, guess) if len(p0) else (p0, np.zeros(0, bool))
+        if self.hold_still_px > 0 and len(p0):
+            p1, ok = self._hold_still(prev, cur, p0, p1, ok)
         st.uv[lk_ids[ok], f], st.visible[lk_ids[ok], f] = p1[ok], True
         if len(ok) >= _MIN_FOR_LOSS_RATE:
             st.lk_lost[f] = 1.0 - ok.mean()

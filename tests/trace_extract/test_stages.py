@@ -239,3 +239,18 @@ def test_the_seed_margin_keeps_keypoints_that_far_from_silhouettes():
     row = margins[3][30, 10:18]
     assert not row[1:7].any() and margins[1][30, 10:18].sum() > row.sum() and margins[0][30, 10:18].sum() >= 6
     assert margins[0][5, :].all() and margins[3][5, :].all()  # the plain wall is seedable everywhere
+
+
+def test_a_textureless_patch_that_does_not_move_is_held_where_lk_loses_it():
+    wall = texture(64, 80, 1)
+    flat = np.zeros((64, 80), bool)
+    flat[20:40, 14:34] = True  # a uniform grey patch in front of a wall that slides 0.3 px per frame
+    frames = np.stack([np.repeat(np.where(flat, 200, shift_image(wall, 0.3 * f, 0)).astype(np.uint8)[..., None], 3,
+                                 -1) for f in range(12)])
+    queries = np.array([[0, 20.0, 26.0], [0, 24.0, 30.0], [0, 60.0, 10.0]])
+    lost = _tracker(reseed_every=100).track_queries(frames, queries)
+    held = _tracker(reseed_every=100, hold_still_px=5.0).track_queries(frames, queries)
+    assert not lost.visible[:2, -1].any()  # LK alone finds nothing to lock on
+    assert held.visible[:, -1].all()
+    np.testing.assert_allclose(held.uv_px[:2, -1], queries[:2, 1:], atol=1e-6)
+    np.testing.assert_allclose(held.uv_px[2, -1] - queries[2, 1:], [11 * 0.3, 0.0], atol=0.15)  # the wall is tracked
