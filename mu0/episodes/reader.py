@@ -85,17 +85,20 @@ class Episode:
         (-1 = no body); None without gt/. An older episode's single (h,w) map is frame 0's."""
         if self.gt_dir is None:
             return None
-        ids = _load_npy(self.path / schema.GT_BODY_IDS, "body_ids")
-        frames_path = self.path / schema.GT_BODY_ID_FRAMES
-        if ids.ndim == 2:
-            return np.zeros(1, np.int64), np.asarray(ids)[None]
-        frames = np.asarray(_load_npy(frames_path, "body_id_frames"), np.int64)
+        ids_path, frames_path = self.path / schema.GT_BODY_IDS, self.path / schema.GT_BODY_ID_FRAMES
+        ids = _load_npy(ids_path, "body_ids")
         t, h, w = self.images.shape[:3]
-        if ids.shape[1:] != (h, w) or frames.shape != (len(ids),) or frames[0] != 0 \
-                or np.any(np.diff(frames) <= 0) or frames[-1] >= t:
+        if ids.ndim == 2:
+            ids = ids[None]
+            frames = np.zeros(1, np.int64)
+        else:
+            frames = np.asarray(_load_npy(frames_path, "body_id_frames"), np.int64)
+        if ids.ndim != 3 or ids.shape[1:] != (h, w) or not len(ids):
+            raise schema.EpisodeFormatError(ids_path, "body_ids", f"shape {ids.shape}: need (maps, {h}, {w})")
+        if frames.shape != (len(ids),) or frames[0] != 0 or np.any(np.diff(frames) <= 0) or frames[-1] >= t:
             raise schema.EpisodeFormatError(frames_path, "body_id_frames",
-                                            f"{len(frames)} frames {frames.tolist()[:8]} for body ids {ids.shape}: "
-                                            f"need ascending frames from 0 below {t}, one per {w}x{h} map")
+                                            f"{len(frames)} frames {frames.tolist()[:8]} for {len(ids)} body-id "
+                                            f"maps: need one per map, ascending from 0, below {t}")
         return frames, np.asarray(ids)
 
     def __repr__(self) -> str:

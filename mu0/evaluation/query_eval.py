@@ -110,7 +110,7 @@ def _labels_and_false_motion(ep: Episode, tracks: dict) -> tuple[tuple[int, int,
     seeded, start, px = seeded[inside], start[inside], px[inside]
     gt = track_query_pixels(ep, px, start)
     ok = gt.query_valid
-    true_moving = _span_after(gt.xyz_world, np.zeros(len(start), np.int64)) > MOVING_M
+    true_moving = _span_after(gt.xyz_world, start) > MOVING_M  # over the track's life, as is_moving is
     said = np.asarray(tracks["is_moving"], bool)[seeded]
     labels = (int((said & true_moving & ok).sum()), int((said & ~true_moving & ok).sum()),
               int((~said & true_moving & ok).sum()))
@@ -121,9 +121,11 @@ def _labels_and_false_motion(ep: Episode, tracks: dict) -> tuple[tuple[int, int,
         alive = ok & (start <= f) & np.asarray(tracks["visible"], bool)[seeded, f] & np.isfinite(extracted[:, f, 0])
         if not alive.any():
             continue
-        stop = min(f + WINDOW, ep.num_frames - 1)
-        ext = _pixel_path(extracted[alive, f:stop + 1], E[f], K[f])
-        true = _pixel_path(gt.xyz_world[alive, f:stop + 1], E[f], K[f])
+        stop = min(f + WINDOW, ep.num_frames)  # frames f .. f + WINDOW − 1
+        window = extracted[alive, f:stop]
+        seen = np.isfinite(window[..., :1])  # the truth over the frames the extraction still has
+        ext = _pixel_path(window, E[f], K[f])
+        true = _pixel_path(np.where(seen, gt.xyz_world[alive, f:stop], np.nan), E[f], K[f])
         moving_ext = ext > FALSE_MOTION_PX
         moved += int(moving_ext.sum())
         made_up += int((moving_ext & (true < FALSE_MOTION_PX / 2)).sum())

@@ -1,8 +1,8 @@
 """The data-scaling curve: μ_0 trained on nested subsets of the pretraining episodes (the same budget for
 each), every one scored on the same test split; this merges their `mu0 evaluate traces` reports.
 
-`python -m mu0.evaluation.scaling_report OUT_DIR REPORT...` reads reports named `metrics_<N>.json`
-(N = training episodes, 0 = all of them, resolved to the count the run really used) and writes
+`python -m mu0.evaluation.scaling_report OUT_DIR REPORT...` reads the reports (each point's episode count
+is the one its μ_0 run really trained on, from its train_config.json) and writes
 `OUT_DIR/metrics.json`: `points` (N ascending), and `protocols.<p>.<seen|heldout_tasks>.<method>.<h>.<metric>`
 lists aligned with `points`, plus `OUT_DIR/metrics.md`.
 """
@@ -19,10 +19,8 @@ HORIZONS = ("16", "32")
 
 
 def _episodes(report_path: Path, report: dict) -> int:
-    n = int(report_path.stem.rsplit("_", 1)[1])
-    if n:
-        return n
-    config = Path(report["models"]["mu0"]) / "train_config.json"  # 0 = all: count what the run trained on
+    """What the run really trained on (a limit of 0, or above the train split, means all of it)."""
+    config = Path(report["models"]["mu0"]) / "train_config.json"
     return len(json.loads(config.read_text())["splits"]["train"])
 
 
@@ -33,7 +31,10 @@ def merge(report_paths: list[Path]) -> dict:
     splits = {(r["split"], r["episodes"]) for _, r in runs}
     if len(splits) > 1:
         raise ValueError(f"the reports score different test sets {sorted(splits)}; a curve needs one")
-    out: dict = {"points": [_episodes(p, r) for p, r in runs], "split": runs[0][1]["split"],
+    points = [_episodes(p, r) for p, r in runs]
+    if len(set(points)) < len(points):
+        raise ValueError(f"two reports trained on as many episodes ({points}): one point each")
+    out: dict = {"points": points, "split": runs[0][1]["split"],
                  "test_episodes": runs[0][1]["episodes"], "truth": runs[0][1]["truth"], "protocols": {}}
     for pname in runs[0][1]["protocols"]:
         views = {"seen": lambda proto: proto["methods"],
@@ -61,7 +62,10 @@ def markdown(curve: dict) -> str:
             for i, n in enumerate(curve["points"]):
                 cells = []
                 for m in methods:
-                    h = methods[m].get("32", {})
+                    h = methods[m].get("32")
+                    if h is None:
+                        cells.append("–")
+                        continue
                     ci = h.get("ade_uv_ci95", [None] * len(curve["points"]))[i]
                     cells.append(f"{h['ade_uv'][i]:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""))
                 lines.append(f"| {n} | " + " | ".join(cells) + " |")

@@ -67,7 +67,8 @@ class ActionExpert(Checkpointable, nn.Module):
             self.register_buffer("grid", grid_uv(cfg.grid), persistent=False)
             self.trace_gate = GatedCrossAttention(cfg.world.backbone.text_hidden, cfg.world.expert.width, cfg.heads)
         if not cfg.use_trace or cfg.train_backbone:
-            self.backbone = VLMBackbone(dataclasses.replace(cfg.world.backbone, freeze=False))
+            # the policy's own backbone reads the RGB frame only (rollouts give μ_0 no depth either)
+            self.backbone = VLMBackbone(dataclasses.replace(cfg.world.backbone, freeze=False, depth_image=False))
         hidden = cfg.world.backbone.text_hidden
         self.prefix_proj = nn.Linear(hidden, w)
         self.proprio_in = nn.Linear(cfg.proprio_dim, w)

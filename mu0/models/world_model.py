@@ -76,8 +76,9 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         if tuple(cfg.depth_log_range) == (0.0, 0.0):
             raise ValueError("backbone.depth_log_range is unset: pretraining measures it on the training split")
         shown = has_depth(depth)
-        if self.training:
-            depth = depth + cfg.depth_noise_m * torch.randn_like(depth)
+        if self.training:  # holes stay holes: noise on a 0 would make it the nearest colour
+            ok = torch.isfinite(depth) & (depth > 0)
+            depth = torch.where(ok, (depth + cfg.depth_noise_m * torch.randn_like(depth)).clamp(min=1e-3), depth)
             shown = shown & (torch.rand(len(depth), device=depth.device) >= cfg.depth_dropout)
         return colorize_depth(depth, cfg.depth_log_range), shown
 

@@ -21,8 +21,12 @@ class DenseFlowTracker(LucasKanadeTracker):
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self._flows: dict[tuple[int, int], np.ndarray] = {}
 
+    def _begin(self) -> None:
+        super()._begin()
+        self._flows.clear()
+
     def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        key = (id(a), id(b))  # the grey frames live for the whole episode, so ids do not repeat
+        key = (id(a), id(b))  # one episode's grey frames live while it is tracked, so ids do not repeat
         if key not in self._flows:
             if len(self._flows) >= _CACHE:
                 self._flows.pop(next(iter(self._flows)))

@@ -85,7 +85,7 @@ def point_tracker(cfg: TraceExtractConfig) -> LucasKanadeTracker:
     return kind(CornerGridSelector(cfg.grid_px, cfg.min_texture), cfg.grid_px, cfg.max_tracks, cfg.lk_window_px,
                 cfg.lk_levels, cfg.fb_max_error_px, cfg.reseed_every, cfg.static_px,
                 leave_when_uncovered=cfg.leave_when_uncovered, departure=cfg.departure,
-                hold_still_px=cfg.hold_still_px)
+                hold_still_grey=cfg.hold_still_grey, region_motion=cfg.region_motion)
 
 
 def scene_geometry(cfg: TraceExtractConfig, depth, K: np.ndarray, T_wc: np.ndarray | None

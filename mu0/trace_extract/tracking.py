@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
+from mu0.trace_extract.segment_motion import region_shift, regions
 from mu0.trace_extract.tracks import Tracks2D
 
 _MOTION_DIFF = 8  # grey-level change that marks a pixel as moving, for seeding priority
@@ -96,11 +97,17 @@ class LucasKanadeTracker:
     def __init__(self, selector: KeypointSelector, grid_px: int, max_tracks: int, window_px: int, levels: int,
                  fb_max_error_px: float, reseed_every: int, static_px: float = 1.0, check_gap: int = 6,
                  confirm: int = 3, leave_when_uncovered: bool = False, departure: str = "gap",
-                 hold_still_px: float = 0.0) -> None:
+                 hold_still_grey: float = 0.0, region_motion: bool = False) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         self.reseed_every, self.static_px, self.check_gap, self.confirm = reseed_every, static_px, check_gap, confirm
-        self.leave_when_uncovered, self.departure, self.hold_still_px = leave_when_uncovered, departure, hold_still_px
+        self.leave_when_uncovered, self.departure = leave_when_uncovered, departure
+        self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
+        self._region_cache: dict[int, tuple] = {}
+
+    def _begin(self) -> None:
+        """Forget per-frame caches: they are keyed by the ids of one episode's frames."""
+        self._region_cache.clear()
 
     def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
         """LK from `prev` to `cur` (starting at `guess` when given) plus the backward check:
@@ -133,9 +140,19 @@ class LucasKanadeTracker:
         inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
         return p1, (fb < self.fb_max) & inside
 
+    def _regions(self, gray: np.ndarray) -> tuple:
+        """The frame's uniform regions, computed once per frame (the grey frames live for the whole episode,
+        so their ids do not repeat; the two latest are kept)."""
+        cache = self._region_cache
+        if id(gray) not in cache:
+            if len(cache) >= 2:
+                cache.pop(next(iter(cache)))
+            cache[id(gray)] = regions(gray)
+        return cache[id(gray)]
+
     def _hold_still(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, p1: np.ndarray, ok: np.ndarray):
         """Where LK fails, a point whose surroundings look the same in both frames (mean grey difference of
-        its 5×5 patch below `hold_still_px` levels) has not moved: it stays where it was. This keeps
+        its 5×5 patch below `hold_still_grey` levels) has not moved: it stays where it was. This keeps
         textureless parts that move little in the image (the gripper in the wrist camera) instead of losing
         them; a moving textureless interior is ambiguous anyway."""
         lost = np.flatnonzero(~ok)
@@ -147,7 +164,7 @@ class LucasKanadeTracker:
         offsets = np.arange(-2, 3)
         rows, cols = r[:, None, None] + offsets[None, :, None], c[:, None, None] + offsets[None, None, :]
         diff = np.abs(prev[rows, cols].astype(np.int16) - cur[rows, cols].astype(np.int16)).mean(axis=(1, 2))
-        keep = lost[diff < self.hold_still_px]
+        keep = lost[diff < self.hold_still_grey]
         p1, ok = p1.copy(), ok.copy()
         p1[keep], ok[keep] = p0[keep], True
         return p1, ok
@@ -174,7 +191,12 @@ class LucasKanadeTracker:
         guess = geometry.observe(f, st.anchor[lk_ids], depth_test=False)[0] if geometry is not None and len(p0) \
             else None
         p1, ok = self._step(prev, cur, p0, guess) if len(p0) else (p0, np.zeros(0, bool))
-        if self.hold_still_px > 0 and len(p0):
+        if self.region_motion and len(p0) and not ok.all():
+            lost = np.flatnonzero(~ok)
+            moved, found = region_shift(self._regions(prev), self._regions(cur), p0[lost])
+            p1, ok = p1.copy(), ok.copy()
+            p1[lost[found]], ok[lost[found]] = moved[found], True
+        if self.hold_still_grey > 0 and len(p0):
             p1, ok = self._hold_still(prev, cur, p0, p1, ok)
         st.uv[lk_ids[ok], f], st.visible[lk_ids[ok], f] = p1[ok], True
         if len(ok) >= _MIN_FOR_LOSS_RATE:
@@ -190,7 +212,7 @@ class LucasKanadeTracker:
             st.static[statics[left]] = False
             statics, pred, seen = statics[~left], pred[~left], seen[~left]
         if self.departure == "path":
-            self._follow_shadows(st, statics, pred, f, grays)
+            self._follow_shadows(st, statics, pred, seen, f, grays)
         elif f % 2 == 0 or f < self.check_gap:  # every other frame is enough to catch a departure
             self._find_departures(st, statics, pred, f, grays)
         moving = lk_ids[ok][~st.static[lk_ids[ok]]]
@@ -199,13 +221,15 @@ class LucasKanadeTracker:
         st.uv[statics[keep], f], st.visible[statics[keep], f] = pred[keep], seen[keep]
         return alive[st.static[alive] | st.visible[alive, f]]  # a moving point that is not seen is gone
 
-    def _follow_shadows(self, st: _TrackState, statics: np.ndarray, pred: np.ndarray, f: int,
+    def _follow_shadows(self, st: _TrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
                         grays: list[np.ndarray]) -> None:
         """departure="path": LK follows every static point frame to frame from where LK itself had it
         (its shadow), not from the anchor; a shadow `confirm` frames in a row farther than `static_px`
         from the anchor's projection makes the point a moving one, continuing from the shadow. Frame-to-
         frame steps follow fast motion that LK over a gap loses; LK's noise adds up only slowly."""
-        ok = np.all(np.isfinite(st.shadow[statics]), axis=1) & np.all(np.isfinite(pred), axis=1)
+        # only points seen at both ends: a static point hidden behind the moving arm must not be dragged along
+        ok = np.all(np.isfinite(st.shadow[statics]), axis=1) & np.all(np.isfinite(pred), axis=1) \
+            & st.visible[statics, f - 1] & seen
         ids = statics[ok]
         if not len(ids):
             st.shadow[statics] = pred
@@ -247,6 +271,7 @@ class LucasKanadeTracker:
     def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
         import cv2
 
+        self._begin()
         t = images.shape[0]
         st = _TrackState(t)
         grays = [cv2.cvtColor(np.ascontiguousarray(images[0]), cv2.COLOR_RGB2GRAY)]
@@ -265,6 +290,7 @@ class LucasKanadeTracker:
         forward by the same machinery as `track` (TAP-Vid's "first" protocol); track i is query i."""
         import cv2
 
+        self._begin()
         t = images.shape[0]
         frames = np.asarray(queries[:, 0], np.int64)
         if len(frames) and (frames.min() < 0 or frames.max() >= t):

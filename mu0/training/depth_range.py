@@ -14,14 +14,14 @@ FRAMES_PER_EPISODE = 8  # evenly spaced frames per training episode: the percent
 
 
 def with_depth_range(model_cfg, train_paths: list[Path], init_from: Path | None = None):
-    """`model_cfg` with backbone.depth_log_range set: kept when given, the warm start's when there is one,
-    else the 1st–99th percentile of log depth over the training episodes' depth.npy."""
+    """`model_cfg` with backbone.depth_log_range set: kept when given, else the warm start's when it has
+    one, else the 1st–99th percentile of log depth over the training episodes' depth.npy."""
     backbone = model_cfg.backbone
     if tuple(backbone.depth_log_range) != (0.0, 0.0):
         return model_cfg
-    if init_from is not None:
-        measured = tuple(load_model(init_from).cfg.backbone.depth_log_range)
-    else:
+    measured = tuple(getattr(load_model(init_from).cfg, "backbone", backbone).depth_log_range) \
+        if init_from is not None else (0.0, 0.0)
+    if measured == (0.0, 0.0):  # no warm start, or one that never read depth
         frames = []
         for path in train_paths:
             if (path / "depth.npy").exists():

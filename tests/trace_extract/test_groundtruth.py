@@ -117,3 +117,19 @@ def test_points_queried_in_a_later_frame_land_on_their_body_in_the_other_frames_
     assert len(hits) > 20 and np.mean(hits) > 0.8, (len(hits), np.mean(hits))
     with pytest.raises(ValueError, match="no per-pixel body ids for query frames \\[5\\]"):
         track_query_pixels(ep, q[:1], np.array([5]))
+
+
+def test_body_id_maps_that_do_not_fit_their_frames_are_refused_by_name(metaworld_episodes, tmp_path):
+    import shutil
+
+    from mu0.episodes.schema import EpisodeFormatError
+
+    name = "mw-pick-place-v3-s00000-front"
+    shutil.copytree(metaworld_episodes / name, tmp_path / name)
+    frames = np.load(tmp_path / name / "gt/body_id_frames.npy")
+    np.save(tmp_path / name / "gt/body_id_frames.npy", frames[::-1])  # not ascending from 0
+    with pytest.raises(EpisodeFormatError, match="body_id_frames.npy.*ascending from 0"):
+        _ = open_episode(tmp_path / name).body_ids
+    np.save(tmp_path / name / "gt/body_ids.npy", np.zeros((2, 8, 8), np.int32))
+    with pytest.raises(EpisodeFormatError, match=r"body_ids.npy.*need \(maps, 64, 64\)"):
+        _ = open_episode(tmp_path / name).body_ids

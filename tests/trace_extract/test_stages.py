@@ -199,7 +199,8 @@ def test_a_static_point_whose_surface_leaves_its_pixel_becomes_a_moving_one():
     truth = trailing[:, 1:] + [19 * speed, 0.0]
     left = _tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True).track_queries(
         scene.images, trailing, geometry)
-    assert left.visible[:, -1].all()
+    pinned = _tracker(reseed_every=100, static_px=2.0).track_queries(scene.images, trailing, geometry)
+    assert left.visible[:, -1].all() and not pinned.visible[:, -1].any()
     assert (np.linalg.norm(left.uv_px[:, -1] - truth, axis=1) < 6.5).all()  # an edge: LK's window sees the wall too
     assert geometry.behind(5, geometry.anchor(0, trailing[:, 1:])).all()  # the wall shows there by frame 5
     assert not geometry.behind(5, geometry.anchor(0, np.array([[60.0, 10.0]]))).any()  # a wall point stays put
@@ -249,8 +250,25 @@ def test_a_textureless_patch_that_does_not_move_is_held_where_lk_loses_it():
                                  -1) for f in range(12)])
     queries = np.array([[0, 20.0, 26.0], [0, 24.0, 30.0], [0, 60.0, 10.0]])
     lost = _tracker(reseed_every=100).track_queries(frames, queries)
-    held = _tracker(reseed_every=100, hold_still_px=5.0).track_queries(frames, queries)
+    held = _tracker(reseed_every=100, hold_still_grey=5.0).track_queries(frames, queries)
     assert not lost.visible[:2, -1].any()  # LK alone finds nothing to lock on
     assert held.visible[:, -1].all()
     np.testing.assert_allclose(held.uv_px[:2, -1], queries[:2, 1:], atol=1e-6)
     np.testing.assert_allclose(held.uv_px[2, -1] - queries[2, 1:], [11 * 0.3, 0.0], atol=0.15)  # the wall is tracked
+
+
+def test_points_on_a_uniform_moving_patch_move_with_the_patch():
+    """A uniform grey box (no texture at all) slides 1 px per frame over a darker textured wall: LK finds
+    nothing to follow inside it; region_motion carries the points with the box's region, exactly."""
+    wall = texture(64, 80, 1) // 3
+    frames = []
+    for f in range(20):
+        box = shift_image(np.pad(np.ones((20, 20), np.float32), ((20, 24), (14, 46))), 1.0 * f, 0) > 0.5
+        frames.append(np.repeat(np.where(box, 200, wall).astype(np.uint8)[..., None], 3, -1))
+    queries = np.array([[0, 20.0, 26.0], [0, 24.0, 30.0], [0, 28.0, 33.0], [0, 60.0, 10.0]])
+    plain = _tracker(reseed_every=100).track_queries(np.stack(frames), queries)
+    carried = _tracker(reseed_every=100, region_motion=True).track_queries(np.stack(frames), queries)
+    assert not plain.visible[:2, -1].any()
+    assert carried.visible[:, -1].all()
+    np.testing.assert_allclose(carried.uv_px[:3, -1] - queries[:3, 1:], [[19.0, 0.0]] * 3, atol=0.05)
+    np.testing.assert_allclose(carried.uv_px[3, -1], queries[3, 1:], atol=0.05)  # the wall stays
