@@ -68,33 +68,32 @@ class DepthPoseGeometry:
         near_edge = cv2.dilate(edges, np.ones((size, size), np.uint8)) > 0
         return ~near_edge
 
-    def observe(self, frame: int, xyz_world: np.ndarray, depth_test: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def _seen_depth(self, frame: int, xyz_world: np.ndarray):
+        """Each point's pixel (n,2) and depth (n,) in `frame`, and the depth the frame shows there (NaN outside)."""
         uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])
-        if not depth_test:
-            with np.errstate(invalid="ignore"):
-                return uv, z > 0
         h, w = self.depth.shape[1:]
         with np.errstate(invalid="ignore"):
             cols, rows = np.rint(uv[:, 0]), np.rint(uv[:, 1])
             inside = (z > 0) & (cols >= 0) & (cols <= w - 1) & (rows >= 0) & (rows <= h - 1)
         seen = np.full(len(z), np.nan)
         seen[inside] = sample_depth(np.asarray(self.depth[frame], np.float32), uv[inside], self.radius, self.tol_m)
+        return uv, z, seen
+
+    def observe(self, frame: int, xyz_world: np.ndarray, depth_test: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        if not depth_test:
+            uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])
+            with np.errstate(invalid="ignore"):
+                return uv, z > 0
+        uv, z, seen = self._seen_depth(frame, xyz_world)
         with np.errstate(invalid="ignore"):
-            visible = inside & (np.abs(seen - z) <= self.tol_m + 0.03 * z)
-        return uv, visible
+            return uv, np.abs(seen - z) <= self.tol_m + 0.03 * z  # NaN outside the image: not visible
 
     def behind(self, frame: int, xyz_world: np.ndarray) -> np.ndarray:
         """(n,) bool: the surface seen at each point's projection lies farther than the point (by the
         visibility tolerance): nothing occludes it, the point has left that pixel."""
-        uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])
-        h, w = self.depth.shape[1:]
+        _, z, seen = self._seen_depth(frame, xyz_world)
         with np.errstate(invalid="ignore"):
-            inside = (z > 0) & (np.rint(uv[:, 0]) >= 0) & (np.rint(uv[:, 0]) <= w - 1) \
-                & (np.rint(uv[:, 1]) >= 0) & (np.rint(uv[:, 1]) <= h - 1)
-        seen = np.full(len(z), np.nan)
-        seen[inside] = sample_depth(np.asarray(self.depth[frame], np.float32), uv[inside], self.radius, self.tol_m)
-        with np.errstate(invalid="ignore"):
-            return inside & (seen - z > self.tol_m + 0.03 * z)
+            return seen - z > self.tol_m + 0.03 * z
 
 
 def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
