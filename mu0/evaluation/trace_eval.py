@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from mu0.config import TraceDataConfig
+from mu0.evaluation.retrieval import RetrievalBaseline, bank_size_note
 from mu0.evaluation.trace_overlays import write_trace_overlays
 from mu0.evaluation.trace_protocols import HEADLINE, PROTOCOLS, collect, positions, score
 from mu0.evaluation.trace_truth import simulator_truth
@@ -31,6 +32,7 @@ from mu0.traces.normalize import DeltaStats
 from mu0.traces.protocol import check_protocol, protocol_of
 
 STATS_FILE = "delta_stats.json"
+RETRIEVAL_ROWS = 64  # keypoints kept per training frame in the retrieval baseline's bank
 __all__ = ["evaluate_traces", "markdown_table", "positions"]
 
 
@@ -117,6 +119,10 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
                                   "episodes) is labelled moving; there is no motion to forecast or score")
     usable = [h for h in horizons if h <= data_cfg.horizon]
     ref_scale = models[next(iter(models))][1]
+    methods = dict(models)
+    retrieval = _retrieval(Path(traces_dir), data_cfg, accepted, ref_stats)
+    if retrieval is not None:
+        methods["retrieval"] = (retrieval, ref_scale, torch.tensor(ref_stats.history_unit()))
     report = {"split": used, "episodes": len(splits[used]), "samples": samples, "truth": truth.kind,
               "truth_traces": str(truth.traces_dir), "headline_protocol": HEADLINE,
               "depth_image": "shown to the models that read it" if reads_depth else "not read",
@@ -124,11 +130,14 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
                        "(camera frame)", "interval": "95% cluster bootstrap over episodes",
               "point_estimates": {"mu0": "Euler from the noise mean (x = 0)", "tokenized-vlm": "greedy decode",
                                   "track-transformer": "its regression", "mu0_sample": "one random flow sample",
-                                  "mu0_mean": "the mean of the flow samples"},
+                                  "mu0_mean": "the mean of the flow samples",
+                                  "retrieval": "the mean future of the nearest keypoints in the nearest training "
+                                               "frames (image L2)"},
+              "retrieval_bank": bank_size_note(retrieval) if retrieval is not None else "no training frames",
               "models": {k: str(v) for k, v in model_dirs.items()}, "protocol": dataclasses.asdict(data_protocol),
               "protocols": {}}
     for name in protocols:
-        report["protocols"][name] = _protocol_report(models, dataset, PROTOCOLS[name], data_cfg, samples, seed,
+        report["protocols"][name] = _protocol_report(methods, dataset, PROTOCOLS[name], data_cfg, samples, seed,
                                                      batch_size, ref_scale, max_queries, usable)
     head = report["protocols"].get(HEADLINE) or next(iter(report["protocols"].values()))
     report["queries"], report["methods"] = head["queries"], head["methods"]
@@ -139,6 +148,15 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
         report["overlays"] = [str(p) for p in write_trace_overlays(models, moving if len(moving) else dataset,
                                                                    overlay_dir, seed=seed)]
     return report
+
+
+def _retrieval(traces_dir: Path, cfg: TraceDataConfig, accepted, stats: DeltaStats) -> RetrievalBaseline | None:
+    """The retrieval baseline over the training split of the traces the models were trained on (None when
+    that split is empty)."""
+    bank_cfg = dataclasses.replace(cfg, num_points=RETRIEVAL_ROWS)
+    paths = build_datasets(traces_dir, bank_cfg, accepted, stats)[0]["train"].paths
+    bank = TraceDataset(paths, bank_cfg, stats, train=False)  # seeded draws: the same bank every run
+    return RetrievalBaseline.from_dataset(bank) if len(bank) else None
 
 
 def _task(path: Path) -> str:
