@@ -1,6 +1,6 @@
 """The vision-language backbone: an Idefics3/SmolVLM model from transformers.
 
-It is built from a tiny config (CPU, seconds) with a byte tokenizer, or — when `pretrained` names a local
+It is built from a tiny config (CPU, seconds) with a word tokenizer (tokenizer.py), or — when `pretrained` names a local
 folder — loaded from a real SmolVLM/Idefics3 checkpoint (safetensors only) with that checkpoint's own
 processor (tokenizer + image processor). The backbone turns an image and an instruction into the prefix the
 trace expert attends to: `embed_prefix` → hidden states (b, l, d) and their mask (b, l), and on request the

@@ -104,7 +104,7 @@ class TraceExpert(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
         self.blocks = nn.ModuleList(ExpertBlock(w, cfg.heads) for _ in range(cfg.layers))
         self.out_norm = nn.LayerNorm(w)
-        self.velocity_out = nn.Linear(w, k * 3)
+        self.velocity_out = nn.Linear(w, k * 3)  # the flow's velocity, or the clean control points (cfg.predicts)
         if cfg.prior != "none":  # an untrained expert then predicts the prior itself (its estimate from x = 0)
             nn.init.zeros_(self.velocity_out.weight)
             nn.init.zeros_(self.velocity_out.bias)

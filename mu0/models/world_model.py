@@ -1,8 +1,9 @@
 """μ_0: backbone + trace expert, trained with flow matching in B-spline control-point space.
 
 Targets are the control points fitted to each keypoint's normalised future deltas (BSplineTrace.fit).
-Flow matching follows π_0: x_t = t·ε + (1−t)·P, the expert predicts u = ε − P, t ~ Beta(1.5, 1)·0.999
-+ 0.001; a keypoint counts only with at least K valid future steps. A done head learns per step
+Flow matching follows π_0: x_t = t·ε + (1−t)·P, t ~ Beta(1.5, 1)·0.999 + 0.001; the expert's head outputs
+the velocity u = ε − P (the recipe) or the clean control points P (`predicts`, whose loss is their squared
+error); a keypoint counts only with at least `min_valid_steps` valid future steps. A done head learns per step
 whether the future is still valid (BCE, weight `done_weight`). Sampling runs the prefix once and
 integrates from t = 1 to 0 with Euler steps. Weights save as config.json + model.safetensors.
 Batch keys: see traces.dataset. Shapes: b batch, n keypoints, h horizon, k control points.
@@ -101,20 +102,29 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         t = self._sample_time(len(future), future.device)
         noise = torch.randn_like(target)
         x_t = t[:, None, None, None] * noise + (1 - t[:, None, None, None]) * target
-        velocity, done_logits = self._expert(batch, context, x_t, t)
-        err = ((velocity - (noise - target)) ** 2 * axes[:, None, None, :]).sum(-1).mean(-1)  # (b,n)
+        out, done_logits = self._expert(batch, context, x_t, t)
+        wanted = target if self.cfg.expert.predicts == "clean" else noise - target
+        err = ((out - wanted) ** 2 * axes[:, None, None, :]).sum(-1).mean(-1)  # (b,n)
         fm = (err * keypoint_ok).sum() / keypoint_ok.sum().clamp(min=1)
         done = nn.functional.binary_cross_entropy_with_logits(done_logits, valid.float(), reduction="none")
         done = (done.mean(-1) * batch["point_mask"]).sum() / batch["point_mask"].sum().clamp(min=1)
         loss = fm + self.cfg.expert.done_weight * done
         info = {"flow": float(fm.detach()), "done": float(done.detach()), "keypoints": int(keypoint_ok.sum())}
         if self.cfg.expert.rigidity_weight > 0 and "cluster_ids" in batch:
-            clean = x_t - t[:, None, None, None] * velocity  # the prediction of P at this t
+            clean = self._clean(out, x_t, t)  # the prediction of P at this t
             rigid = rigidity_loss(clean, batch["cluster_ids"], keypoint_ok)
             loss = loss + self.cfg.expert.rigidity_weight * rigid
             info["rigidity"] = float(rigid.detach())
         info["loss"] = float(loss.detach())
         return loss, info
+
+    def _velocity(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The flow's velocity u = ε − P from the head's output (b,n,k,3) at flow times t (b,) > 0."""
+        return (x_t - out) / t[:, None, None, None] if self.cfg.expert.predicts == "clean" else out
+
+    def _clean(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The estimate of the clean control points P from the head's output at flow times t (b,)."""
+        return out if self.cfg.expert.predicts == "clean" else x_t - t[:, None, None, None] * out
 
     def _prior(self, batch: dict) -> torch.Tensor:
         """(b,n,k,3) control points the expert's output is added to: zero, or the constant-velocity
@@ -129,8 +139,8 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         done_logits = None
         for i in range(steps):
             t = torch.full((x.shape[0],), 1.0 - i / steps, device=x.device)
-            velocity, done_logits = self._expert(batch, context, x, t)
-            x = x - velocity / steps
+            out, done_logits = self._expert(batch, context, x, t)
+            x = x - self._velocity(out, x, t) / steps
         x = x + self._prior(batch)
         return {"ctrl": x, "trace": self.spline.render(x), "valid_prob": torch.sigmoid(done_logits)}
 
@@ -181,7 +191,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
             t = torch.full((b,), 1.0 - i / total, device=uv.device)
             states = self.expert.future_states(context.prefix, context.mask, uv, history, history_valid, point_mask, x,
                                                t, context.patches)
-            velocity = self.expert.velocity_out(self.expert.out_norm(states)).reshape(x.shape)
-            clean = x - t[:, None, None, None] * velocity
-            x = x - velocity / total
+            out = self.expert.velocity_out(self.expert.out_norm(states)).reshape(x.shape)
+            clean = self._clean(out, x, t)
+            x = x - self._velocity(out, x, t) / total
         return states, self.spline.render(clean)

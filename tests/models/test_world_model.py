@@ -239,3 +239,36 @@ def test_the_depth_image_is_read_only_where_it_is_shown():
     unset = Mu0WorldModel(dataclasses.replace(CFG, backbone=dataclasses.replace(CFG.backbone, depth_image=True)))
     with pytest.raises(ValueError, match="depth_log_range is unset"):
         unset.embed(batch["image"], list(batch["instruction"]), far)
+
+
+def test_clean_and_velocity_outputs_describe_one_flow(monkeypatch):
+    """An expert that says "the clean points are P" (predicts='clean') and one that says the matching velocity
+    (x_t − P)/t (predicts='velocity') sample the same trace from the same noise, ending at P; the 'clean' loss
+    is the squared error of the clean points themselves."""
+    batch = make_batch()
+    target = torch.randn(2, 6, 10, 3)
+    noise = torch.randn(1, 2, 6, 10, 3)
+    ends = {}
+    for predicts in ("clean", "velocity"):
+        cfg = dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, prior="none", predicts=predicts))
+        model = Mu0WorldModel(cfg).eval()
+
+        def says_target(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None,
+                        predicts=predicts):
+            out = target if predicts == "clean" else (x_t - target) / t[:, None, None, None]
+            return out, torch.zeros(*uv.shape[:2], CFG.horizon)
+
+        monkeypatch.setattr(model.expert, "forward", says_target)
+        ends[predicts] = model.sample_many(batch, 1, steps=4, noise=noise)["ctrl"][0]
+    torch.testing.assert_close(ends["clean"], target, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ends["velocity"], target, atol=1e-5, rtol=1e-5)
+
+    cfg = dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, prior="none", predicts="clean"))
+    model = Mu0WorldModel(cfg)
+    fitted = model.spline.fit(batch["future"], batch["future_valid"])
+    monkeypatch.setattr(model.expert, "forward", lambda *a, **k: (fitted, torch.zeros(2, 6, cfg.horizon)))
+    assert model.compute_loss(batch)[1]["flow"] == pytest.approx(0.0, abs=1e-10)
+    monkeypatch.setattr(model.expert, "forward", lambda *a, **k: (fitted + 0.5, torch.zeros(2, 6, cfg.horizon)))
+    assert model.compute_loss(batch)[1]["flow"] == pytest.approx(3 * 0.25, rel=1e-5)  # 3 axes of 0.5²
+    with pytest.raises(ValueError, match="predicts"):
+        TraceExpertConfig(predicts="noise")

@@ -1,6 +1,6 @@
 """The ATM-style baseline: a track transformer without a VLM.
 
-Image patches, instruction bytes and one token per query point (a learned query plus a Fourier
+Image patches, instruction words and one token per query point (a learned query plus a Fourier
 embedding of its (u, v)) go through one transformer encoder; each point token regresses its whole
 normalised future (horizon × 3) directly, with a masked mean-squared error. It is deterministic and
 reads no history, as ATM's track transformer. Batch keys as in traces.dataset; shapes: b batch,
