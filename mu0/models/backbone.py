@@ -40,6 +40,8 @@ class VLMBackbone(torch.nn.Module):
                          "max_position_embeddings": 512},
             image_token_id=tokenizer.IMAGE, scale_factor=SCALE_FACTOR)
         self.model = Idefics3Model(config)
+        if cfg.conv_stem:
+            self.model.vision_model.embeddings.patch_embedding = conv_stem(cfg.patch_size, cfg.vision_hidden)
         self.num_image_tokens = (cfg.image_size // cfg.patch_size) ** 2 // SCALE_FACTOR ** 2
         self.images_per_sample = 2 if cfg.depth_image else 1
         self.hidden_size = cfg.text_hidden
@@ -119,6 +121,17 @@ class VLMBackbone(torch.nn.Module):
         if not patches:
             return result
         return result + (_patch_grid(out.image_outputs.last_hidden_state, len(images), len(slots)),)
+
+
+def conv_stem(patch_size: int, width: int) -> torch.nn.Sequential:
+    """3×3 stride-2 convolutions from RGB (b,3,s,s) to the patch grid (b,width,s/patch,s/patch), a drop-in for
+    the vision tower's patch-size-stride convolution."""
+    layers, channels = [], 3
+    for i in range(patch_size.bit_length() - 1):
+        out = width if 2 ** (i + 1) == patch_size else max(16, width // 2)
+        layers += [torch.nn.Conv2d(channels, out, 3, stride=2, padding=1), torch.nn.GELU()]
+        channels = out
+    return torch.nn.Sequential(*layers[:-1])  # the last convolution feeds the tower's position embedding as is
 
 
 def _second_half(is_image: torch.Tensor) -> torch.Tensor:

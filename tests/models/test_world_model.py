@@ -272,3 +272,28 @@ def test_clean_and_velocity_outputs_describe_one_flow(monkeypatch):
     assert model.compute_loss(batch)[1]["flow"] == pytest.approx(3 * 0.25, rel=1e-5)  # 3 axes of 0.5²
     with pytest.raises(ValueError, match="predicts"):
         TraceExpertConfig(predicts="noise")
+
+
+def test_a_conv_stem_reaches_the_same_patch_grid_and_learns(tmp_path):
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(CFG, backbone=dataclasses.replace(CFG.backbone, conv_stem=True),
+                              expert=dataclasses.replace(CFG.expert, keypoint_features=True))
+    model = Mu0WorldModel(cfg)
+    stem = model.backbone.model.vision_model.embeddings.patch_embedding
+    assert isinstance(stem, torch.nn.Sequential) and len([m for m in stem if isinstance(m, torch.nn.Conv2d)]) == 3
+    batch = make_batch()
+    context = model.embed(batch["image"], list(batch["instruction"]))
+    g = CFG.backbone.image_size // CFG.backbone.patch_size
+    assert context.patches.shape == (2, CFG.backbone.vision_hidden, g, g)
+    plain = Mu0WorldModel(dataclasses.replace(cfg, backbone=CFG.backbone))
+    assert context.prefix.shape == plain.embed(batch["image"], list(batch["instruction"])).prefix.shape
+    for p in model.expert.parameters():  # off the zero-initialised heads and gates, gradients reach the stem
+        p.data.add_(torch.randn_like(p) * 0.05)
+    model.compute_loss(batch)[0].backward()
+    assert stem[0].weight.grad.abs().sum() > 0
+    folder = model.save_pretrained(tmp_path / "m")
+    assert torch.equal(Mu0WorldModel.from_pretrained(folder).backbone.model.vision_model.embeddings
+                       .patch_embedding[0].weight, stem[0].weight)
+    for bad in (dict(conv_stem=True, patch_size=6, image_size=36), dict(conv_stem=True, pretrained="/somewhere")):
+        with pytest.raises(ValueError, match="conv_stem"):
+            BackboneConfig(**bad)
