@@ -31,7 +31,9 @@ class TokenizedVLM(Checkpointable, nn.Module):
         super().__init__()
         self.cfg = cfg
         self.backbone = VLMBackbone(cfg.backbone, extra_tokens=cfg.bins)
-        self.lm_head = nn.Linear(self.backbone.hidden_size, tokenizer.VOCAB_SIZE + cfg.bins, bias=False)
+        # The head scores the coordinate bins only: the model never writes words, and a head over the whole
+        # word vocabulary would be 4356-wide where 256 are ever the answer.
+        self.lm_head = nn.Linear(self.backbone.hidden_size, cfg.bins, bias=False)
         self.spline = BSplineTrace(cfg.horizon, cfg.num_ctrl, cfg.knots, cfg.reg_lambda, cfg.ctrl_clip)
 
     def _to_bins(self, x: torch.Tensor, limit: float) -> torch.Tensor:
@@ -50,7 +52,7 @@ class TokenizedVLM(Checkpointable, nn.Module):
         return cache, mask.repeat_interleave(n, dim=0), mask.shape[1], uv
 
     def _step(self, ids: torch.Tensor, cache, mask: torch.Tensor, position: int) -> torch.Tensor:
-        """Feed (b·n, t) tokens at `position`; returns their logits (b·n, t, vocab)."""
+        """Feed (b·n, t) tokens at `position`; returns their logits over the coordinate bins (b·n, t, bins)."""
         m = ids.shape[1]
         full = torch.cat([mask, torch.ones(len(ids), m, dtype=torch.bool, device=ids.device)], dim=1)
         pos = torch.arange(position, position + m, device=ids.device).expand(len(ids), m)
@@ -68,7 +70,7 @@ class TokenizedVLM(Checkpointable, nn.Module):
         tokens = self._to_bins(target, self.cfg.ctrl_clip).reshape(b * n, 3 * k) + tokenizer.VOCAB_SIZE
         cache, mask, length, uv = self._start(batch)
         logits, _ = self._step(torch.cat([uv, tokens[:, :-1]], dim=1), cache, mask, length)
-        ce = F.cross_entropy(logits[:, 1:].reshape(-1, logits.shape[-1]), tokens.reshape(-1),
+        ce = F.cross_entropy(logits[:, 1:].reshape(-1, logits.shape[-1]), (tokens - tokenizer.VOCAB_SIZE).reshape(-1),
                              reduction="none").reshape(b, n, k, 3)
         ok = trainable(batch, k)
         weight = (ok[..., None, None].float() * masked_axes(batch)[:, None, None, :]).expand_as(ce)
@@ -82,7 +84,7 @@ class TokenizedVLM(Checkpointable, nn.Module):
         for _ in range(3 * self.cfg.num_ctrl):
             logits, mask = self._step(ids, cache, mask, position)
             position += ids.shape[1]
-            bins = logits[:, -1, tokenizer.VOCAB_SIZE:]
+            bins = logits[:, -1]
             pick = bins.argmax(-1) if temperature <= 0 else \
                 torch.multinomial(F.softmax(bins / temperature, dim=-1), 1)[:, 0]
             out.append(pick)
