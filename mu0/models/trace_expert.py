@@ -1,11 +1,13 @@
 """The trace expert: two tokens per keypoint (its history, and its noisy future control points),
-transformer blocks with adaLN-Zero timestep conditioning that attend among the keypoints' tokens and
-to the backbone's prefix, and two heads: control-point velocities (flow matching) and per-step "done".
+transformer blocks with adaLN-Zero conditioning (flow time, plus the scene encoding when there is one) that
+attend among the keypoints' tokens (or, with `isolate_keypoints`, each keypoint's own two) and to the
+backbone's prefix, and two heads: control points (velocity or clean, flow matching) and per-step "done".
 
 No positional encoding orders the keypoints, so the expert is permutation-equivariant over them;
-where a keypoint is comes from a Fourier embedding of its (u, v), and what is there from the vision
-tower's patch features sampled at that (u, v) (the recipe samples frozen DINOv2 features there).
-History tokens do not see future tokens; future tokens see everything. Shapes: b batch, n keypoints,
+where a keypoint is comes from a Fourier embedding of its (u, v), what is there from the vision
+tower's patch features sampled at that (u, v) (the recipe samples frozen DINOv2 features there), and the
+whole scene from a small CNN's encoding of the image (scene_encoder.py), added to every token.
+History tokens do not see future tokens; future tokens see everything allowed. Shapes: b batch, n keypoints,
 p history steps, k control points, l prefix tokens, w width.
 """
 
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from mu0.config import TraceExpertConfig
+from mu0.models.scene_encoder import SceneEncoder
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -100,6 +103,7 @@ class TraceExpert(nn.Module):
         self.segment = nn.Embedding(2, w)  # history token / future token
         self.uv = FourierUV(cfg.fourier_freqs, w)
         self.point_features = KeypointFeatures(patch_width, w) if cfg.keypoint_features else None
+        self.scene = SceneEncoder(w, cfg.scene_size) if cfg.scene_encoder else None
         self.prefix_proj = nn.Linear(prefix_width, w)
         self.time_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
         self.blocks = nn.ModuleList(ExpertBlock(w, cfg.heads) for _ in range(cfg.layers))
@@ -112,7 +116,7 @@ class TraceExpert(nn.Module):
         nn.init.zeros_(self.done_out.weight)
         nn.init.constant_(self.done_out.bias, 3.0)  # an untrained head says "still valid"
 
-    def _tokens(self, uv, history, history_valid, x_t, patches):
+    def _tokens(self, uv, history, history_valid, x_t, patches, scene):
         b, n = uv.shape[:2]
         hist = torch.cat([history * history_valid[..., None], history_valid[..., None].float()], dim=-1)
         h_tok = self.history_in(hist.flatten(2)) + self.segment.weight[0]
@@ -122,24 +126,36 @@ class TraceExpert(nn.Module):
             if patches is None:
                 raise ValueError("this trace expert reads keypoint features: pass the backbone's patch grid")
             where = where + self.point_features(patches, uv)
+        if self.scene is not None:
+            if scene is None:
+                raise ValueError("this trace expert reads the scene: pass its encoding (TraceExpert.scene(images))")
+            where = where + scene[:, None]
         return torch.stack([h_tok + where, f_tok + where], dim=2).reshape(b, 2 * n, -1)
 
-    def forward(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None):
+    def forward(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None, scene=None):
         """Control-point velocity (b,n,k,3) and done logits (b,n,horizon); `patches` (b,d_v,g,g) is the
-        backbone's patch grid, needed with keypoint features."""
+        backbone's patch grid, needed with keypoint features; `scene` (b,w) the scene encoding, needed with
+        the scene encoder."""
         future = self.out_norm(self.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t,
-                                                  patches))
+                                                  patches, scene))
         return self.velocity_out(future).reshape(*uv.shape[:2], self.cfg.num_ctrl, 3), self.done_out(future)
 
-    def future_states(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None):
+    def future_states(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None,
+                      scene=None):
         """Each keypoint's future-token state (b,n,w) before the final norm: the trace features an action
         expert reads."""
         b, n = uv.shape[:2]
-        x = self._tokens(uv, history, history_valid, x_t, patches)
+        x = self._tokens(uv, history, history_valid, x_t, patches, scene)
         cond = self.time_mlp(timestep_embedding(t, x.shape[-1]))
+        if scene is not None:  # the scene also modulates every block, as a class label does in DiT
+            cond = cond + scene
         is_future = torch.arange(2 * n, device=x.device) % 2 == 1
         self_mask = ~is_future[:, None] & is_future[None, :]  # history tokens do not look at futures
         token_pad = ~point_mask.repeat_interleave(2, dim=1)
+        if self.cfg.isolate_keypoints:  # a token sees only its own keypoint's two tokens (and the prefix)
+            keypoint = torch.arange(2 * n, device=x.device) // 2
+            self_mask = self_mask | (keypoint[:, None] != keypoint[None, :])
+            token_pad = None  # padding cannot leak into a real keypoint, and a padded one keeps a key to read
         prefix = self.prefix_proj(prefix)
         for block in self.blocks:
             x = block(x, cond, prefix, ~prefix_mask, self_mask, token_pad)

@@ -42,6 +42,7 @@ class WorldContext(NamedTuple):
     prefix: torch.Tensor  # (b,l,d) backbone hidden states
     mask: torch.Tensor  # (b,l) which prefix tokens are read
     patches: torch.Tensor | None  # (b,d_v,g,g) vision patch grid for keypoint features, or None
+    scene: torch.Tensor | None = None  # (b,w) the expert's scene encoding, or None without a scene encoder
 
 
 class Mu0WorldModel(Checkpointable, nn.Module):
@@ -63,14 +64,17 @@ class Mu0WorldModel(Checkpointable, nn.Module):
     def embed(self, images: torch.Tensor, instructions: list[str], depth: torch.Tensor | None = None
               ) -> WorldContext:
         """What the expert reads of the image, the instruction and (with `depth_image`) the depth (b,1,h,w)
-        metres: prefix (b,l,d), its mask (b,l), and the patch grid (b,d_v,g,g) where the expert samples
-        keypoint features (None without them). In training, depth is noised and hidden at random."""
+        metres: prefix (b,l,d), its mask (b,l), the patch grid (b,d_v,g,g) where the expert samples
+        keypoint features and the expert's scene encoding (b,w) (each None without it). In training, depth is noised and hidden at random."""
         depth_images = shown = None
         if self.cfg.backbone.depth_image and depth is not None:
             depth_images, shown = self._depth_inputs(depth)
         out = self.backbone.embed_prefix(images, instructions, patches=self.cfg.expert.keypoint_features,
                                          depth_images=depth_images, depth_shown=shown)
-        return WorldContext(*out) if self.cfg.expert.keypoint_features else WorldContext(*out, None)
+        scene = self.expert.scene(images) if self.expert.scene is not None else None
+        if not self.cfg.expert.keypoint_features:
+            out = out + (None,)
+        return WorldContext(*out, scene)
 
     def _depth_inputs(self, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg.backbone
@@ -85,7 +89,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
 
     def _expert(self, batch: dict, context: WorldContext, x_t, t):
         return self.expert(context.prefix, context.mask, batch["points_uv"], batch["history"], batch["history_valid"],
-                           batch["point_mask"], x_t, t, context.patches)
+                           batch["point_mask"], x_t, t, context.patches, context.scene)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         """Training forward pass (what a DeepSpeed engine calls): the loss and its parts."""
@@ -190,7 +194,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         for i in range(steps):
             t = torch.full((b,), 1.0 - i / total, device=uv.device)
             states = self.expert.future_states(context.prefix, context.mask, uv, history, history_valid, point_mask, x,
-                                               t, context.patches)
+                                               t, context.patches, context.scene)
             out = self.expert.velocity_out(self.expert.out_norm(states)).reshape(x.shape)
             clean = self._clean(out, x, t)
             x = x - self._velocity(out, x, t) / total

@@ -75,8 +75,8 @@ def test_a_checkpoint_reads_the_depth_image_as_its_second_image(tmp_path):
                                            horizon=16, history=4)).eval()
     batch = random_batch(image=40)
     depth = torch.full((len(batch["image"]), 1, 40, 40), 1.0)
-    _, shown, _ = model.embed(batch["image"], list(batch["instruction"]), depth)
-    _, hidden, _ = model.embed(batch["image"], list(batch["instruction"]))
+    shown = model.embed(batch["image"], list(batch["instruction"]), depth).mask
+    hidden = model.embed(batch["image"], list(batch["instruction"])).mask
     image_token = model.backbone.processor.tokenizer.convert_tokens_to_ids("<image>")
     ids = model.backbone._processed([batch["image"]] * 2, list(batch["instruction"]))["input_ids"]
     is_image = ids == image_token

@@ -148,7 +148,7 @@ def test_constant_velocity_prior_is_what_a_silent_expert_predicts(monkeypatch):
     model = Mu0WorldModel(cfg).eval()
     batch = make_batch()
 
-    def silent(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None):
+    def silent(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None, scene=None):
         return torch.zeros_like(x_t), torch.zeros(*uv.shape[:2], cfg.horizon)
 
     monkeypatch.setattr(model.expert, "forward", silent)
@@ -174,7 +174,7 @@ def test_the_backbone_grid_is_what_the_expert_reads():
     torch.manual_seed(0)
     model = Mu0WorldModel(dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, keypoint_features=True)))
     batch = make_batch()
-    prefix, mask, patches = model.embed(batch["image"], list(batch["instruction"]))  # a WorldContext
+    prefix, mask, patches, _ = model.embed(batch["image"], list(batch["instruction"]))  # a WorldContext
     g = CFG.backbone.image_size // CFG.backbone.patch_size
     assert patches.shape == (2, CFG.backbone.vision_hidden, g, g)
     with pytest.raises(ValueError, match="patch grid"):
@@ -225,10 +225,10 @@ def test_the_depth_image_is_read_only_where_it_is_shown():
     def ctrl(depth):
         return model.sample_many(dict(batch, **({} if depth is None else {"depth": depth})), 1, 2, noise)["ctrl"]
 
-    prefix, mask, _ = model.embed(batch["image"], list(batch["instruction"]), far)
+    mask = model.embed(batch["image"], list(batch["instruction"]), far).mask
     image_tokens = model.backbone.num_image_tokens
     assert mask[:, : 2 * image_tokens].all()  # both slots read
-    _, hidden, _ = model.embed(batch["image"], list(batch["instruction"]))
+    hidden = model.embed(batch["image"], list(batch["instruction"])).mask
     assert not hidden[:, image_tokens: 2 * image_tokens].any() and hidden[:, :image_tokens].all()
     assert not torch.allclose(ctrl(near), ctrl(far))
     torch.testing.assert_close(ctrl(None), ctrl(torch.full_like(far, float("nan"))))  # no depth: hidden
@@ -253,7 +253,7 @@ def test_clean_and_velocity_outputs_describe_one_flow(monkeypatch):
         cfg = dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, prior="none", predicts=predicts))
         model = Mu0WorldModel(cfg).eval()
 
-        def says_target(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None,
+        def says_target(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None, scene=None,
                         predicts=predicts):
             out = target if predicts == "clean" else (x_t - target) / t[:, None, None, None]
             return out, torch.zeros(*uv.shape[:2], CFG.horizon)
@@ -297,3 +297,28 @@ def test_a_conv_stem_reaches_the_same_patch_grid_and_learns(tmp_path):
     for bad in (dict(conv_stem=True, patch_size=6, image_size=36), dict(conv_stem=True, pretrained="/somewhere")):
         with pytest.raises(ValueError, match="conv_stem"):
             BackboneConfig(**bad)
+
+
+def test_isolated_keypoints_forecast_alone_and_padding_stays_finite():
+    """With `isolate_keypoints` moving one keypoint leaves every other keypoint's forecast as it was (it does
+    not without), and a frame whose keypoints are mostly padding still gives finite outputs and loss."""
+    torch.manual_seed(0)
+    noise = torch.randn(1, 1, 6, 10, 3)
+    for isolate in (True, False):
+        model = Mu0WorldModel(dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert,
+                                                                                  isolate_keypoints=isolate))).eval()
+        for p in model.expert.parameters():  # off the zero-initialised gates, so attention matters
+            p.data.add_(torch.randn_like(p) * 0.05)
+        batch = make_batch(b=1)
+        moved = dict(batch, points_uv=batch["points_uv"].clone())
+        moved["points_uv"][0, 3] = -moved["points_uv"][0, 3]
+        a = model.sample_many(batch, 1, 2, noise)["ctrl"][0, 0]
+        b = model.sample_many(moved, 1, 2, noise)["ctrl"][0, 0]
+        others = [0, 1, 2, 4, 5]
+        assert torch.allclose(a[others], b[others], atol=1e-6) == isolate
+        assert not torch.allclose(a[3], b[3], atol=1e-6)
+    sparse = make_batch(b=2)
+    sparse["point_mask"][1, 1:] = False
+    model = Mu0WorldModel(dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, isolate_keypoints=True)))
+    loss, _ = model.compute_loss(sparse)
+    assert torch.isfinite(loss) and torch.isfinite(model.sample(sparse, steps=2)["ctrl"]).all()

@@ -1,0 +1,38 @@
+"""A small convolutional scene encoder for the trace expert: the whole image as one vector that every keypoint
+token adds and every block's adaLN condition reads.
+
+Why: the tiny vision-language backbone is trained from scratch, and at this data scale its vision transformer
+does not learn the scene layout (where the gripper, the objects and the handles are) that decides the motion; a
+few stride-2 convolutions do, within the same budget (README, "Why μ_0 is behind"). The encoder plays the part
+the recipe gives frozen DINOv2 features — image evidence the expert reads directly, beside the backbone prefix —
+but keeps the layout: the last feature map is flattened, not pooled, so each keypoint token can relate its own
+(u, v) to where things are.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SceneEncoder(nn.Module):
+    """uint8 RGB images (b,3,h,w) → (b,width): resized to `size`, four 3×3 stride-2 convolutions, the
+    (size/16)² feature map flattened and projected."""
+
+    def __init__(self, width: int, size: int = 64, channels: tuple[int, ...] = (32, 64, 64, 64)) -> None:
+        super().__init__()
+        if size % 2 ** len(channels):
+            raise ValueError(f"scene_size {size} must be a multiple of {2 ** len(channels)}")
+        self.size = size
+        layers, previous = [], 3
+        for c in channels:
+            layers += [nn.Conv2d(previous, c, 3, stride=2, padding=1), nn.GELU()]
+            previous = c
+        self.convs = nn.Sequential(*layers)
+        cells = (size // 2 ** len(channels)) ** 2
+        self.project = nn.Linear(previous * cells, width)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(images.float() / 127.5 - 1.0, size=(self.size, self.size), mode="area")
+        return self.project(self.convs(x).flatten(1))

@@ -1,0 +1,77 @@
+import dataclasses
+
+import pytest
+import torch
+
+from mu0.config import BackboneConfig, TraceExpertConfig, WorldModelConfig
+from mu0.models.scene_encoder import SceneEncoder
+from mu0.models.world_model import Mu0WorldModel
+
+CFG = WorldModelConfig(backbone=BackboneConfig(image_size=32, patch_size=8),
+                       expert=TraceExpertConfig(width=32, layers=2, heads=4, scene_encoder=True, scene_size=32,
+                                                prior="none", predicts="clean"),
+                       horizon=16, history=4)
+
+
+def test_any_image_size_becomes_one_vector_per_image():
+    encoder = SceneEncoder(24, size=32)
+    out = encoder(torch.randint(0, 255, (3, 3, 40, 56), dtype=torch.uint8))
+    assert out.shape == (3, 24)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        SceneEncoder(24, size=40)
+
+
+def _scenes_that_decide_the_motion():
+    """Two scenes, one bright on the left and one on the right; the same keypoints, instruction and (no) history.
+    In the first every keypoint moves right, in the second left."""
+    image = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    image[0, :, :, :16] = 255
+    image[1, :, :, 16:] = 255
+    s = torch.linspace(0, 1, 16)
+    direction = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
+    future = (direction[:, None, None, :] * s[None, None, :, None]).expand(2, 4, 16, 3).clone()
+    uv = torch.tensor([[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]).expand(2, 4, 2)
+    return {"image": image, "instruction": ["move", "move"], "points_uv": uv.clone(),
+            "history": torch.zeros(2, 4, 4, 3), "history_valid": torch.zeros(2, 4, 4, dtype=torch.bool),
+            "point_mask": torch.ones(2, 4, dtype=torch.bool), "future": future,
+            "future_valid": torch.ones(2, 4, 16, dtype=torch.bool), "z_valid": torch.ones(2, dtype=torch.bool)}
+
+
+def test_the_scene_encoding_carries_what_the_image_says_about_the_motion():
+    torch.manual_seed(0)
+    model = Mu0WorldModel(CFG)
+    batch = _scenes_that_decide_the_motion()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss, _ = model.compute_loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    end_u = model.predict_point(batch)[:, :, -1, 0]  # where each keypoint ends, horizontally
+    assert (end_u[0] > 0.5).all() and (end_u[1] < -0.5).all(), end_u
+
+    with torch.no_grad():  # the first scene's prefix, the second scene's encoding: the motion follows the encoding
+        context = model.embed(batch["image"], list(batch["instruction"]))
+        swapped = context._replace(scene=context.scene.flip(0))
+        zero = torch.zeros(2, 4, CFG.expert.num_ctrl, 3)
+        clean, _ = model.expert(swapped.prefix, swapped.mask, batch["points_uv"], batch["history"],
+                                batch["history_valid"], batch["point_mask"], zero, torch.ones(2), None, swapped.scene)
+        end_swapped = model.spline.render(clean)[:, :, -1, 0]
+    assert (end_swapped[0] < 0).all() and (end_swapped[1] > 0).all(), end_swapped
+
+
+def test_an_expert_that_reads_the_scene_refuses_to_run_without_it():
+    model = Mu0WorldModel(CFG)
+    batch = _scenes_that_decide_the_motion()
+    context = model.embed(batch["image"], list(batch["instruction"]))
+    with pytest.raises(ValueError, match="reads the scene"):
+        model.expert(context.prefix, context.mask, batch["points_uv"], batch["history"], batch["history_valid"],
+                     batch["point_mask"], torch.zeros(2, 4, 10, 3), torch.ones(2))
+
+
+def test_a_model_without_the_scene_encoder_has_no_scene():
+    plain = Mu0WorldModel(dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, scene_encoder=False)))
+    batch = _scenes_that_decide_the_motion()
+    assert plain.embed(batch["image"], list(batch["instruction"])).scene is None
+    assert not any(name.startswith("expert.scene") for name, _ in plain.named_parameters())
