@@ -65,7 +65,8 @@ class Mu0WorldModel(Checkpointable, nn.Module):
               ) -> WorldContext:
         """What the expert reads of the image, the instruction and (with `depth_image`) the depth (b,1,h,w)
         metres: prefix (b,l,d), its mask (b,l), the patch grid (b,d_v,g,g) where the expert samples
-        keypoint features and the expert's scene encoding (b,w) (each None without it). In training, depth is noised and hidden at random."""
+        keypoint features and the expert's scene encoding (b,w) (each None without it). In training, depth
+        is noised and hidden at random."""
         depth_images = shown = None
         if self.cfg.backbone.depth_image and depth is not None:
             depth_images, shown = self._depth_inputs(depth)
