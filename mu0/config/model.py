@@ -89,7 +89,7 @@ class TraceExpertConfig:
     # Keypoints do not attend to one another: each keypoint's two tokens read themselves and the prefix only.
     # The recipe's keypoints attend to each other; here the set of a frame's query points is a fingerprint of
     # the training episode, and the expert memorised futures through it (val loss 0.27 against train 0.08);
-    # isolated, val ADE fell 0.1226 → 0.1009 (recipe) and 0.084 → 0.062 (dense) at tiny (README, μ_0).
+    # isolated, val ADE fell 0.1226 → 0.1009 (recipe) and 0.084 → 0.060 (dense) at tiny (README, μ_0).
     isolate_keypoints: bool = True
     # Weight of the done-head BCE loss (the recipe: 0.5).
     done_weight: float = 0.5
@@ -103,7 +103,7 @@ class TraceExpertConfig:
     # sampler; the loss is the clean points' squared error, i.e. the velocity loss weighted by t², so the
     # model spends its capacity near t = 1, where the forecast is made from the image and instruction, not
     # near t = 0 where x_t already holds the answer. Measured at tiny with the scene encoder and isolated
-    # keypoints (README, μ_0): val ADE 0.1009 (recipe) / 0.062 (dense) with "clean", 0.136 / 0.074 with
+    # keypoints (README, μ_0): val ADE 0.1009 (recipe) / 0.060 (dense) with "clean", 0.136 / 0.074 with
     # "velocity"; a small CNN forecaster alone: 0.102 against 0.154.
     predicts: str = "clean"
     # What the predicted control points are added to: "none" (the recipe: anchor-relative deltas) or
