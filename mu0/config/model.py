@@ -86,6 +86,9 @@ class TraceExpertConfig:
     # backbone does not learn at this data scale. Measured with the two fields below (README, μ_0): on.
     scene_encoder: bool = True
     scene_size: int = 64
+    # Training only: each scene image moves by a random offset within ±scene_shift pixels (at scene_size),
+    # against memorising exact pixels.
+    scene_shift: int = 0
     # Keypoints do not attend to one another: each keypoint's two tokens read themselves and the prefix only.
     # The recipe's keypoints attend to each other; here the set of a frame's query points is a fingerprint of
     # the training episode, and the expert memorised futures through it (val loss 0.27 against train 0.08);
@@ -118,6 +121,7 @@ class TraceExpertConfig:
         require(self.prior in ("none", "constant_velocity"), "prior", "must be 'none' or 'constant_velocity'")
         require(self.predicts in ("velocity", "clean"), "predicts", "must be 'velocity' or 'clean'")
         require(self.scene_size >= 16 and self.scene_size % 16 == 0, "scene_size", "must be a multiple of 16")
+        require(0 <= self.scene_shift < self.scene_size // 2, "scene_shift", "must be within [0, scene_size / 2)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,11 +20,12 @@ class SceneEncoder(nn.Module):
     """uint8 RGB images (b,3,h,w) → (b,width): resized to `size`, four 3×3 stride-2 convolutions, the
     (size/16)² feature map flattened and projected."""
 
-    def __init__(self, width: int, size: int = 64, channels: tuple[int, ...] = (32, 64, 64, 64)) -> None:
+    def __init__(self, width: int, size: int = 64, channels: tuple[int, ...] = (32, 64, 64, 64),
+                 shift: int = 0) -> None:
         super().__init__()
         if size % 2 ** len(channels):
             raise ValueError(f"scene_size {size} must be a multiple of {2 ** len(channels)}")
-        self.size = size
+        self.size, self.shift = size, shift
         layers, previous = [], 3
         for c in channels:
             layers += [nn.Conv2d(previous, c, 3, stride=2, padding=1), nn.GELU()]
@@ -35,4 +36,17 @@ class SceneEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(images.float() / 127.5 - 1.0, size=(self.size, self.size), mode="area")
+        if self.training and self.shift:
+            x = random_shift(x, self.shift)
         return self.project(self.convs(x).flatten(1))
+
+
+def random_shift(x: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Each image (b,c,s,s) moved by its own random whole-pixel offset within ±pixels, edges repeated (DrQ's
+    augmentation): the scene's layout is read, not the exact pixels of one training episode."""
+    b, c, s, _ = x.shape
+    padded = F.pad(x, (pixels,) * 4, mode="replicate")
+    start = torch.randint(0, 2 * pixels + 1, (b, 2), device=x.device)
+    index = start[:, :, None] + torch.arange(s, device=x.device)  # (b, 2, s): the rows and columns kept
+    rows = padded.gather(2, index[:, 0, None, :, None].expand(b, c, s, s + 2 * pixels))
+    return rows.gather(3, index[:, 1, None, None, :].expand(b, c, s, s))

@@ -103,7 +103,7 @@ class TraceExpert(nn.Module):
         self.segment = nn.Embedding(2, w)  # history token / future token
         self.uv = FourierUV(cfg.fourier_freqs, w)
         self.point_features = KeypointFeatures(patch_width, w) if cfg.keypoint_features else None
-        self.scene = SceneEncoder(w, cfg.scene_size) if cfg.scene_encoder else None
+        self.scene = SceneEncoder(w, cfg.scene_size, shift=cfg.scene_shift) if cfg.scene_encoder else None
         self.prefix_proj = nn.Linear(prefix_width, w)
         self.time_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
         self.blocks = nn.ModuleList(ExpertBlock(w, cfg.heads) for _ in range(cfg.layers))

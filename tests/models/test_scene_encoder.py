@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mu0.config import BackboneConfig, TraceExpertConfig, WorldModelConfig
-from mu0.models.scene_encoder import SceneEncoder
+from mu0.models.scene_encoder import SceneEncoder, random_shift
 from mu0.models.world_model import Mu0WorldModel
 
 CFG = WorldModelConfig(backbone=BackboneConfig(image_size=32, patch_size=8),
@@ -19,6 +19,24 @@ def test_any_image_size_becomes_one_vector_per_image():
     assert out.shape == (3, 24)
     with pytest.raises(ValueError, match="multiple of 16"):
         SceneEncoder(24, size=40)
+
+
+def test_a_random_shift_is_a_window_of_the_edge_padded_image_and_only_in_training():
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 16, 16)
+    padded = torch.nn.functional.pad(x, (3,) * 4, mode="replicate")
+    shifted = random_shift(x, 3)
+    offsets = set()
+    for i in range(8):
+        found = [(dy, dx) for dy in range(7) for dx in range(7)
+                 if torch.equal(shifted[i], padded[i, :, dy:dy + 16, dx:dx + 16])]
+        assert found, f"image {i} is not a window of its padded self"
+        offsets.add(found[0])
+    assert len(offsets) > 1  # each image draws its own offset
+    encoder = SceneEncoder(8, size=16, shift=3).eval()
+    images = torch.randint(0, 255, (2, 3, 16, 16), dtype=torch.uint8)
+    torch.testing.assert_close(encoder(images), encoder(images))
+    assert not torch.equal(encoder.train()(images), encoder.train()(images))
 
 
 def _scenes_that_decide_the_motion():
