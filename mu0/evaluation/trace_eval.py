@@ -24,6 +24,7 @@ from mu0.evaluation.retrieval import RetrievalBaseline, bank_size_note
 from mu0.evaluation.trace_overlays import write_trace_overlays
 from mu0.evaluation.trace_protocols import HEADLINE, PROTOCOLS, collect, positions, score
 from mu0.evaluation.trace_truth import simulator_truth
+from mu0.evaluation.trained_split import refuse_trained_on, with_trained_holdout
 from mu0.models.depth_image import reads_depth_image
 from mu0.models.registry import load_model
 from mu0.traces.build import build_datasets
@@ -103,6 +104,7 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
                              f"from {first.horizon}/{first.history} of the first model; they must match")
     data_cfg = dataclasses.replace(data_cfg, horizon=first.horizon, history=first.history,
                                    min_valid_steps=min(data_cfg.min_valid_steps, first.horizon))
+    data_cfg, split_note = with_trained_holdout(model_dirs, data_cfg)
     truth = simulator_truth(Path(traces_dir), raw_dir, truth_dir, split, data_cfg, accepted)
     ref_stats = DeltaStats.load(Path(next(iter(model_dirs.values()))) / STATS_FILE)
     reads_depth = any(reads_depth_image(model.cfg) for model, _, _ in models.values())
@@ -111,6 +113,7 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
     dataset = datasets[used]
     if not len(dataset):
         raise ValueError(f"{truth.traces_dir}: the {split} and val splits are empty; nothing to evaluate")
+    refuse_trained_on(model_dirs, splits[used])
     data_protocol = protocol_of(dataset.paths, data_cfg)
     for folder in model_dirs.values():
         check_protocol(Path(folder), data_protocol)
@@ -123,7 +126,8 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
     retrieval = _retrieval(Path(traces_dir), data_cfg, accepted, ref_stats)
     if retrieval is not None:
         methods["retrieval"] = (retrieval, ref_scale, torch.tensor(ref_stats.history_unit()))
-    report = {"split": used, "episodes": len(splits[used]), "samples": samples, "truth": truth.kind,
+    report = {"split": used, "episodes": len(splits[used]), "holdout_tasks": list(data_cfg.holdout_tasks),
+              "split_note": split_note, "samples": samples, "truth": truth.kind,
               "truth_traces": str(truth.traces_dir), "headline_protocol": HEADLINE,
               "depth_image": "shown to the models that read it" if reads_depth else "not read",
               "units": "uv: [-1, 1] image units (1.0 = half the image); px: pixels; depth, xyz: metres "
@@ -177,7 +181,8 @@ def markdown_table(report: dict, keys=("ade_uv", "fde_uv", "minade_uv", "ade_px"
              f"{report['truth']})", "",
              f"Units: {report['units']}. Brackets: {report['interval']}. Each method's ADE/FDE is its best single "
              f"prediction (μ_0: {report['point_estimates']['mu0']}); min* is the best of {report['samples']} "
-             "samples; `mu0_sample` is one random μ_0 sample, `mu0_mean` the mean of its samples.", ""]
+             "samples; `mu0_sample` is one random μ_0 sample, `mu0_mean` the mean of its samples."
+             + (f" Split: {report['split_note']}." if report.get("split_note") else ""), ""]
     for pname, proto in report["protocols"].items():
         sections = [("tasks seen in training", proto["methods"])]
         if "heldout_tasks" in proto:

@@ -29,7 +29,17 @@ def trained(tmp_path_factory):
     train = TrainConfig(steps=2, micro_batch=4, warmup_steps=1, checkpoint_every=0)
     folders = {kind: pretrain(root / "traces", root / kind, data, config_for(kind, MODEL), train).model_dir
                for kind in ("mu0", "track-transformer", "tokenized-vlm")}
+    for folder in folders.values():  # these tests score mechanics on every episode, so forget the split
+        _record_split(folder, splits=None)
     return root, folders
+
+
+def _record_split(folder, splits, holdout_tasks=()):
+    path = folder / "train_config.json"
+    recorded = json.loads(path.read_text())
+    recorded["data"]["holdout_tasks"] = list(holdout_tasks)
+    recorded["splits"] = splits
+    path.write_text(json.dumps(recorded))
 
 
 @pytest.mark.slow
@@ -158,3 +168,28 @@ def test_a_split_without_moving_points_is_a_clear_error(trained, tmp_path):
     cfg = TraceDataConfig(num_points=8, train_fraction=0.01, val_fraction=0.98)
     with pytest.raises(NoMovingPointsError, match="no keypoint of the val split"):
         evaluate_traces({"mu0": folders["mu0"]}, still, cfg, split="val", samples=1, horizons=(8,))
+
+
+@pytest.mark.slow
+def test_the_models_split_is_kept_and_its_training_episodes_are_never_scored(trained, tmp_path):
+    from mu0.evaluation.trained_split import TrainedOnTestError
+
+    root, folders = trained
+    model = tmp_path / "mu0"
+    shutil.copytree(folders["mu0"], model)
+    cfg = TraceDataConfig(num_points=8, train_fraction=0.01, val_fraction=0.0)
+    _record_split(model, {"train": ["box-1"], "val": [], "test": []})
+    with pytest.raises(TrainedOnTestError, match=r"train_config.json: mu0 was trained on 1 of the \d+ episodes.*box-1"):
+        evaluate_traces({"mu0": model}, root / "traces", cfg, samples=1, horizons=(8,))
+    # Trained with box-3's task held out: evaluation without --data.holdout-tasks keeps it held out.
+    meta_path = root / "traces" / "box-3" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "task": "slide-box-held"}))
+    try:
+        _record_split(model, {"train": [], "val": [], "test": []}, holdout_tasks=("slide-box-held",))
+        report = evaluate_traces({"mu0": model}, root / "traces", cfg, samples=1, horizons=(8,))
+    finally:
+        meta_path.write_text(json.dumps(meta))
+    assert report["holdout_tasks"] == ["slide-box-held"] and "train_config.json" in report["split_note"]
+    assert report["protocols"]["dense"]["heldout_tasks"]["episodes"] == 1
+    assert "Split: held-out tasks slide-box-held" in markdown_table(report)

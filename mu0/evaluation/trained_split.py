@@ -1,0 +1,53 @@
+"""The split a model was trained on, so that evaluation scores it on episodes it never saw.
+
+`mu0 pretrain` records its split in the model folder's `train_config.json` (the data config and the
+episode names per split). Evaluation takes the held-out tasks from there when none are given (without
+them the split is recomputed differently and the held-out task's episodes move into train/val), and
+refuses to score an episode any model trained on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from mu0.config import TraceDataConfig
+
+TRAIN_CONFIG = "train_config.json"
+
+
+class TrainedOnTestError(ValueError):
+    """An episode to be scored is in a model's training split."""
+
+
+def _train_config(folder: Path) -> dict | None:
+    path = Path(folder) / TRAIN_CONFIG
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def with_trained_holdout(model_dirs: dict[str, Path], data_cfg: TraceDataConfig) -> tuple[TraceDataConfig, str]:
+    """`data_cfg` with the first model's held-out tasks when it names none itself, and a line saying so."""
+    if data_cfg.holdout_tasks:
+        return data_cfg, ""
+    trained = _train_config(next(iter(model_dirs.values())))
+    held = tuple((trained or {}).get("data", {}).get("holdout_tasks") or ())
+    if not held:
+        return data_cfg, ""
+    return (dataclasses.replace(data_cfg, holdout_tasks=held),
+            f"held-out tasks {', '.join(held)} taken from the model's {TRAIN_CONFIG}")
+
+
+def refuse_trained_on(model_dirs: dict[str, Path], scored: list[str]) -> None:
+    """Raise when any model's training split holds one of the `scored` episodes (models without a
+    recorded split, such as a registry download, are not checked)."""
+    scored_set = set(scored)
+    for name, folder in model_dirs.items():
+        trained = set(((_train_config(folder) or {}).get("splits") or {}).get("train", ()))
+        leaked = sorted(scored_set & trained)
+        if leaked:
+            shown = ", ".join(leaked[:5]) + (f" and {len(leaked) - 5} more" if len(leaked) > 5 else "")
+            raise TrainedOnTestError(
+                f"{Path(folder) / TRAIN_CONFIG}: {name} was trained on {len(leaked)} of the {len(scored_set)} "
+                f"episodes to be scored ({shown}); evaluate with the split it was trained with (the same "
+                "--data.holdout-tasks, --data.seed and split fractions)")
