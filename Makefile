@@ -21,7 +21,7 @@ help:
 	@echo "make test    install everything and run the test suite (ruff + pytest, import contracts included)"
 	@echo "make bench   run the benchmarks under benchmarks/"
 	@echo "make compare       μ_0 vs its baselines at the small preset on MT10 (hours: COMPARE_MINUTES per model)"
-	@echo "make scaling       μ_0 against the number of pretraining episodes, MT50 (hours)"
+	@echo "make scaling       μ_0 against the number of pretraining episodes, 37 trainable tasks (hours)"
 	@echo "make compare-policy  trace-conditioned vs action-pretrained vs scratch policies in Meta-World (after compare)"
 
 system-deps:
@@ -93,7 +93,8 @@ compare: install
 	$(BIN)/mu0 evaluate traces $(COMPARE_EVAL) --model $(COMPARE)/mu0-extracted/model --baselines \
 	  --report reports/compare/metrics_extracted.json --overlays reports/compare/overlays_extracted --no-mlflow
 
-# μ_0's data-scaling curve: MT50 scripted experts (10 rollouts per task, window-close held out), simulator-
+# μ_0's data-scaling curve: scripted experts of the 37 trainable tasks (MT10 + 27, DESIGN.md §8; MT50's other 13
+# are reserved), 10 rollouts per task, window-close held out, simulator-
 # exact traces, the `tiny` μ_0 trained for SCALING_STEPS on nested subsets of SCALING_EPISODES training
 # episodes (0 = all), every one scored on the same test split. Writes reports/scaling/metrics.{json,md}.
 # About 20 min per 10000 steps on 2 cores, plus 25 min of ingestion and extraction.
@@ -105,7 +106,7 @@ SCALING_OPTS = --preset tiny --validation-report /nonexistent --data.holdout-tas
 SCALING_EVAL = --preset tiny --traces $(SCALING)/traces --raw $(SCALING)/raw --baselines \
 	--holdout-tasks window-close-v3 --samples 5 --max-queries 400 --protocols recipe dense --no-mlflow
 scaling: install
-	$(BIN)/mu0 ingest metaworld --preset small --tasks MT50 --out $(SCALING)/raw --quarantine $(SCALING)/quarantine \
+	$(BIN)/mu0 ingest metaworld --preset small --tasks TRAINABLE --out $(SCALING)/raw --quarantine $(SCALING)/quarantine \
 	  --no-version
 	$(BIN)/mu0 extract --preset tiny --in $(SCALING)/raw --out $(SCALING)/traces --quarantine $(SCALING)/q
 	mkdir -p reports/scaling

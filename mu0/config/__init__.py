@@ -21,10 +21,18 @@ from mu0.config.model import (
     WorldModelConfig,
 )
 from mu0.config.policy import POLICY_MODES, ActionExpertConfig, PolicyDataConfig, RolloutConfig
-from mu0.config.sources import MT10_TASKS, IngestOutput, MetaWorldSourceConfig, S3SourceConfig, VideoSourceConfig
+from mu0.config.sources import (
+    MT10_TASKS,
+    VARIETY_TASKS,
+    IngestOutput,
+    MetaWorldSourceConfig,
+    S3SourceConfig,
+    VideoSourceConfig,
+)
 
 __all__ = [
-    "MT10_TASKS", "BackboneConfig", "ConfigError", "IngestOutput", "MetaWorldSourceConfig", "Mu0Config",
+    "MT10_TASKS", "VARIETY_TASKS", "BackboneConfig", "ConfigError", "IngestOutput", "MetaWorldSourceConfig",
+    "Mu0Config",
     "S3SourceConfig", "TraceDataConfig", "TraceExpertConfig", "TraceExtractConfig", "TrainConfig",
     "ValidationConfig", "VideoSourceConfig", "WorldModelConfig", "to_dict", "from_dict", "diff_fields",
     "TokenizedVLMConfig", "TrackTransformerConfig", "ActionExpertConfig", "PolicyDataConfig", "RolloutConfig",

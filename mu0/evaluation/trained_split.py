@@ -49,5 +49,5 @@ def refuse_trained_on(model_dirs: dict[str, Path], scored: list[str]) -> None:
             shown = ", ".join(leaked[:5]) + (f" and {len(leaked) - 5} more" if len(leaked) > 5 else "")
             raise TrainedOnTestError(
                 f"{Path(folder) / TRAIN_CONFIG}: {name} was trained on {len(leaked)} of the {len(scored_set)} "
-                f"episodes to be scored ({shown}); evaluate with the split it was trained with (the same "
-                "--data.holdout-tasks, --data.seed and split fractions)")
+                f"episodes to be scored ({shown}); evaluate on the split it was trained with (the same held-out "
+                "tasks, split seed and split fractions)")

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from mu0.config import MT10_TASKS, MetaWorldSourceConfig
+from mu0.config import MT10_TASKS, VARIETY_TASKS, MetaWorldSourceConfig
 from mu0.episodes import EpisodeData
 from mu0.episodes.schema import GT_BODIES, GT_BODY_ID_FRAMES, GT_BODY_IDS, GT_DIR
 from mu0.sources.base import SourceError
@@ -23,7 +23,7 @@ from mu0.sources.mujoco_render import RgbdRenderer, ensure_gl_backend
 
 # Anything farther than this is the skybox, not the table-top scene; stored as depth 0 (no reading).
 SKY_DEPTH_M = 10.0
-BENCHMARKS = {"MT10": MT10_TASKS}
+BENCHMARKS = {"MT10": MT10_TASKS, "TRAINABLE": MT10_TASKS + VARIETY_TASKS}
 
 
 def all_tasks() -> list[str]:
@@ -34,14 +34,14 @@ def all_tasks() -> list[str]:
 
 
 def resolve_tasks(names: tuple[str, ...] | list[str]) -> list[str]:
-    """Expand MT10/MT50 and check every name; an unknown one fails with the list of valid tasks."""
+    """Expand MT10/MT50/TRAINABLE and check every name; an unknown one fails with the list of valid tasks."""
     valid = all_tasks()
     tasks: list[str] = []
     for name in names:
         expanded = valid if name == "MT50" else list(BENCHMARKS.get(name, [name]))
         for task in expanded:
             if task not in valid:
-                raise ValueError(f"unknown Meta-World task '{task}'; valid tasks (or MT10, MT50): {', '.join(valid)}")
+                raise ValueError(f"unknown Meta-World task '{task}'; valid tasks (or MT10, MT50, TRAINABLE): {', '.join(valid)}")
             if task not in tasks:
                 tasks.append(task)
     return tasks

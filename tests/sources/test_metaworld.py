@@ -103,6 +103,9 @@ def test_unknown_camera_lists_the_valid_ones():
 def test_benchmark_names_expand():
     assert len(resolve_tasks(["MT10"])) == 10
     assert len(resolve_tasks(["MT50"])) == 50
+    trainable = resolve_tasks(["TRAINABLE"])  # DESIGN.md §8: MT10 + 27; the other 13 are never trained on
+    assert len(trainable) == 37 and set(resolve_tasks(["MT10"])) < set(trainable)
+    assert "bin-picking-v3" not in trainable and "hammer-v3" not in trainable
     assert resolve_tasks(["reach-v3", "MT10"])[0] == "reach-v3"
 
 
