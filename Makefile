@@ -135,9 +135,12 @@ compare-policy: install
 	  --out $(COMPARE)/policy-$$mode $(POLICY_OPTS) || exit 1; done
 	$(BIN)/mu0 finetune --mode trace --policy.train-backbone --episodes $(COMPARE)/demos \
 	  --out $(COMPARE)/policy-trace-tuned $(POLICY_OPTS)
-	$(BIN)/mu0 evaluate policy --preset small --no-mlflow --report $(COMPARE)/policy_metrics.json \
+	$(BIN)/mu0 finetune --mode trace --policy.trace-tokens waypoints --episodes $(COMPARE)/demos \
+	  --out $(COMPARE)/policy-trace-waypoints $(POLICY_OPTS)
+	$(BIN)/mu0 evaluate policy --preset small --no-mlflow --report reports/compare/policy_metrics.json \
 	  --videos $(COMPARE)/rollout_videos --policies trace=$(COMPARE)/policy-trace/model \
-	  trace-tuned=$(COMPARE)/policy-trace-tuned/model scratch=$(COMPARE)/policy-scratch/model \
+	  trace-tuned=$(COMPARE)/policy-trace-tuned/model trace-waypoints=$(COMPARE)/policy-trace-waypoints/model \
+	  scratch=$(COMPARE)/policy-scratch/model \
 	  action-pretrained=$(COMPARE)/policy-action-pretrained/model
 
 bench: install

@@ -8,6 +8,7 @@ from mu0.config.base import require
 from mu0.config.model import WorldModelConfig
 
 POLICY_MODES = ("trace", "scratch")
+TRACE_TOKENS = ("states", "waypoints", "both")  # how μ_0's forecast reaches the action decoder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +31,12 @@ class ActionExpertConfig:
     pool: int = 2
     # Euler steps of μ_0 run for the features (the recipe's "partial trace guidance": 1 of 4).
     trace_steps: int = 1
+    # How μ_0's forecast reaches the decoder: "states" (the recipe) — the keypoints' future states, pooled, read
+    # by the prefix through the gated cross-attention; "waypoints" — the forecast itself, one context token per
+    # grid keypoint made of its (u, v) and `waypoints` predicted (Δu, Δv, Δdepth) along the horizon, which the
+    # decoder attends to directly, with no gate to open; "both".
+    trace_tokens: str = "states"
+    waypoints: int = 8
     # Decoder width, layers and attention heads.
     width: int = 64
     layers: int = 3
@@ -48,6 +55,9 @@ class ActionExpertConfig:
         require(self.chunk >= 1 and self.action_dim >= 1 and self.proprio_dim >= 1, "chunk",
                 "chunk, action_dim and proprio_dim must be >= 1")
         require(self.flow_steps >= 1 and self.trace_steps >= 1, "flow_steps", "flow and trace steps must be >= 1")
+        require(self.trace_tokens in TRACE_TOKENS, "trace_tokens", f"must be one of {', '.join(TRACE_TOKENS)}")
+        require(1 <= self.waypoints <= self.world.horizon, "waypoints",
+                f"must be within [1, the world model's horizon {self.world.horizon}]")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,10 @@ Trace-conditioned (`use_trace`): μ_0 — backbone and trace expert — is froze
 image and instruction into prefix states; its trace expert is queried history-free on a grid of keypoints
 for one Euler step ("partial trace guidance"), and the keypoints' future states, average-pooled, are the
 trace tokens. The prefix reads them through a gated cross-attention whose gate tanh(g) starts at 0, so
-the policy begins as if μ_0's traces were absent and opens the gate only where they help. With
+the policy begins as if μ_0's traces were absent and opens the gate only where they help
+(`trace_tokens` "states", the recipe). With "waypoints" the forecast itself is the conditioning: each grid
+keypoint's predicted waypoints become a context token the decoder attends to directly (a gate that starts
+closed stayed closed in training: the decoder learned to ignore μ_0); "both" has both paths. With
 `train_backbone` the gated prefix comes from the policy's own trainable copy of μ_0's backbone instead
 (μ_0 itself stays frozen). Without `use_trace` the same decoder sits on a trainable backbone of the same
 shape, randomly initialised (scratch) or action-pretrained.
@@ -65,7 +68,14 @@ class ActionExpert(Checkpointable, nn.Module):
             self.world = Mu0WorldModel(cfg.world)
             self.world.requires_grad_(False)
             self.register_buffer("grid", grid_uv(cfg.grid), persistent=False)
-            self.trace_gate = GatedCrossAttention(cfg.world.backbone.text_hidden, cfg.world.expert.width, cfg.heads)
+            if cfg.trace_tokens != "waypoints":
+                self.trace_gate = GatedCrossAttention(cfg.world.backbone.text_hidden, cfg.world.expert.width,
+                                                      cfg.heads)
+            if cfg.trace_tokens != "states":
+                steps = torch.linspace(0, cfg.world.horizon - 1, cfg.waypoints).round().long()
+                self.register_buffer("waypoint_steps", steps, persistent=False)
+                self.waypoint_in = nn.Sequential(nn.Linear(2 + 3 * cfg.waypoints, cfg.width), nn.GELU(),
+                                                 nn.Linear(cfg.width, cfg.width))
         if not cfg.use_trace or cfg.train_backbone:
             # the policy's own backbone reads the RGB frame only (rollouts give μ_0 no depth either)
             self.backbone = VLMBackbone(dataclasses.replace(cfg.world.backbone, freeze=False, depth_image=False))
@@ -95,22 +105,25 @@ class ActionExpert(Checkpointable, nn.Module):
                 with_trace: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The decoder's context (b,l+1,w), its padding mask (b,l+1) and — with `with_trace` and
         use_trace — μ_0's normalised trace on the grid (b,n,h,3)."""
-        trace = None
+        trace, waypoint_tokens = None, []
         if self.cfg.use_trace:
             with torch.no_grad():
                 world_context = self.world.embed(images, instructions)
                 prefix, mask = world_context.prefix, world_context.mask
                 uv = self.grid.expand(len(images), -1, -1)
                 states, trace = self.world.trace_features(world_context, uv, self.cfg.trace_steps)
-                tokens = self._pool(states)
             if self.cfg.train_backbone:
                 prefix, mask = self.backbone.embed_prefix(images, instructions)
-            prefix = self.trace_gate(prefix, tokens)
+            if self.cfg.trace_tokens != "waypoints":
+                prefix = self.trace_gate(prefix, self._pool(states))
+            if self.cfg.trace_tokens != "states":
+                waypoint_tokens = [self.waypoint_in(torch.cat([uv, trace[:, :, self.waypoint_steps].flatten(2)], -1))]
         else:
             prefix, mask = self.backbone.embed_prefix(images, instructions)
         p = (proprio - self.proprio_mean) / self.proprio_std
-        ctx = torch.cat([self.prefix_proj(prefix), self.proprio_in(p)[:, None]], dim=1)
-        ctx_mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        ctx = torch.cat([self.prefix_proj(prefix), self.proprio_in(p)[:, None], *waypoint_tokens], dim=1)
+        extra = ctx.shape[1] - mask.shape[1]  # the proprio token and any waypoint tokens are never padding
+        ctx_mask = torch.cat([mask, torch.ones_like(mask[:, :1]).expand(-1, extra)], dim=1)
         return ctx, ctx_mask, (trace if with_trace else None)
 
     def _pool(self, states: torch.Tensor) -> torch.Tensor:
@@ -142,7 +155,7 @@ class ActionExpert(Checkpointable, nn.Module):
         err = ((self.velocity(ctx, ctx_mask, x_t, t) - (noise - actions)) ** 2).mean(-1)
         loss = (err * valid).sum() / valid.sum().clamp(min=1)
         info = {"loss": float(loss.detach())}
-        if self.cfg.use_trace:
+        if self.cfg.use_trace and self.cfg.trace_tokens != "waypoints":
             info["trace_gate"] = float(torch.tanh(self.trace_gate.gate).detach()[0])
         return loss, info
 

@@ -111,3 +111,41 @@ def test_a_trainable_backbone_copy_learns_while_mu0_stays_frozen():
     assert any(not torch.equal(v, own[k]) for k, v in policy.backbone.state_dict().items())
     for k, v in policy.world.state_dict().items():
         torch.testing.assert_close(v, world[k])
+
+
+def _forecasting_world(policy: ActionExpert) -> None:
+    """Give the frozen μ_0 a forecast that depends on the image (an untrained head forecasts no motion)."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in policy.world.expert.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+
+
+@pytest.mark.parametrize("tokens", ["waypoints", "both"])
+def test_waypoint_tokens_carry_the_forecast_to_the_decoder_without_a_gate(tokens):
+    torch.manual_seed(0)
+    policy = ActionExpert(dataclasses.replace(CFG, trace_tokens=tokens, waypoints=4)).eval()
+    assert hasattr(policy, "trace_gate") == (tokens == "both")
+    batch = policy_batch()
+    ctx, mask, _ = policy.context(batch["image"], batch["instruction"], batch["proprio"])
+    plain = ActionExpert(CFG).context(batch["image"], batch["instruction"], batch["proprio"])[0]
+    assert ctx.shape[1] == plain.shape[1] + CFG.grid ** 2 and mask[:, -CFG.grid ** 2:].all()
+    _forecasting_world(policy)
+    changed = policy.context(batch["image"], batch["instruction"], batch["proprio"])[0]
+    assert not torch.allclose(changed[:, -CFG.grid ** 2:], ctx[:, -CFG.grid ** 2:])  # μ_0's forecast, read at once
+    assert torch.equal(policy.waypoint_steps, torch.tensor([0, 5, 10, 15]))  # spread over the 16-step horizon
+    if tokens == "waypoints":
+        assert "trace_gate" not in policy.compute_loss(batch)[1]
+
+
+def test_waypoint_tokens_learn_while_mu0_stays_frozen():
+    policy = ActionExpert(dataclasses.replace(CFG, trace_tokens="waypoints", waypoints=4))
+    _forecasting_world(policy)
+    before = [p.clone() for p in policy.waypoint_in.parameters()]
+    opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=1e-3)
+    for _ in range(3):  # adaLN-Zero blocks start as the identity: the context gets gradient from step 2
+        opt.zero_grad()
+        policy.compute_loss(policy_batch())[0].backward()
+        opt.step()
+    assert all(not torch.equal(a, b) for a, b in zip(before, policy.waypoint_in.parameters()))
+    assert all(p.grad is None for p in policy.world.parameters())
