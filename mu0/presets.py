@@ -32,11 +32,7 @@ def _debug() -> Mu0Config:
         extract=TraceExtractConfig(tracker="auto", future_len=32, history_len=8, max_points_per_frame=32,
                                    min_coverage=0.1),
         data=TraceDataConfig(num_points=8, horizon=16, history=4, train_fraction=0.5, val_fraction=0.2),
-        # debug keeps the recipe's expert (no scene encoder, keypoints attending, velocity head): with the scene
-        # encoder the integration test's deliberately bad run (lr 0.05) diverges to NaN instead of finishing worse
-        model=WorldModelConfig(backbone=BackboneConfig(image_size=32),
-                               expert=TraceExpertConfig(width=32, layers=2, scene_encoder=False,
-                                                        isolate_keypoints=False, predicts="velocity"),
+        model=WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
                                horizon=16, history=4),
         train=TrainConfig(steps=30, micro_batch=4, warmup_steps=3, checkpoint_every=10, log_every=5, lr=2e-3),
         policy=ActionExpertConfig(grid=4, width=32, layers=2, chunk=4),
