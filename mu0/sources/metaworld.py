@@ -41,7 +41,8 @@ def resolve_tasks(names: tuple[str, ...] | list[str]) -> list[str]:
         expanded = valid if name == "MT50" else list(BENCHMARKS.get(name, [name]))
         for task in expanded:
             if task not in valid:
-                raise ValueError(f"unknown Meta-World task '{task}'; valid tasks (or MT10, MT50, TRAINABLE): {', '.join(valid)}")
+                raise ValueError(f"unknown Meta-World task '{task}'; valid tasks (or MT10, MT50, TRAINABLE): "
+                                 f"{', '.join(valid)}")
             if task not in tasks:
                 tasks.append(task)
     return tasks

@@ -147,5 +147,5 @@ def test_waypoint_tokens_learn_while_mu0_stays_frozen():
         opt.zero_grad()
         policy.compute_loss(policy_batch())[0].backward()
         opt.step()
-    assert all(not torch.equal(a, b) for a, b in zip(before, policy.waypoint_in.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(before, policy.waypoint_in.parameters(), strict=True))
     assert all(p.grad is None for p in policy.world.parameters())
