@@ -24,7 +24,7 @@ from mu0.evaluation.retrieval import RetrievalBaseline, bank_size_note
 from mu0.evaluation.trace_overlays import write_trace_overlays
 from mu0.evaluation.trace_protocols import HEADLINE, PROTOCOLS, collect, positions, score
 from mu0.evaluation.trace_truth import simulator_truth
-from mu0.evaluation.trained_split import refuse_trained_on, with_trained_holdout
+from mu0.evaluation.trained_split import refuse_trained_on, with_trained_split
 from mu0.models.depth_image import reads_depth_image
 from mu0.models.registry import load_model
 from mu0.traces.build import build_datasets
@@ -104,7 +104,7 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
                              f"from {first.horizon}/{first.history} of the first model; they must match")
     data_cfg = dataclasses.replace(data_cfg, horizon=first.horizon, history=first.history,
                                    min_valid_steps=min(data_cfg.min_valid_steps, first.horizon))
-    data_cfg, split_note = with_trained_holdout(model_dirs, data_cfg)
+    data_cfg, split_note = with_trained_split(model_dirs, data_cfg)
     truth = simulator_truth(Path(traces_dir), raw_dir, truth_dir, split, data_cfg, accepted)
     ref_stats = DeltaStats.load(Path(next(iter(model_dirs.values()))) / STATS_FILE)
     reads_depth = any(reads_depth_image(model.cfg) for model, _, _ in models.values())

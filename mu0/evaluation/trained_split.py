@@ -2,8 +2,8 @@
 
 `mu0 pretrain` records its split in the model folder's `train_config.json` (the data config and the
 episode names per split). Evaluation takes the held-out tasks from there when none are given (without
-them the split is recomputed differently and the held-out task's episodes move into train/val), and
-refuses to score an episode any model trained on.
+them the split is recomputed differently and the held-out task's episodes move into train/val), and the
+training subset of a data-scaling point, and refuses to score an episode any model trained on.
 """
 
 from __future__ import annotations
@@ -26,16 +26,20 @@ def _train_config(folder: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def with_trained_holdout(model_dirs: dict[str, Path], data_cfg: TraceDataConfig) -> tuple[TraceDataConfig, str]:
-    """`data_cfg` with the first model's held-out tasks when it names none itself, and a line saying so."""
-    if data_cfg.holdout_tasks:
+def with_trained_split(model_dirs: dict[str, Path], data_cfg: TraceDataConfig) -> tuple[TraceDataConfig, str]:
+    """`data_cfg` with the first model's held-out tasks and training subset (`max_train_episodes`, so that the
+    retrieval baseline's bank holds what the model trained on) where it sets none itself, and a line saying so."""
+    trained = (_train_config(next(iter(model_dirs.values()))) or {}).get("data", {})
+    taken = {}
+    if not data_cfg.holdout_tasks and trained.get("holdout_tasks"):
+        taken["holdout_tasks"] = tuple(trained["holdout_tasks"])
+    if not data_cfg.max_train_episodes and trained.get("max_train_episodes"):
+        taken["max_train_episodes"] = int(trained["max_train_episodes"])
+    if not taken:
         return data_cfg, ""
-    trained = _train_config(next(iter(model_dirs.values())))
-    held = tuple((trained or {}).get("data", {}).get("holdout_tasks") or ())
-    if not held:
-        return data_cfg, ""
-    return (dataclasses.replace(data_cfg, holdout_tasks=held),
-            f"held-out tasks {', '.join(held)} taken from the model's {TRAIN_CONFIG}")
+    said = [f"held-out tasks {', '.join(taken['holdout_tasks'])}"] if "holdout_tasks" in taken else []
+    said += [f"training subset of {taken['max_train_episodes']} episodes"] if "max_train_episodes" in taken else []
+    return dataclasses.replace(data_cfg, **taken), f"{' and '.join(said)} taken from the model's {TRAIN_CONFIG}"
 
 
 def refuse_trained_on(model_dirs: dict[str, Path], scored: list[str]) -> None:

@@ -34,10 +34,10 @@ def trained(tmp_path_factory):
     return root, folders
 
 
-def _record_split(folder, splits, holdout_tasks=()):
+def _record_split(folder, splits, holdout_tasks=(), max_train_episodes=0):
     path = folder / "train_config.json"
     recorded = json.loads(path.read_text())
-    recorded["data"]["holdout_tasks"] = list(holdout_tasks)
+    recorded["data"].update(holdout_tasks=list(holdout_tasks), max_train_episodes=max_train_episodes)
     recorded["splits"] = splits
     path.write_text(json.dumps(recorded))
 
@@ -186,10 +186,12 @@ def test_the_models_split_is_kept_and_its_training_episodes_are_never_scored(tra
     meta = json.loads(meta_path.read_text())
     meta_path.write_text(json.dumps({**meta, "task": "slide-box-held"}))
     try:
-        _record_split(model, {"train": [], "val": [], "test": []}, holdout_tasks=("slide-box-held",))
+        _record_split(model, {"train": [], "val": [], "test": []}, holdout_tasks=("slide-box-held",),
+                      max_train_episodes=1)
         report = evaluate_traces({"mu0": model}, root / "traces", cfg, samples=1, horizons=(8,))
     finally:
         meta_path.write_text(json.dumps(meta))
     assert report["holdout_tasks"] == ["slide-box-held"] and "train_config.json" in report["split_note"]
+    assert "training subset of 1 episodes" in report["split_note"]  # the retrieval bank: what the model saw
     assert report["protocols"]["dense"]["heldout_tasks"]["episodes"] == 1
     assert "Split: held-out tasks slide-box-held" in markdown_table(report)
