@@ -158,6 +158,8 @@ def test_a_depth_reading_model_measures_its_depth_range_on_the_train_split_and_e
     frames = [f for e in train for f in np.load(traces / e / "depth.npy").astype(np.float32)]
     low, high = log_depth_range(frames)  # every frame here; the run reads 8 per episode of these short ones
     assert saved[0] < saved[1] and abs(saved[0] - low) < 0.05 and abs(saved[1] - high) < 0.05
+    config = result.model_dir / "train_config.json"  # all 4 episodes are trained on: forget the split to score
+    config.write_text(json.dumps({**json.loads(config.read_text()), "splits": None}))  # the mechanics on them
     report = evaluate_traces({"mu0": result.model_dir}, traces, DATA, split="train", samples=1, horizons=(8,),
                              protocols=("dense",))
     assert report["depth_image"] == "shown to the models that read it"
