@@ -22,6 +22,7 @@ import torch
 from mu0.config import RolloutConfig
 from mu0.evaluation.rollout_video import draw_frame, save_gif, traces_to_px
 from mu0.models.action_expert import ActionExpert
+from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +55,8 @@ class PolicyRunner:
         self.folder = Path(folder)
         self.policy = ActionExpert.from_pretrained(self.folder).eval()
         self.cfg = self.policy.cfg
-        record = json.loads((self.folder / "train_config.json").read_text()) if \
-            (self.folder / "train_config.json").exists() else {}
+        record = json.loads((self.folder / TRAIN_CONFIG_FILE).read_text()) if \
+            (self.folder / TRAIN_CONFIG_FILE).exists() else {}
         self.camera = record.get("policy_data", {}).get("camera", "front")
         self.train_seeds = {int(s) for task in record.get("demos", {}).values() for s in task["seeds"] if s is not None}
         self.tasks = sorted(record.get("demos", {}))

@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from mu0.models.checkpoint import TRAIN_CONFIG_FILE
+
 METRICS = ("ade_uv", "ade_uv_ci95", "ade_xyz", "fde_uv", "minade_uv")
 METHODS = ("mu0", "retrieval", "static", "constant_velocity")  # retrieval: its bank grows with the subset too
 HORIZONS = ("16", "32")
@@ -20,7 +22,7 @@ HORIZONS = ("16", "32")
 
 def _episodes(report_path: Path, report: dict) -> int:
     """What the run really trained on (a limit of 0, or above the train split, means all of it)."""
-    config = Path(report["models"]["mu0"]) / "train_config.json"
+    config = Path(report["models"]["mu0"]) / TRAIN_CONFIG_FILE
     return len(json.loads(config.read_text())["splits"]["train"])
 
 

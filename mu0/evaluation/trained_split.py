@@ -13,8 +13,7 @@ import json
 from pathlib import Path
 
 from mu0.config import TraceDataConfig
-
-TRAIN_CONFIG = "train_config.json"
+from mu0.models.checkpoint import TRAIN_CONFIG_FILE as TRAIN_CONFIG
 
 
 class TrainedOnTestError(ValueError):

@@ -15,6 +15,8 @@ from pathlib import Path
 from mu0.config import ConfigError, diff_fields, from_dict, to_dict
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+# How a model folder's model was trained (data, split, optimiser), written by pretrain and finetune.
+TRAIN_CONFIG_FILE = "train_config.json"
 PICKLE_NAMES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "model.ckpt")
 
 

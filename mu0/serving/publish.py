@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mu0.mlops import registry
 from mu0.mlops.lineage import lineage_tags
+from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 from mu0.serving.log_model import log_policy_model, log_trace_model
 
 WORLD_MODEL = "mu0-world-model"
@@ -54,7 +55,7 @@ def publish_world_model(model_dir: Path, report_path: Path, validation_path: Pat
     report = json.loads(Path(report_path).read_text())
     validation = json.loads(validation_path.read_text()) if validation_path and validation_path.exists() else None
     config = {"model": json.loads((Path(model_dir) / "config.json").read_text())}
-    train_cfg = Path(model_dir) / "train_config.json"
+    train_cfg = Path(model_dir) / TRAIN_CONFIG_FILE
     if train_cfg.exists():
         config["train"] = json.loads(train_cfg.read_text())
     score, champion, metric = gate_scores(report)
@@ -107,7 +108,7 @@ def publish_policy(model_dir: Path, report_path: Path, validation_path: Path | N
     report = json.loads(Path(report_path).read_text())
     validation = json.loads(validation_path.read_text()) if validation_path and validation_path.exists() else None
     config = {"policy": json.loads((Path(model_dir) / "config.json").read_text()),
-              "train": json.loads((Path(model_dir) / "train_config.json").read_text())}
+              "train": json.loads((Path(model_dir) / TRAIN_CONFIG_FILE).read_text())}
     score, champion = policy_gate_scores(report, name)
     entry = report["policies"][name]
     tags = lineage_tags(config, validation, parent_run_id, repo)

@@ -23,6 +23,7 @@ import torch
 from mu0.config import ActionExpertConfig, PolicyDataConfig, TrainConfig, to_dict
 from mu0.episodes.atomic import write_json_atomic
 from mu0.models.action_expert import ActionExpert
+from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 from mu0.models.world_model import Mu0WorldModel
 from mu0.training.action_data import ActionChunkDataset, demo_summary, select_demos
 from mu0.training.engine import make_engine
@@ -74,7 +75,7 @@ def _save(policy: ActionExpert, folder: Path, world_model: Path | None, record: 
     policy.save_pretrained(staging)
     if world_model is not None and (Path(world_model) / STATS).exists():
         shutil.copy2(Path(world_model) / STATS, staging / STATS)  # turns μ_0's normalised traces into pixels
-    write_json_atomic(staging / "train_config.json", record)
+    write_json_atomic(staging / TRAIN_CONFIG_FILE, record)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return folder

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from mu0.config import TraceDataConfig, TrainConfig, to_dict
+from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 from mu0.models.depth_image import reads_depth_image
 from mu0.models.registry import build_model, load_model
 from mu0.traces.build import build_datasets, trace_sources
@@ -86,7 +87,7 @@ def _save_model(model, folder: Path, stats, train_config: dict) -> Path:
     """The model folder: config.json + model.safetensors, the normalisation statistics, how it was trained."""
     model_dir = model.save_pretrained(folder)
     (model_dir / STATS).write_text(stats.to_json() + "\n")
-    (model_dir / "train_config.json").write_text(json.dumps(train_config, indent=2) + "\n")
+    (model_dir / TRAIN_CONFIG_FILE).write_text(json.dumps(train_config, indent=2) + "\n")
     return model_dir
 
 
