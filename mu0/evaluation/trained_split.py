@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from mu0.config import TraceDataConfig
-from mu0.models.checkpoint import TRAIN_CONFIG_FILE as TRAIN_CONFIG
+from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 
 
 class TrainedOnTestError(ValueError):
@@ -21,7 +21,7 @@ class TrainedOnTestError(ValueError):
 
 
 def _train_config(folder: Path) -> dict | None:
-    path = Path(folder) / TRAIN_CONFIG
+    path = Path(folder) / TRAIN_CONFIG_FILE
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -38,7 +38,7 @@ def with_trained_split(model_dirs: dict[str, Path], data_cfg: TraceDataConfig) -
         return data_cfg, ""
     said = [f"held-out tasks {', '.join(taken['holdout_tasks'])}"] if "holdout_tasks" in taken else []
     said += [f"training subset of {taken['max_train_episodes']} episodes"] if "max_train_episodes" in taken else []
-    return dataclasses.replace(data_cfg, **taken), f"{' and '.join(said)} taken from the model's {TRAIN_CONFIG}"
+    return dataclasses.replace(data_cfg, **taken), f"{' and '.join(said)} taken from the model's {TRAIN_CONFIG_FILE}"
 
 
 def refuse_trained_on(model_dirs: dict[str, Path], scored: list[str]) -> None:
@@ -51,6 +51,6 @@ def refuse_trained_on(model_dirs: dict[str, Path], scored: list[str]) -> None:
         if leaked:
             shown = ", ".join(leaked[:5]) + (f" and {len(leaked) - 5} more" if len(leaked) > 5 else "")
             raise TrainedOnTestError(
-                f"{Path(folder) / TRAIN_CONFIG}: {name} was trained on {len(leaked)} of the {len(scored_set)} "
+                f"{Path(folder) / TRAIN_CONFIG_FILE}: {name} was trained on {len(leaked)} of the {len(scored_set)} "
                 f"episodes to be scored ({shown}); evaluate on the split it was trained with (the same held-out "
                 "tasks, split seed and split fractions)")

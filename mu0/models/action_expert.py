@@ -103,8 +103,9 @@ class ActionExpert(Checkpointable, nn.Module):
 
     def context(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
                 with_trace: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """The decoder's context (b,l+1,w), its padding mask (b,l+1) and — with `with_trace` and
-        use_trace — μ_0's normalised trace on the grid (b,n,h,3)."""
+        """The decoder's context (b,l+1(+n),w) — prefix, proprio token and, with waypoint tokens, one per grid
+        keypoint — its padding mask, and — with `with_trace` and use_trace — μ_0's normalised trace on the
+        grid (b,n,h,3)."""
         trace, waypoint_tokens = None, []
         if self.cfg.use_trace:
             with torch.no_grad():
