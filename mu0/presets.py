@@ -34,7 +34,8 @@ def _debug() -> Mu0Config:
         data=TraceDataConfig(num_points=8, horizon=16, history=4, train_fraction=0.5, val_fraction=0.2),
         model=WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
                                horizon=16, history=4),
-        train=TrainConfig(steps=30, micro_batch=4, warmup_steps=3, checkpoint_every=10, log_every=5, lr=2e-3),
+        train=TrainConfig(steps=30, micro_batch=4, warmup_steps=3, checkpoint_every=10, log_every=5, lr=2e-3,
+                          val_every=10, val_samples=16),
         policy=ActionExpertConfig(grid=4, width=32, layers=2, chunk=4),
         policy_data=PolicyDataConfig(demos_per_task=2, successful_only=False),  # 24 steps: experts rarely finish
         finetune=TrainConfig(steps=20, micro_batch=8, warmup_steps=2, log_every=5, lr=1e-3),
@@ -48,7 +49,8 @@ def _tiny() -> Mu0Config:
         metaworld=MetaWorldSourceConfig(episodes_per_task=2, size=128, max_steps=150, workers=2),
         extract=TraceExtractConfig(tracker="auto", workers=2),
         # 1500 steps put μ_0 ahead of "static" on the demo's data (not yet of constant velocity: README)
-        train=TrainConfig(steps=1500, micro_batch=8, warmup_steps=100, checkpoint_every=500, log_every=50, lr=1e-3),
+        train=TrainConfig(steps=1500, micro_batch=8, warmup_steps=100, checkpoint_every=500, log_every=50, lr=1e-3,
+                          val_every=500),
         finetune=TrainConfig(steps=200, micro_batch=16, warmup_steps=20, log_every=20, lr=5e-4),
         rollout=RolloutConfig(episodes_per_task=3, max_steps=150, workers=2),
     )
@@ -63,7 +65,7 @@ def _small() -> Mu0Config:
                                                        vision_layers=4, image_size=128, patch_size=16),
                                expert=TraceExpertConfig(width=128, layers=6)),
         train=TrainConfig(steps=3000, micro_batch=16, warmup_steps=100, checkpoint_every=500, log_every=50,
-                          lr=3e-4, num_workers=2),
+                          val_every=500, lr=3e-4, num_workers=2),
         policy=ActionExpertConfig(grid=8, pool=2, width=128, layers=4, chunk=8),
         finetune=TrainConfig(steps=2000, micro_batch=16, warmup_steps=100, log_every=50, lr=3e-4),
         rollout=RolloutConfig(episodes_per_task=10, max_steps=200, workers=2),

@@ -71,4 +71,7 @@ def run(args: list[str]) -> int:
     console.print(f"pretrain: {result.steps} steps (resumed from {result.resumed_from}), final loss "
                   f"{result.losses[-1] if result.losses else float('nan'):.4f}, val loss {result.val_loss:.4f}, "
                   f"{result.samples_per_s:.0f} samples/s → {result.model_dir}")
+    if result.val_curve:
+        console.print("val uv ADE (moving keypoints, point estimate) by step: " + ", ".join(
+            f"{step}: {point.get('val_ade_uv', float('nan')):.4f}" for step, point in sorted(result.val_curve.items())))
     return 0

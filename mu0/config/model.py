@@ -89,6 +89,9 @@ class TraceExpertConfig:
     # Training only: each scene image moves by a random offset within ±scene_shift pixels (at scene_size),
     # against memorising exact pixels.
     scene_shift: int = 0
+    # Also add to each keypoint's tokens the scene encoder's stride-4 feature map read at its (u, v): what the
+    # image shows at the point (gripper, handle, table), from features that do learn at this scale.
+    scene_point_features: bool = False
     # Keypoints do not attend to one another: each keypoint's two tokens read themselves and the prefix only.
     # The recipe's keypoints attend to each other; here the set of a frame's query points is a fingerprint of
     # the training episode, and the expert memorised futures through it (val loss 0.27 against train 0.08);
@@ -212,6 +215,10 @@ class TrainConfig:
     checkpoint_every: int = 50
     # Log metrics every this many steps.
     log_every: int = 10
+    # Pretraining: score the val split (loss, and uv ADE of the point estimate on moving keypoints, over up
+    # to `val_samples` query frames) every this many steps, and at the end (0: at the end only).
+    val_every: int = 0
+    val_samples: int = 256
     # Stop after this many minutes of training (0: no limit), with a checkpoint and the model saved; the
     # learning-rate schedule stays the one of `steps`. A wall-clock budget for comparing models.
     max_minutes: float = 0.0
@@ -222,5 +229,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         require(self.steps >= 1 and self.micro_batch >= 1, "steps", "steps and micro_batch must be >= 1")
         require(self.grad_accumulation >= 1, "grad_accumulation", "must be >= 1")
+        require(self.val_every >= 0 and self.val_samples >= 1, "val_every", "val_every >= 0, val_samples >= 1")
         require(self.zero_stage in (0, 1, 2, 3), "zero_stage", "must be 0, 1, 2 or 3")
         require(0 < self.min_lr <= self.lr, "min_lr", "must be > 0 and <= lr")

@@ -11,14 +11,24 @@ but keeps the layout: the last feature map is flattened, not pooled, so each key
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
+class Scene(NamedTuple):
+    """One image's encoding: the whole-scene vector every token adds and every block's condition reads, and
+    the stride-4 feature map a keypoint reads at its own (u, v) (`TraceExpertConfig.scene_point_features`)."""
+
+    vector: torch.Tensor  # (b,width)
+    grid: torch.Tensor  # (b,c,size/4,size/4)
+
+
 class SceneEncoder(nn.Module):
-    """uint8 RGB images (b,3,h,w) → (b,width): resized to `size`, four 3×3 stride-2 convolutions, the
-    (size/16)² feature map flattened and projected."""
+    """uint8 RGB images (b,3,h,w) → Scene: resized to `size`, four 3×3 stride-2 convolutions; the last
+    (size/16)² feature map flattened and projected is the vector, the second one (size/4)² the grid."""
 
     def __init__(self, width: int, size: int = 64, channels: tuple[int, ...] = (32, 64, 64, 64),
                  shift: int = 0) -> None:
@@ -33,12 +43,14 @@ class SceneEncoder(nn.Module):
         self.convs = nn.Sequential(*layers)
         cells = (size // 2 ** len(channels)) ** 2
         self.project = nn.Linear(previous * cells, width)
+        self.grid_channels = channels[1]
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor) -> Scene:
         x = F.interpolate(images.float() / 127.5 - 1.0, size=(self.size, self.size), mode="area")
         if self.training and self.shift:
             x = random_shift(x, self.shift)
-        return self.project(self.convs(x).flatten(1))
+        grid = self.convs[:4](x)  # two conv + GELU pairs: stride 4
+        return Scene(self.project(self.convs[4:](grid).flatten(1)), grid)
 
 
 def random_shift(x: torch.Tensor, pixels: int) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from mu0.config import TraceExpertConfig
-from mu0.models.scene_encoder import SceneEncoder
+from mu0.models.scene_encoder import Scene, SceneEncoder
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -104,6 +104,8 @@ class TraceExpert(nn.Module):
         self.uv = FourierUV(cfg.fourier_freqs, w)
         self.point_features = KeypointFeatures(patch_width, w) if cfg.keypoint_features else None
         self.scene = SceneEncoder(w, cfg.scene_size, shift=cfg.scene_shift) if cfg.scene_encoder else None
+        self.scene_points = (KeypointFeatures(self.scene.grid_channels, w)
+                             if cfg.scene_encoder and cfg.scene_point_features else None)
         self.prefix_proj = nn.Linear(prefix_width, w)
         self.time_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
         self.blocks = nn.ModuleList(ExpertBlock(w, cfg.heads) for _ in range(cfg.layers))
@@ -116,7 +118,7 @@ class TraceExpert(nn.Module):
         nn.init.zeros_(self.done_out.weight)
         nn.init.constant_(self.done_out.bias, 3.0)  # an untrained head says "still valid"
 
-    def _tokens(self, uv, history, history_valid, x_t, patches, scene):
+    def _tokens(self, uv, history, history_valid, x_t, patches, scene: Scene | None):
         b, n = uv.shape[:2]
         hist = torch.cat([history * history_valid[..., None], history_valid[..., None].float()], dim=-1)
         h_tok = self.history_in(hist.flatten(2)) + self.segment.weight[0]
@@ -129,13 +131,15 @@ class TraceExpert(nn.Module):
         if self.scene is not None:
             if scene is None:
                 raise ValueError("this trace expert reads the scene: pass its encoding (TraceExpert.scene(images))")
-            where = where + scene[:, None]
+            where = where + scene.vector[:, None]
+            if self.scene_points is not None:
+                where = where + self.scene_points(scene.grid, uv)
         return torch.stack([h_tok + where, f_tok + where], dim=2).reshape(b, 2 * n, -1)
 
     def forward(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None, scene=None):
         """Control-point velocity (b,n,k,3) and done logits (b,n,horizon); `patches` (b,d_v,g,g) is the
-        backbone's patch grid, needed with keypoint features; `scene` (b,w) the scene encoding, needed with
-        the scene encoder."""
+        backbone's patch grid, needed with keypoint features; `scene` the scene encoding (scene_encoder.Scene),
+        needed with the scene encoder."""
         future = self.out_norm(self.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t,
                                                   patches, scene))
         return self.velocity_out(future).reshape(*uv.shape[:2], self.cfg.num_ctrl, 3), self.done_out(future)
@@ -148,7 +152,7 @@ class TraceExpert(nn.Module):
         x = self._tokens(uv, history, history_valid, x_t, patches, scene)
         cond = self.time_mlp(timestep_embedding(t, x.shape[-1]))
         if scene is not None:  # the scene also modulates every block, as a class label does in DiT
-            cond = cond + scene
+            cond = cond + scene.vector
         is_future = torch.arange(2 * n, device=x.device) % 2 == 1
         self_mask = ~is_future[:, None] & is_future[None, :]  # history tokens do not look at futures
         token_pad = ~point_mask.repeat_interleave(2, dim=1)

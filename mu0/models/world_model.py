@@ -23,6 +23,7 @@ from mu0.models.bspline import BSplineTrace
 from mu0.models.checkpoint import Checkpointable
 from mu0.models.depth_image import colorize_depth, has_depth
 from mu0.models.loss_mask import trainable
+from mu0.models.scene_encoder import Scene
 from mu0.models.trace_expert import TraceExpert
 
 
@@ -42,7 +43,7 @@ class WorldContext(NamedTuple):
     prefix: torch.Tensor  # (b,l,d) backbone hidden states
     mask: torch.Tensor  # (b,l) which prefix tokens are read
     patches: torch.Tensor | None  # (b,d_v,g,g) vision patch grid for keypoint features, or None
-    scene: torch.Tensor | None = None  # (b,w) the expert's scene encoding, or None without a scene encoder
+    scene: Scene | None = None  # the expert's scene encoding, or None without a scene encoder
 
 
 class Mu0WorldModel(Checkpointable, nn.Module):
@@ -65,7 +66,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
               ) -> WorldContext:
         """What the expert reads of the image, the instruction and (with `depth_image`) the depth (b,1,h,w)
         metres: prefix (b,l,d), its mask (b,l), the patch grid (b,d_v,g,g) where the expert samples
-        keypoint features and the expert's scene encoding (b,w) (each None without it). In training, depth
+        keypoint features and the expert's scene encoding (each None without it). In training, depth
         is noised and hidden at random."""
         depth_images = shown = None
         if self.cfg.backbone.depth_image and depth is not None:

@@ -31,6 +31,7 @@ from mu0.traces.protocol import protocol_of
 from mu0.training.depth_range import with_depth_range
 from mu0.training.engine import make_engine
 from mu0.training.tracker import NullTracker, Tracker
+from mu0.training.val_curve import evenly_spread, moving_ade_uv
 
 log = logging.getLogger(__name__)
 CHECKPOINTS, MODEL, STATS = "checkpoints", "model", "delta_stats.json"
@@ -48,6 +49,7 @@ class PretrainResult:
     val_loss: float
     samples_per_s: float
     resumed_from: int
+    val_curve: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)  # step → val_loss, val_ade_uv
 
 
 def _micro_batches(n: int, micro: int, seed: int, start: int) -> Iterator[list[int]]:
@@ -134,7 +136,8 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
                         "train": to_dict(train_cfg), "splits": {k: len(v) for k, v in splits.items()}})
     accum = train_cfg.grad_accumulation
     batches = micro_batch_loader(datasets["train"], train_cfg, start * accum)
-    losses, samples, t0 = [], 0, time.perf_counter()
+    losses, samples, t0, curve = [], 0, time.perf_counter(), {}
+    val_subset = evenly_spread(datasets["val"], train_cfg.val_samples)
     last = min(train_cfg.steps, stop_after) if stop_after else train_cfg.steps
     for step in range(start, last):
         step_losses = []
@@ -163,8 +166,11 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
             tracker.log_metrics(metrics, step + 1)
         if train_cfg.checkpoint_every and (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == last:
             engine.save_checkpoint(str(out_dir / CHECKPOINTS), tag=f"step{step + 1}", client_state={"step": step + 1})
+        if train_cfg.val_every and (step + 1) % train_cfg.val_every == 0 and step + 1 != last:
+            curve[step + 1] = _validate(engine.module, val_subset, stats, train_cfg.seed, tracker, step + 1)
         if out_of_time:
             break
+    curve[last] = _validate(engine.module, val_subset, stats, train_cfg.seed, tracker, last)
     val = evaluate_loss(engine.module, datasets["val"], seed=train_cfg.seed)
     tracker.log_metrics({"val_loss": val}, last)
     train_paths = datasets["train"].paths
@@ -173,4 +179,15 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
         "trace_sources": trace_sources(train_paths)})
     protocol_of(train_paths, data_cfg).save(model_dir)
     tracker.log_artifact(model_dir)
-    return PretrainResult(model_dir, last, losses, val, samples / max(time.perf_counter() - t0, 1e-9), start)
+    return PretrainResult(model_dir, last, losses, val, samples / max(time.perf_counter() - t0, 1e-9), start, curve)
+
+
+def _validate(model, val_subset, stats, seed: int, tracker: Tracker, step: int) -> dict[str, float]:
+    """One point of the validation curve, logged at `step` (the full val split's loss follows at the end)."""
+    if len(val_subset) == 0:
+        return {}
+    point = {"val_subset_loss": evaluate_loss(model, val_subset, seed=seed),
+             "val_ade_uv": moving_ade_uv(model, val_subset, stats)}
+    tracker.log_metrics(point, step)
+    log.info("step %d: val loss %.4f, val uv ADE (moving, point estimate) %.4f", step, *point.values())
+    return point

@@ -164,3 +164,37 @@ def test_a_depth_reading_model_measures_its_depth_range_on_the_train_split_and_e
                              protocols=("dense",))
     assert report["depth_image"] == "shown to the models that read it"
     assert np.isfinite(report["protocols"]["dense"]["methods"]["mu0"]["8"]["ade_uv"])
+
+
+@pytest.mark.slow
+def test_the_validation_curve_is_logged_at_intervals_and_leaves_training_as_it_was(tmp_path):
+    traces = box_trace_dataset(tmp_path / "traces", 6)  # 6 episodes: one of them in val
+    tracker = RecordingTracker()
+    curved = pretrain(traces, tmp_path / "curve", DATA, MODEL, dataclasses.replace(TRAIN, val_every=4, val_samples=8),
+                      tracker=tracker)
+    plain = pretrain(traces, tmp_path / "plain", DATA, MODEL, TRAIN)
+    assert sorted(curved.val_curve) == [4, 8]
+    assert all(np.isfinite(point["val_ade_uv"]) and point["val_ade_uv"] > 0 for point in curved.val_curve.values())
+    assert {step for step, m in tracker.metrics if "val_ade_uv" in m} == {4, 8}
+    np.testing.assert_allclose(curved.losses, plain.losses, rtol=1e-5)  # scoring draws no training randomness
+
+
+def test_the_validation_ade_is_the_uv_distance_on_moving_keypoints_only():
+    import torch
+
+    from mu0.traces.normalize import DeltaStats
+    from mu0.training.val_curve import moving_ade_uv
+
+    future = torch.zeros(2, 8, 3)
+    sample = {"future": future, "future_valid": torch.ones(2, 8, dtype=torch.bool),
+              "is_moving": torch.tensor([True, False]), "point_mask": torch.ones(2, dtype=torch.bool)}
+
+    class OffByOneUnitInU(torch.nn.Module):
+        def predict_point(self, batch):
+            moving = batch["is_moving"][..., None, None]
+            return batch["future"] + torch.tensor([1.0, 0.0, 0.0]) * moving + 5.0 * ~moving  # still points: far off
+
+    stats = DeltaStats(scale=(0.02, 0.5, 1.0), percentile=95.0, horizon=8, samples=1)
+    assert moving_ade_uv(OffByOneUnitInU(), [sample, sample], stats) == pytest.approx(0.02)
+    still = dict(sample, is_moving=torch.tensor([False, False]))
+    assert np.isnan(moving_ade_uv(OffByOneUnitInU(), [still], stats))
