@@ -90,8 +90,9 @@ class TraceExpertConfig:
     # against memorising exact pixels.
     scene_shift: int = 0
     # Also add to each keypoint's tokens the scene encoder's stride-4 feature map read at its (u, v): what the
-    # image shows at the point (gripper, handle, table), from features that do learn at this scale.
-    scene_point_features: bool = False
+    # image shows at the point (gripper, handle, table), from features that do learn at this scale. Measured
+    # at tiny, val, two seeds (README, μ_0): recipe 0.0978 against 0.1086 without, dense level (0.0609 / 0.0601).
+    scene_point_features: bool = True
     # Keypoints do not attend to one another: each keypoint's two tokens read themselves and the prefix only.
     # The recipe's keypoints attend to each other; here the set of a frame's query points is a fingerprint of
     # the training episode, and the expert memorised futures through it (val loss 0.27 against train 0.08);
