@@ -7,7 +7,12 @@ a nightly-growing dataset's test set stable. Held-out tasks go to test whole.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+
+
+class UnknownHoldoutTaskError(ValueError):
+    """A held-out task names no episode: nothing would be held out, silently."""
 
 
 def _unit(key: str, seed: int) -> float:
@@ -16,7 +21,16 @@ def _unit(key: str, seed: int) -> float:
 
 def split_episodes(episodes: dict[str, dict], train: float, val: float, seed: int = 0,
                    holdout_tasks: tuple[str, ...] = ()) -> dict[str, list[str]]:
-    """`episodes` maps id → meta (uses "rollout_id" and "task" when present)."""
+    """`episodes` maps id → meta (uses "rollout_id" and "task" when present). Every held-out task must name
+    the task of at least one episode (UnknownHoldoutTaskError otherwise, with the closest names)."""
+    present = {str(meta.get("task")) for meta in episodes.values() if meta.get("task")}
+    unknown = [t for t in holdout_tasks if t not in present]
+    if unknown and episodes:
+        hints = {t: difflib.get_close_matches(t, present, n=1, cutoff=0.5) for t in unknown}
+        raise UnknownHoldoutTaskError(
+            "held-out task(s) with no episode, so nothing would be held out: " + ", ".join(
+                f"'{t}'" + (f" (did you mean '{hints[t][0]}'?)" if hints[t] else "") for t in unknown)
+            + f"; tasks present: {', '.join(sorted(present)) or 'none'}")
     out: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     for eid, meta in sorted(episodes.items()):
         if meta.get("task") in holdout_tasks:

@@ -10,7 +10,7 @@ from mu0.config import TraceDataConfig
 from mu0.traces.build import build_datasets
 from mu0.traces.dataset import DEFAULT_INSTRUCTION, pick_instruction
 from mu0.traces.normalize import compute_delta_stats, to_unit_uv, unit_deltas
-from mu0.traces.split import split_episodes
+from mu0.traces.split import UnknownHoldoutTaskError, split_episodes
 from tests.trace_extract.synthetic import box_trace_dataset
 
 CFG = TraceDataConfig(num_points=16, horizon=8, history=4, train_fraction=0.6, val_fraction=0.2)
@@ -35,6 +35,8 @@ def test_split_is_deterministic_stable_and_keeps_rollouts_together():
     held = split_episodes(eps, 0.8, 0.1, seed=1, holdout_tasks=("b",))
     assert not any(eps[e]["task"] == "b" for e in held["train"] + held["val"])
     assert all(e in held["test"] for e in eps if eps[e]["task"] == "b")
+    with pytest.raises(UnknownHoldoutTaskError, match=r"'window-close' \(did you mean 'window-close-v3'\?\)"):
+        split_episodes(dict(eps, w={"task": "window-close-v3"}), 0.8, 0.1, holdout_tasks=("b", "window-close"))
 
 
 def test_unit_coordinates_and_delta_statistics():
