@@ -40,6 +40,17 @@ def test_a_random_shift_is_a_window_of_the_edge_padded_image_and_only_in_trainin
     assert not torch.equal(encoder.train()(images).vector, encoder.train()(images).vector)
 
 
+def _fit(model, batch, steps: int) -> None:
+    """Adam on one fixed batch for `steps` steps, then eval mode."""
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        loss, _ = model.compute_loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
 def _scenes_that_decide_the_motion():
     """Two scenes, one bright on the left and one on the right; the same keypoints, instruction and (no) history.
     In the first every keypoint moves right, in the second left."""
@@ -60,13 +71,7 @@ def test_the_scene_encoding_carries_what_the_image_says_about_the_motion():
     torch.manual_seed(0)
     model = Mu0WorldModel(CFG)
     batch = _scenes_that_decide_the_motion()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(150):
-        loss, _ = model.compute_loss(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    _fit(model, batch, 150)
     end_u = model.predict_point(batch)[:, :, -1, 0]  # where each keypoint ends, horizontally
     assert (end_u[0] > 0.5).all() and (end_u[1] < -0.5).all(), end_u
 
@@ -115,12 +120,6 @@ def test_scene_point_features_tell_two_keypoints_apart_by_what_lies_under_them()
              "history_valid": torch.zeros(4, 2, 4, dtype=torch.bool), "point_mask": torch.ones(4, 2, dtype=torch.bool),
              "future": future, "future_valid": torch.ones(4, 2, 16, dtype=torch.bool),
              "z_valid": torch.ones(4, dtype=torch.bool)}
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(200):
-        loss, _ = model.compute_loss(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    _fit(model, batch, 200)
     end_v = model.predict_point(batch)[:, :, -1, 1]
     assert (end_v[:, 0] > 0.6).all() and (end_v[:, 1].abs() < 0.3).all(), end_v
