@@ -49,7 +49,7 @@ class PretrainResult:
     val_loss: float
     samples_per_s: float
     resumed_from: int
-    val_curve: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)  # step → val_loss, val_ade_uv
+    val_curve: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)  # step → its val_* metrics
 
 
 def _micro_batches(n: int, micro: int, seed: int, start: int) -> Iterator[list[int]]:
