@@ -60,11 +60,13 @@ def protocol_of(paths: list[Path], cfg: TraceDataConfig) -> TraceProtocol:
     return TraceProtocol(interval, top, cfg.horizon, cfg.history)
 
 
-def check_protocol(model_folder: Path, data: TraceProtocol) -> None:
-    """Refuse a model whose recorded protocol differs from the data's (fields unknown on either side are
-    not compared); a model folder from before protocols were recorded is checked on horizon/history only."""
+def check_protocol(model_folder: Path, data: TraceProtocol | None,
+                   other: str = "the evaluation data's (trained != evaluated)") -> None:
+    """Refuse a model whose recorded protocol differs from `other`'s, here the data's (fields unknown on either
+    side are not compared); a model folder from before protocols were recorded is not checked, nor is an
+    unknown `data` protocol."""
     trained = TraceProtocol.load(model_folder)
-    if trained is None:
+    if trained is None or data is None:
         return
     blank = {f.name: None for f in dataclasses.fields(TraceProtocol) if f.name.startswith("retarget")}
     if None in (trained.retarget_interval, data.retarget_interval):
@@ -72,4 +74,4 @@ def check_protocol(model_folder: Path, data: TraceProtocol) -> None:
     differ = diff_fields(trained, data)
     if differ:
         raise ProtocolMismatchError(f"{Path(model_folder) / PROTOCOL_FILE}: the model was trained with another trace "
-                                    "protocol than the evaluation data's (trained != evaluated): " + "; ".join(differ))
+                                    f"protocol than {other}: " + "; ".join(differ))

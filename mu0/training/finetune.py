@@ -25,6 +25,7 @@ from mu0.episodes.atomic import write_json_atomic
 from mu0.models.action_expert import ActionExpert
 from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 from mu0.models.world_model import Mu0WorldModel
+from mu0.traces.protocol import PROTOCOL_FILE, TraceProtocol, check_protocol
 from mu0.training.action_data import ActionChunkDataset, demo_summary, select_demos
 from mu0.training.engine import make_engine
 from mu0.training.pretrain import STATS, TrainingDivergedError, micro_batch_loader, seed_step
@@ -60,6 +61,9 @@ def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: P
         if policy.cfg.use_trace != cfg.use_trace:
             raise ValueError(f"{init_from}: a policy with use_trace={policy.cfg.use_trace}, asked for "
                              f"use_trace={cfg.use_trace}")
+        if cfg.use_trace and world_model is not None:  # the policy learnt to read traces of its own μ_0's protocol
+            check_protocol(init_from, TraceProtocol.load(world_model),
+                           f"the μ_0 in {world_model} (the policy's μ_0 != the given μ_0)")
         return policy
     policy = ActionExpert(cfg)
     if world is not None and cfg.use_trace:
@@ -73,8 +77,10 @@ def _save(policy: ActionExpert, folder: Path, world_model: Path | None, record: 
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     policy.save_pretrained(staging)
-    if world_model is not None and (Path(world_model) / STATS).exists():
-        shutil.copy2(Path(world_model) / STATS, staging / STATS)  # turns μ_0's normalised traces into pixels
+    # μ_0's statistics turn its normalised traces into pixels; its protocol says what those traces mean
+    for name in (STATS, PROTOCOL_FILE) if policy.cfg.use_trace else (STATS,):
+        if world_model is not None and (Path(world_model) / name).exists():
+            shutil.copy2(Path(world_model) / name, staging / name)
     write_json_atomic(staging / TRAIN_CONFIG_FILE, record)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)

@@ -59,6 +59,22 @@ def test_an_environment_that_raises_mid_rollout_is_a_recorded_failure(policy_dir
     assert fine.error is None and fine.length == 10 and fine.plans == 5
 
 
+def test_a_mu0_call_that_fails_mid_rollout_is_a_recorded_failure(policy_dir, monkeypatch):
+    runner = PolicyRunner(policy_dir)
+    calls = []
+
+    def failing_trace_features(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("μ_0 forward failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner.policy.world, "trace_features", failing_trace_features)
+        broken = run_episode(RolloutJob("reach-v3", 100_000, 10, 2), runner)
+    assert calls and not broken.success and broken.length == 0 and "RuntimeError: μ_0 forward failed" in broken.error
+    fine = run_episode(RolloutJob("reach-v3", 100_001, 10, 2), runner)  # the evaluation goes on
+    assert fine.error is None and fine.length == 10
+
+
 def test_a_policy_whose_action_size_does_not_fit_the_environment_is_refused(policy_dir, tmp_path):
     from mu0.models.action_expert import ActionExpert
 

@@ -1,4 +1,5 @@
-"""Fine-tuning: what it refuses (unlabelled episodes, an incompatible μ_0, a wrong action size) and what it writes."""
+"""Fine-tuning: what it refuses (unlabelled episodes, an incompatible μ_0 or trace protocol, a wrong action size) and
+what it writes."""
 
 import dataclasses
 import json
@@ -13,6 +14,7 @@ from mu0.episodes.writer import write_episode
 from mu0.models.baselines.track_transformer import TrackTransformer
 from mu0.models.checkpoint import CheckpointError
 from mu0.models.world_model import Mu0WorldModel
+from mu0.traces.protocol import PROTOCOL_FILE, ProtocolMismatchError, TraceProtocol
 from mu0.training.action_data import MissingActionLabelsError, select_demos
 from mu0.training.finetune import finetune
 from tests.policies import DATA, POLICY, TRAIN, WORLD, save_world_model
@@ -86,3 +88,21 @@ def test_trace_finetuning_keeps_mu0_frozen_and_records_its_demonstrations(metawo
     for k, v in policy.world.state_dict().items():
         torch.testing.assert_close(v, source[k])
     assert not torch.allclose(policy.proprio_std, torch.ones(4))  # standardised with the demos' statistics
+
+
+def test_a_world_model_of_another_trace_protocol_is_refused_for_a_trace_policy(metaworld_episodes, world_dir,
+                                                                               tmp_path):
+    trained_with = tmp_path / "mu0-a"
+    shutil.copytree(world_dir, trained_with)
+    TraceProtocol(0.0125, 0.02, WORLD.horizon, WORLD.history).save(trained_with)
+    first = finetune(metaworld_episodes, tmp_path / "a", POLICY, DATA, TRAIN, world_model=trained_with)
+    assert TraceProtocol.load(first.model_dir) == TraceProtocol.load(trained_with)  # the policy records it
+    other = tmp_path / "mu0-b"
+    shutil.copytree(world_dir, other)
+    TraceProtocol(0.05, 0.02, WORLD.horizon, WORLD.history).save(other)
+    with pytest.raises(ProtocolMismatchError, match=rf"{PROTOCOL_FILE}: .*mu0-b.*retarget_interval: 0.0125 != 0.05"):
+        finetune(metaworld_episodes, tmp_path / "b", POLICY, DATA, TRAIN, world_model=other, init_from=first.model_dir)
+    assert not (tmp_path / "b" / "model").exists()
+    again = finetune(metaworld_episodes, tmp_path / "c", POLICY, DATA, TRAIN, world_model=trained_with,
+                     init_from=first.model_dir)  # the same protocol goes on
+    assert again.steps == TRAIN.steps
