@@ -85,7 +85,7 @@ def run(args: list[str]) -> int:
         result = finetune(parsed.episodes, out, policy_cfg, parsed.policy_data, parsed.finetune, world_model=world,
                           init_from=parsed.init_from, tracker=tracker, accepted=_accepted(parsed.validation_report),
                           on_step=lambda step, m: progress.update(task, completed=step, loss=m["loss"]))
-    gate = "" if result.trace_gate is None else f", trace gate tanh(g) = {result.trace_gate:+.3f}"
+    gate = "".join(f", {k} {v:+.3f}" for k, v in result.trace_reading.items())  # how much μ_0 is read
     console.print(f"finetune {parsed.mode}: {result.steps} steps on {result.episodes} demonstrations "
                   f"({result.samples} samples), final loss {result.losses[-1]:.4f}{gate} → {result.model_dir}")
     return 0

@@ -72,9 +72,13 @@ def evaluate_policies(folders: dict[str, Path], cfg: RolloutConfig, video_dir: P
         outcomes = run_rollouts(folder, jobs, cfg.workers, (lambda o, n=name: on_done(n, o)) if on_done else None)
         per_task = {task: summarise([o for o in outcomes if o.task == task]) for task in tasks}
         rates = [per_task[t]["success"] for t in tasks]
+        overall = summarise(outcomes)
         report["policies"][name] = {
-            "folder": str(folder), "per_task": per_task, "overall": summarise(outcomes),
+            "folder": str(folder), "per_task": per_task, "overall": overall,
             "mean_success": float(np.mean(rates)),
+            # every task has the same episodes, so the pooled rate is the mean over tasks: its Wilson interval
+            "mean_success_ci95": overall["ci95"],
+            "trace_reading": runners[name].trace_reading,
             "episodes": [o.__dict__ for o in outcomes],
             "control_ms_per_step": _control_ms(outcomes, cfg.execute),
         }
@@ -107,5 +111,8 @@ def markdown_table(report: dict) -> str:
         f"{report['policies'][n]['overall']['mean_length']:.0f}" for n in names) + " |")
     lines.append("| policy ms / env step | " + " | ".join(
         f"{report['policies'][n]['control_ms_per_step'] or float('nan'):.1f}" for n in names) + " |")
+    lines.append("| how much the decoder reads μ_0 | " + " | ".join(
+        ", ".join(f"{k} {v:.3f}" for k, v in report["policies"][n].get("trace_reading", {}).items()) or "—"
+        for n in names) + " |")
     seeds = report["seeds"]
     return "\n".join(lines) + f"\n\nSeeds {seeds[0]}..{seeds[-1]} per task; Wilson 95% intervals.\n"

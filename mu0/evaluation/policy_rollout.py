@@ -61,6 +61,7 @@ class PolicyRunner:
         self.train_seeds = {int(s) for task in record.get("demos", {}).values() for s in task["seeds"] if s is not None}
         self.tasks = sorted(record.get("demos", {}))
         self.image_size = int(record.get("image_size", 64))
+        self.trace_reading = record.get("trace_reading", {})  # how much its decoder read μ_0 after training
         stats = self.folder / "delta_stats.json"
         self.scale_xy = tuple(json.loads(stats.read_text())["scale"][:2]) if stats.exists() else None
         self.generator = torch.Generator().manual_seed(0)

@@ -161,6 +161,36 @@ class ActionExpert(Checkpointable, nn.Module):
         return loss, info
 
     @torch.no_grad()
+    def trace_reading(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor) -> dict[str, float]:
+        """How much the decoder reads μ_0 (empty without use_trace): the gate tanh(g) of the gated path
+        (`trace_gate`) and, with waypoint tokens, the share of the decoder's cross-attention that lands on them
+        while it samples chunks for these inputs (`waypoint_attention`, mean over blocks, heads, chunk steps,
+        Euler steps and samples) beside the share uniform attention would give them (`waypoint_uniform_share`)."""
+        reading: dict[str, float] = {}
+        if not self.cfg.use_trace:
+            return reading
+        if self.cfg.trace_tokens != "waypoints":
+            reading["trace_gate"] = float(torch.tanh(self.trace_gate.gate)[0])
+        if self.cfg.trace_tokens == "states":
+            return reading
+        n, shares, uniform = self.cfg.grid ** 2, [], []
+
+        def capture(module, args, kwargs, output):  # the same attention again, now with its weights
+            weights = module.forward(*args, **{**kwargs, "need_weights": True, "average_attn_weights": True})[1]
+            shares.append(weights[..., -n:].sum(-1).mean())  # waypoint tokens are the context's last n
+            uniform.append((n / (~kwargs["key_padding_mask"]).sum(-1).float()).mean())
+
+        hooks = [block.cross_attn.register_forward_hook(capture, with_kwargs=True) for block in self.blocks]
+        try:
+            self.act(images, instructions, proprio)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        reading["waypoint_attention"] = float(torch.stack(shares).mean())
+        reading["waypoint_uniform_share"] = float(torch.stack(uniform).mean())
+        return reading
+
+    @torch.no_grad()
     def act(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
             noise: torch.Tensor | None = None) -> dict:
         """An action chunk (b,c,a), clipped to [-1, 1], and μ_0's grid trace (b,n,h,3) when it has one."""

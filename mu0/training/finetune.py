@@ -30,6 +30,7 @@ from mu0.training.action_data import ActionChunkDataset, demo_summary, select_de
 from mu0.training.engine import make_engine
 from mu0.training.pretrain import STATS, TrainingDivergedError, micro_batch_loader, seed_step
 from mu0.training.tracker import NullTracker, Tracker
+from mu0.training.val_curve import evenly_spread
 
 log = logging.getLogger(__name__)
 MODEL = "model"
@@ -43,7 +44,7 @@ class FinetuneResult:
     samples: int
     episodes: int
     samples_per_s: float
-    trace_gate: float | None
+    trace_reading: dict[str, float]  # how much the decoder reads μ_0 at the end (ActionExpert.trace_reading)
 
 
 def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: Path | None) -> ActionExpert:
@@ -140,13 +141,26 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
                         "init_from": str(init_from or "")})
     t0 = time.perf_counter()
     losses, seen, last = _train(engine, micro_batch_loader(dataset, train_cfg, 0), train_cfg, tracker, on_step)
+    reading = _trace_reading(engine.module, dataset)
+    if reading:
+        tracker.log_metrics(reading, last)
     record = {"policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg), "steps": last, "demos": summary,
               "world_model": str(world_model or ""), "init_from": str(init_from or ""), "episodes_root": str(episodes),
-              "image_size": int(dataset.images[0].shape[1])}
+              "image_size": int(dataset.images[0].shape[1]), "trace_reading": reading}
     model_dir = _save(engine.module, Path(out_dir) / MODEL, world_model, record)
     tracker.log_artifact(model_dir)
-    gate = float(torch.tanh(engine.module.trace_gate.gate.detach())[0]) if cfg.use_trace else None
     log.info("fine-tuned %d steps on %d demos (%s)", last, len(demos), json.dumps({k: len(v["episodes"])
                                                                                     for k, v in summary.items()}))
     return FinetuneResult(model_dir, last, losses, len(dataset), len(demos), seen / max(time.perf_counter() - t0,
-                                                                                          1e-9), gate)
+                                                                                          1e-9), reading)
+
+
+def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str, float]:
+    """The policy's trace reading on `samples` training samples spread evenly over the demos (a fixed set, so
+    runs compare)."""
+    batch = next(iter(torch.utils.data.DataLoader(evenly_spread(dataset, samples), batch_size=samples)))
+    policy.eval()
+    try:
+        return policy.trace_reading(batch["image"], list(batch["instruction"]), batch["proprio"])
+    finally:
+        policy.train()

@@ -105,10 +105,14 @@ def test_parallel_rollouts_report_success_with_intervals_and_save_trace_videos(p
         assert s["episodes"] == 2 and 0.0 <= s["ci95"][0] <= s["success"] <= s["ci95"][1] <= 1.0
         assert s["errors"] == 0
     assert entry["control_ms_per_step"] > 0
+    lo, hi = entry["mean_success_ci95"]
+    assert 0.0 <= lo <= entry["mean_success"] <= hi <= 1.0 and entry["mean_success_ci95"] == entry["overall"]["ci95"]
+    assert set(entry["trace_reading"]) == {"trace_gate"}  # recorded by fine-tuning, the gated path's gate
     videos = sorted(p.name for p in (tmp_path / "videos" / "trace").iterdir())
     assert videos == ["pick-place-v3-s100000.gif", "reach-v3-s100000.gif"]
     from PIL import Image
 
     with Image.open(tmp_path / "videos" / "trace" / "reach-v3-s100000.gif") as gif:
         assert gif.n_frames == next(e["length"] for e in entry["episodes"] if e["video"] and "reach" in e["video"])
-    assert "| reach-v3 |" in markdown_table(report)
+    table = markdown_table(report)
+    assert "| reach-v3 |" in table and "| how much the decoder reads μ_0 | trace_gate" in table

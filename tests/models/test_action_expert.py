@@ -149,3 +149,38 @@ def test_waypoint_tokens_learn_while_mu0_stays_frozen():
         opt.step()
     assert all(not torch.equal(a, b) for a, b in zip(before, policy.waypoint_in.parameters(), strict=True))
     assert all(p.grad is None for p in policy.world.parameters())
+
+
+@pytest.mark.parametrize("tokens", ["states", "waypoints", "both"])
+def test_trace_reading_reports_the_gate_and_the_attention_on_waypoint_tokens(tokens):
+    torch.manual_seed(0)
+    policy = ActionExpert(dataclasses.replace(CFG, trace_tokens=tokens, waypoints=4)).eval()
+    batch = policy_batch()
+    reading = policy.trace_reading(batch["image"], batch["instruction"], batch["proprio"])
+    assert ("trace_gate" in reading) == (tokens != "waypoints")
+    if tokens == "states":
+        assert set(reading) == {"trace_gate"} and reading["trace_gate"] == 0.0  # closed at the start
+        return
+    n = CFG.grid ** 2
+    _, mask, _ = policy.context(batch["image"], batch["instruction"], batch["proprio"])
+    uniform = (n / mask.sum(-1).float()).mean().item()
+    assert reading["waypoint_uniform_share"] == pytest.approx(uniform)
+    assert 0.0 < reading["waypoint_attention"] < 1.0
+    w = CFG.width
+    with torch.no_grad():  # only waypoint tokens carry feature 0, and head 0's queries look for it alone
+        policy.waypoint_in[-1].weight.zero_()
+        policy.waypoint_in[-1].bias.zero_()
+        policy.waypoint_in[-1].bias[0] = 1.0
+        for layer in (policy.prefix_proj, policy.proprio_in):
+            layer.weight[0], layer.bias[0] = 0.0, 0.0
+        for block in policy.blocks:
+            block.cross_attn.in_proj_weight[:2 * w] = 0.0
+            block.cross_attn.in_proj_bias[:2 * w] = 0.0
+            block.cross_attn.in_proj_bias[0] = 10.0  # every query of head 0 is 10·e0
+            block.cross_attn.in_proj_weight[w, 0] = 10.0  # a key is 10 × the token's feature 0
+    drawn = policy.trace_reading(batch["image"], batch["instruction"], batch["proprio"])
+    # head 0 attends to the waypoint tokens only; the other heads' queries are zero, so they attend uniformly
+    heads = CFG.heads
+    assert drawn["waypoint_attention"] == pytest.approx((1 + (heads - 1) * uniform) / heads, abs=1e-3)
+    assert ActionExpert(dataclasses.replace(CFG, use_trace=False)).trace_reading(
+        batch["image"], batch["instruction"], batch["proprio"]) == {}
