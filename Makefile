@@ -118,10 +118,12 @@ scaling: install
 	$(BIN)/python -m mu0.evaluation.scaling_report reports/scaling \
 	  $(foreach n,$(SCALING_EPISODES),reports/scaling/metrics_$(n).json)
 
-# The action expert on the frozen small μ_0 against scratch and action-pretrained policies (what the issue-6 note
-# reports): 10 fresh demonstrations per MT10 task (seeds 1000+), action pretraining on the pretraining rollouts
-# without the held-out task, the same steps and batch for every fine-tuning, 10 rollouts per task on seeds 100000+.
-POLICY_OPTS = --preset small --validation-report /nonexistent --world-model $(COMPARE)/mu0/model --no-mlflow
+# The action expert on the frozen small μ_0 against scratch and action-pretrained policies: 10 fresh
+# demonstrations per MT10 task (seeds 1000+), action pretraining on the pretraining rollouts without the held-out
+# task, the same steps and batch for every fine-tuning, success vs steps on 3 validation rollouts per task
+# (seeds 50000+) every 500 steps, then 20 rollouts per task on seeds 100000+.
+POLICY_OPTS = --preset small --validation-report /nonexistent --world-model $(COMPARE)/mu0/model --no-mlflow \
+	--val-episodes-per-task 3
 PRETRAIN_TASKS = reach-v3 push-v3 pick-place-v3 door-open-v3 drawer-open-v3 drawer-close-v3 \
 	button-press-topdown-v3 peg-insert-side-v3 window-open-v3
 compare-policy: install
@@ -138,6 +140,7 @@ compare-policy: install
 	$(BIN)/mu0 finetune --mode trace --policy.trace-tokens waypoints --episodes $(COMPARE)/demos \
 	  --out $(COMPARE)/policy-trace-waypoints $(POLICY_OPTS)
 	$(BIN)/mu0 evaluate policy --preset small --no-mlflow --report reports/compare/policy_metrics.json \
+	  --rollout.episodes-per-task 20 \
 	  --videos $(COMPARE)/rollout_videos --policies trace=$(COMPARE)/policy-trace/model \
 	  trace-tuned=$(COMPARE)/policy-trace-tuned/model trace-waypoints=$(COMPARE)/policy-trace-waypoints/model \
 	  scratch=$(COMPARE)/policy-scratch/model \

@@ -67,7 +67,8 @@ def _small() -> Mu0Config:
         train=TrainConfig(steps=3000, micro_batch=16, warmup_steps=100, checkpoint_every=500, log_every=50,
                           val_every=500, lr=3e-4, num_workers=2),
         policy=ActionExpertConfig(grid=8, pool=2, width=128, layers=4, chunk=8),
-        finetune=TrainConfig(steps=2000, micro_batch=16, warmup_steps=100, log_every=50, lr=3e-4),
+        # val_every: the success-vs-steps curve's interval when `mu0 finetune --val-episodes-per-task` asks for it
+        finetune=TrainConfig(steps=2000, micro_batch=16, warmup_steps=100, log_every=50, lr=3e-4, val_every=500),
         rollout=RolloutConfig(episodes_per_task=10, max_steps=200, workers=2),
     )
 

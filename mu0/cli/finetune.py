@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from mu0.cli.common import console, parse_with_preset
-from mu0.config import ActionExpertConfig, PolicyDataConfig, TrainConfig
+from mu0.config import ActionExpertConfig, PolicyDataConfig, RolloutConfig, TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +34,13 @@ class FinetuneArgs:
     policy: ActionExpertConfig = ActionExpertConfig()
     policy_data: PolicyDataConfig = PolicyDataConfig()
     finetune: TrainConfig = TrainConfig()
+    # Success vs steps: every --finetune.val-every steps (if set) and at the end, roll the policy out this many
+    # episodes per task on the validation seeds, with the --rollout settings, and log the success; 0: off.
+    val_episodes_per_task: int = 0
+    # First validation seed: never a training seed, and outside the final evaluation's --rollout.seed range.
+    val_seed: int = 50_000
+    # Closed-loop settings of the validation rollouts (their episodes and seed come from the two above).
+    rollout: RolloutConfig = RolloutConfig()
     # Track the run in MLflow.
     mlflow: bool = True
 
@@ -66,13 +73,18 @@ def run(args: list[str]) -> int:
 
     parsed = parse_with_preset(
         FinetuneArgs, lambda p: FinetuneArgs(policy=dataclasses.replace(p.policy, world=p.model),
-                                             policy_data=p.policy_data, finetune=p.finetune),
+                                             policy_data=p.policy_data, finetune=p.finetune, rollout=p.rollout),
         args, "mu0 finetune", "Fine-tune an action expert (flow-matching action chunks) on action-labelled "
         "demonstrations, reading a frozen μ_0's traces or not.", prefixed=True)
     if parsed is None:
         return 2
     if parsed.mode == "action-pretrained" and parsed.init_from is None:
         console.print("[red]error:[/red] --mode action-pretrained needs --init-from (the action-pretrained policy)")
+        return 2
+    try:
+        on_snapshot = validation_rollouts(parsed)
+    except ValueError as e:
+        console.print(f"[red]error:[/red] {e}")
         return 2
     policy_cfg = dataclasses.replace(parsed.policy, use_trace=parsed.mode == "trace")
     out = parsed.out or Path("artifacts") / f"policy-{parsed.mode}"
@@ -84,8 +96,33 @@ def run(args: list[str]) -> int:
         task = progress.add_task("finetune", total=parsed.finetune.steps, loss=float("nan"))
         result = finetune(parsed.episodes, out, policy_cfg, parsed.policy_data, parsed.finetune, world_model=world,
                           init_from=parsed.init_from, tracker=tracker, accepted=_accepted(parsed.validation_report),
-                          on_step=lambda step, m: progress.update(task, completed=step, loss=m["loss"]))
+                          on_step=lambda step, m: progress.update(task, completed=step, loss=m["loss"]),
+                          on_snapshot=on_snapshot)
     gate = "".join(f", {k} {v:+.3f}" for k, v in result.trace_reading.items())  # how much μ_0 is read
+    for step, point in result.val_curve.items():
+        console.print(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in point.items()))
     console.print(f"finetune {parsed.mode}: {result.steps} steps on {result.episodes} demonstrations "
                   f"({result.samples} samples), final loss {result.losses[-1]:.4f}{gate} → {result.model_dir}")
     return 0
+
+
+def validation_rollouts(parsed: FinetuneArgs):
+    """on_snapshot for fine-tuning: mean closed-loop success (and per task) on the validation seeds; None if off."""
+    if not parsed.val_episodes_per_task:
+        return None
+    val = dataclasses.replace(parsed.rollout, episodes_per_task=parsed.val_episodes_per_task, seed=parsed.val_seed,
+                              videos_per_task=0)
+    final = range(parsed.rollout.seed, parsed.rollout.seed + parsed.rollout.episodes_per_task)
+    overlap = sorted(set(range(val.seed, val.seed + val.episodes_per_task)) & set(final))
+    if overlap:
+        raise ValueError(f"validation seeds {overlap[0]}.. overlap the final evaluation's seeds "
+                         f"({final.start}..{final.stop - 1}): move --val-seed")
+
+    def on_snapshot(folder: Path, step: int) -> dict[str, float]:
+        from mu0.evaluation.policy_eval import evaluate_policies
+
+        entry = evaluate_policies({"snapshot": folder}, val)["policies"]["snapshot"]
+        return {"val_success": entry["mean_success"],
+                **{f"val_success_{task}": s["success"] for task, s in entry["per_task"].items()}}
+
+    return on_snapshot

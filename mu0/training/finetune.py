@@ -33,7 +33,7 @@ from mu0.training.tracker import NullTracker, Tracker
 from mu0.training.val_curve import evenly_spread
 
 log = logging.getLogger(__name__)
-MODEL = "model"
+MODEL, SNAPSHOTS = "model", "snapshots"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,7 @@ class FinetuneResult:
     episodes: int
     samples_per_s: float
     trace_reading: dict[str, float]  # how much the decoder reads μ_0 at the end (ActionExpert.trace_reading)
+    val_curve: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)  # step → on_snapshot's + reading
 
 
 def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: Path | None) -> ActionExpert:
@@ -88,9 +89,10 @@ def _save(policy: ActionExpert, folder: Path, world_model: Path | None, record: 
     return folder
 
 
-def _train(engine, batches, train_cfg: TrainConfig, tracker: Tracker,
-           on_step: Callable[[int, dict], None] | None) -> tuple[list[float], int, int]:
-    """The optimisation loop: (mean loss per step, samples seen, steps run — fewer on a time budget)."""
+def _train(engine, batches, train_cfg: TrainConfig, tracker: Tracker, on_step: Callable[[int, dict], None] | None,
+           snapshot: Callable[[int], None] | None = None) -> tuple[list[float], int, int]:
+    """The optimisation loop: (mean loss per step, samples seen, steps run — fewer on a time budget). With
+    `snapshot`, snapshot(step) runs every val_every steps (if set) and at the end, off the time budget."""
     losses, seen, t0, last = [], 0, time.perf_counter(), train_cfg.steps
     for step in range(train_cfg.steps):
         step_losses, info = [], {}
@@ -114,6 +116,11 @@ def _train(engine, batches, train_cfg: TrainConfig, tracker: Tracker,
             on_step(step + 1, metrics)
         if (step + 1) % train_cfg.log_every == 0 or step + 1 == last:
             tracker.log_metrics(metrics, step + 1)
+        every = train_cfg.val_every and (step + 1) % train_cfg.val_every == 0
+        if snapshot is not None and (every or step + 1 == last):
+            started = time.perf_counter()
+            snapshot(step + 1)
+            t0 += time.perf_counter() - started  # evaluating is not training: the budget and samples/s skip it
         if out_of_time:
             log.info("time budget of %.1f min reached at step %d", train_cfg.max_minutes, step + 1)
             break
@@ -123,7 +130,11 @@ def _train(engine, batches, train_cfg: TrainConfig, tracker: Tracker,
 def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data_cfg: PolicyDataConfig,
              train_cfg: TrainConfig, world_model: Path | None = None, init_from: Path | None = None,
              tracker: Tracker | None = None, accepted: set[str] | None = None,
-             on_step: Callable[[int, dict], None] | None = None) -> FinetuneResult:
+             on_step: Callable[[int, dict], None] | None = None,
+             on_snapshot: Callable[[Path, int], dict[str, float]] | None = None) -> FinetuneResult:
+    """Fine-tune a policy. With `on_snapshot`, every `train_cfg.val_every` steps (if set) and at the end the
+    policy is saved to a snapshot folder, scored by on_snapshot(folder, step) (e.g. closed-loop success on
+    validation seeds), logged with its trace reading, and removed: the success-vs-steps curve."""
     tracker = tracker or NullTracker()
     torch.manual_seed(train_cfg.seed)
     policy = build_policy(policy_cfg, world_model, init_from)
@@ -139,20 +150,35 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     tracker.log_params({"policy": to_dict(cfg), "policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg),
                         "episodes": len(demos), "samples": len(dataset), "world_model": str(world_model or ""),
                         "init_from": str(init_from or "")})
+    def record(steps: int, reading: dict) -> dict:
+        return {"policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg), "steps": steps, "demos": summary,
+                "world_model": str(world_model or ""), "init_from": str(init_from or ""),
+                "episodes_root": str(episodes), "image_size": int(dataset.images[0].shape[1]), "trace_reading": reading}
+
+    curve: dict[int, dict[str, float]] = {}
+
+    def snapshot(step: int) -> None:
+        reading = _trace_reading(engine.module, dataset)
+        folder = _save(engine.module, Path(out_dir) / SNAPSHOTS / f"step{step}", world_model, record(step, reading))
+        try:
+            curve[step] = {**on_snapshot(folder, step), **reading}
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        tracker.log_metrics(curve[step], step)
+        log.info("step %d: %s", step, json.dumps(curve[step]))
+
     t0 = time.perf_counter()
-    losses, seen, last = _train(engine, micro_batch_loader(dataset, train_cfg, 0), train_cfg, tracker, on_step)
+    losses, seen, last = _train(engine, micro_batch_loader(dataset, train_cfg, 0), train_cfg, tracker, on_step,
+                                snapshot if on_snapshot is not None else None)
     reading = _trace_reading(engine.module, dataset)
     if reading:
         tracker.log_metrics(reading, last)
-    record = {"policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg), "steps": last, "demos": summary,
-              "world_model": str(world_model or ""), "init_from": str(init_from or ""), "episodes_root": str(episodes),
-              "image_size": int(dataset.images[0].shape[1]), "trace_reading": reading}
-    model_dir = _save(engine.module, Path(out_dir) / MODEL, world_model, record)
+    model_dir = _save(engine.module, Path(out_dir) / MODEL, world_model, record(last, reading))
     tracker.log_artifact(model_dir)
     log.info("fine-tuned %d steps on %d demos (%s)", last, len(demos), json.dumps({k: len(v["episodes"])
                                                                                     for k, v in summary.items()}))
     return FinetuneResult(model_dir, last, losses, len(dataset), len(demos), seen / max(time.perf_counter() - t0,
-                                                                                          1e-9), reading)
+                                                                                          1e-9), reading, curve)
 
 
 def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str, float]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mu0.config import TrackTransformerConfig
+from mu0.config import RolloutConfig, TrackTransformerConfig
 from mu0.episodes.writer import write_episode
 from mu0.models.baselines.track_transformer import TrackTransformer
 from mu0.models.checkpoint import CheckpointError
@@ -106,3 +106,34 @@ def test_a_world_model_of_another_trace_protocol_is_refused_for_a_trace_policy(m
     again = finetune(metaworld_episodes, tmp_path / "c", POLICY, DATA, TRAIN, world_model=trained_with,
                      init_from=first.model_dir)  # the same protocol goes on
     assert again.steps == TRAIN.steps
+
+
+def test_success_vs_steps_rolls_snapshots_out_on_validation_seeds_and_leaves_training_as_it_was(
+        metaworld_episodes, world_dir, tmp_path):
+    from mu0.cli.finetune import FinetuneArgs, validation_rollouts
+    from tests.training.test_pretrain import RecordingTracker
+
+    args = FinetuneArgs(val_episodes_per_task=1, rollout=RolloutConfig(tasks=("pick-place-v3",), max_steps=4,
+                                                                       execute=2, workers=1))
+    evaluate, seen = validation_rollouts(args), []
+
+    def on_snapshot(folder, step):
+        seen.append((step, {p.name for p in folder.iterdir()}))
+        return evaluate(folder, step)
+
+    policy, train = dataclasses.replace(POLICY, trace_tokens="both"), dataclasses.replace(TRAIN, val_every=4)
+    tracker = RecordingTracker()
+    result = finetune(metaworld_episodes, tmp_path / "out", policy, DATA, train, world_model=world_dir,
+                      tracker=tracker, on_snapshot=on_snapshot)
+    assert [step for step, _ in seen] == [4, 6] and list(result.val_curve) == [4, 6]  # every 4 steps and the end
+    assert all({"model.safetensors", "train_config.json"} <= names for _, names in seen)
+    assert not any((tmp_path / "out" / "snapshots").iterdir())  # scored, then removed
+    for point in result.val_curve.values():
+        assert 0.0 <= point["val_success"] <= 1.0 and "val_success_pick-place-v3" in point
+        assert {"trace_gate", "waypoint_attention", "waypoint_uniform_share"} <= set(point)
+    assert {step for step, m in tracker.metrics if "val_success" in m} == {4, 6}
+    plain = finetune(metaworld_episodes, tmp_path / "plain", policy, DATA, train, world_model=world_dir)
+    assert plain.losses == result.losses and plain.val_curve == {}
+    with pytest.raises(ValueError, match="overlap the final evaluation's seeds"):
+        validation_rollouts(dataclasses.replace(args, val_seed=100_005))
+    assert validation_rollouts(dataclasses.replace(args, val_episodes_per_task=0)) is None
