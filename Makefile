@@ -122,7 +122,8 @@ scaling: install
 # demonstrations per MT10 task (seeds 1000+), action pretraining on the pretraining rollouts without the held-out
 # task, the same steps and batch for every fine-tuning, success vs steps on 3 validation rollouts per task
 # (seeds 50000+) every 500 steps, then 20 rollouts per task on seeds 100000+. Variants of the trace policy: a
-# trainable backbone copy; μ_0's waypoints as tokens after one Euler step, or after all 4 (its point estimate).
+# trainable backbone copy; μ_0's waypoints as tokens after one Euler step, or after all 4 (its point estimate);
+# the trainable copy with the full waypoints. μ_0 itself stays frozen in every one.
 POLICY_OPTS = --preset small --validation-report /nonexistent --world-model $(COMPARE)/mu0/model --no-mlflow \
 	--val-episodes-per-task 3
 PRETRAIN_TASKS = reach-v3 push-v3 pick-place-v3 door-open-v3 drawer-open-v3 drawer-close-v3 \
@@ -142,11 +143,14 @@ compare-policy: install
 	  --out $(COMPARE)/policy-trace-waypoints $(POLICY_OPTS)
 	$(BIN)/mu0 finetune --mode trace --policy.trace-tokens waypoints --policy.trace-steps 4 \
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-waypoints-full $(POLICY_OPTS)
+	$(BIN)/mu0 finetune --mode trace --policy.train-backbone --policy.trace-tokens waypoints --policy.trace-steps 4 \
+	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-tuned-waypoints $(POLICY_OPTS)
 	$(BIN)/mu0 evaluate policy --preset small --no-mlflow --report reports/compare/policy_metrics.json \
 	  --rollout.episodes-per-task 20 \
 	  --videos $(COMPARE)/rollout_videos --policies trace=$(COMPARE)/policy-trace/model \
 	  trace-tuned=$(COMPARE)/policy-trace-tuned/model trace-waypoints=$(COMPARE)/policy-trace-waypoints/model \
 	  trace-waypoints-full=$(COMPARE)/policy-trace-waypoints-full/model \
+	  trace-tuned-waypoints=$(COMPARE)/policy-trace-tuned-waypoints/model \
 	  scratch=$(COMPARE)/policy-scratch/model \
 	  action-pretrained=$(COMPARE)/policy-action-pretrained/model
 
