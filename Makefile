@@ -123,13 +123,15 @@ scaling: install
 # task, the same steps and batch for every fine-tuning, success vs steps on 3 validation rollouts per task
 # (seeds 50000+) every 500 steps, then 20 rollouts per task on seeds 100000+. Variants of the trace policy: a
 # trainable backbone copy; μ_0's waypoints as tokens after one Euler step, or after all 4 (its point estimate);
-# the trainable copy with the full waypoints. μ_0 itself stays frozen in every one.
+# the trainable copy with the full waypoints. μ_0 itself stays frozen in every one. The `-wrist` policies also
+# see the wrist camera as 8×8 tokens (the recipe's), read through μ_0's frozen scene encoder in the trace policy.
 POLICY_OPTS = --preset small --validation-report /nonexistent --world-model $(COMPARE)/mu0/model --no-mlflow \
 	--val-episodes-per-task 3
+WRIST = --policy.wrist-tokens 8
 PRETRAIN_TASKS = reach-v3 push-v3 pick-place-v3 door-open-v3 drawer-open-v3 drawer-close-v3 \
 	button-press-topdown-v3 peg-insert-side-v3 window-open-v3
 compare-policy: install
-	$(BIN)/mu0 ingest metaworld --preset small --seed 1000 --cameras front --out $(COMPARE)/demos \
+	$(BIN)/mu0 ingest metaworld --preset small --seed 1000 --cameras front gripperPOV --out $(COMPARE)/demos \
 	  --quarantine $(COMPARE)/demos-quarantine --no-version
 	$(BIN)/mu0 finetune --mode scratch --episodes $(COMPARE)/raw --policy-data.demos-per-task 0 \
 	  --policy-data.tasks $(PRETRAIN_TASKS) --out $(COMPARE)/policy-action-pretrain $(POLICY_OPTS)
@@ -145,12 +147,23 @@ compare-policy: install
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-waypoints-full $(POLICY_OPTS)
 	$(BIN)/mu0 finetune --mode trace --policy.train-backbone --policy.trace-tokens waypoints --policy.trace-steps 4 \
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-tuned-waypoints $(POLICY_OPTS)
+	$(BIN)/mu0 finetune --mode scratch --episodes $(COMPARE)/raw --policy-data.demos-per-task 0 \
+	  --policy-data.tasks $(PRETRAIN_TASKS) --out $(COMPARE)/policy-action-pretrain-wrist $(POLICY_OPTS) $(WRIST)
+	$(BIN)/mu0 finetune --mode action-pretrained --init-from $(COMPARE)/policy-action-pretrain-wrist/model \
+	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-action-pretrained-wrist $(POLICY_OPTS) $(WRIST)
+	$(BIN)/mu0 finetune --mode scratch --episodes $(COMPARE)/demos --out $(COMPARE)/policy-scratch-wrist \
+	  $(POLICY_OPTS) $(WRIST)
+	$(BIN)/mu0 finetune --mode trace --policy.train-backbone --policy.trace-tokens waypoints --policy.trace-steps 4 \
+	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-tuned-waypoints-wrist $(POLICY_OPTS) $(WRIST)
 	$(BIN)/mu0 evaluate policy --preset small --no-mlflow --report reports/compare/policy_metrics.json \
 	  --rollout.episodes-per-task 20 \
 	  --videos $(COMPARE)/rollout_videos --policies trace=$(COMPARE)/policy-trace/model \
 	  trace-tuned=$(COMPARE)/policy-trace-tuned/model trace-waypoints=$(COMPARE)/policy-trace-waypoints/model \
 	  trace-waypoints-full=$(COMPARE)/policy-trace-waypoints-full/model \
 	  trace-tuned-waypoints=$(COMPARE)/policy-trace-tuned-waypoints/model \
+	  trace-tuned-waypoints-wrist=$(COMPARE)/policy-trace-tuned-waypoints-wrist/model \
+	  scratch-wrist=$(COMPARE)/policy-scratch-wrist/model \
+	  action-pretrained-wrist=$(COMPARE)/policy-action-pretrained-wrist/model \
 	  scratch=$(COMPARE)/policy-scratch/model \
 	  action-pretrained=$(COMPARE)/policy-action-pretrained/model
 

@@ -37,6 +37,11 @@ class ActionExpertConfig:
     # decoder attends to directly, with no gate to open; "both".
     trace_tokens: str = "states"
     waypoints: int = 8
+    # The wrist camera's image as wrist_tokens × wrist_tokens context tokens (0: the decoder sees no wrist view;
+    # the recipe: 8): its stride-4 feature map, average-pooled, projected, with learned positions. A trace
+    # policy reads it through μ_0's frozen scene encoder (as the recipe reads it through μ_0's frozen DINOv2);
+    # scratch, action-pretrained and a μ_0 without a scene encoder train their own of the same shape.
+    wrist_tokens: int = 0
     # Decoder width, layers and attention heads.
     width: int = 64
     layers: int = 3
@@ -58,6 +63,7 @@ class ActionExpertConfig:
         require(self.trace_tokens in TRACE_TOKENS, "trace_tokens", f"must be one of {', '.join(TRACE_TOKENS)}")
         require(1 <= self.waypoints <= self.world.horizon, "waypoints",
                 f"must be within [1, the world model's horizon {self.world.horizon}]")
+        require(self.wrist_tokens >= 0, "wrist_tokens", "must be >= 0 (0 = no wrist view)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +74,9 @@ class PolicyDataConfig:
     demos_per_task: int = 10
     # Camera the policy sees (episodes of other cameras are ignored).
     camera: str = "front"
+    # The wrist camera, for a policy with --policy.wrist-tokens: each demonstration's episode of this camera
+    # (same task and seed) gives its wrist frames; rollouts render it.
+    wrist_camera: str = "gripperPOV"
     # Tasks to train on (empty = every task found).
     tasks: tuple[str, ...] = ()
     # Keep only rollouts whose scripted expert succeeded.

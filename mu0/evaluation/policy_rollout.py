@@ -58,6 +58,9 @@ class PolicyRunner:
         record = json.loads((self.folder / TRAIN_CONFIG_FILE).read_text()) if \
             (self.folder / TRAIN_CONFIG_FILE).exists() else {}
         self.camera = record.get("policy_data", {}).get("camera", "front")
+        # the wrist camera a policy with wrist tokens also sees (rendered beside the main one), else None
+        self.wrist_camera = record.get("policy_data", {}).get("wrist_camera", "gripperPOV") \
+            if self.cfg.wrist_tokens else None
         self.train_seeds = {int(s) for task in record.get("demos", {}).values() for s in task["seeds"] if s is not None}
         self.tasks = sorted(record.get("demos", {}))
         self.image_size = int(record.get("image_size", 64))
@@ -66,11 +69,15 @@ class PolicyRunner:
         self.scale_xy = tuple(json.loads(stats.read_text())["scale"][:2]) if stats.exists() else None
         self.generator = torch.Generator().manual_seed(0)
 
-    def plan(self, frame: np.ndarray, proprio: np.ndarray, instruction: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Actions (c,a) and, for a trace-conditioned policy, μ_0's grid tracks in pixels (n,h+1,2)."""
-        image = torch.from_numpy(np.array(frame, np.uint8)).permute(2, 0, 1)[None]  # a writable copy
+    def plan(self, frame: np.ndarray, proprio: np.ndarray, instruction: str,
+             wrist_frame: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Actions (c,a) and, for a trace-conditioned policy, μ_0's grid tracks in pixels (n,h+1,2).
+        `wrist_frame`: the wrist camera's RGB frame, for a policy with wrist tokens."""
+        image, wrist = (None if f is None else torch.from_numpy(np.array(f, np.uint8)).permute(2, 0, 1)[None]
+                        for f in (frame, wrist_frame))  # writable copies
         noise = torch.randn(1, self.cfg.chunk, self.cfg.action_dim, generator=self.generator)
-        out = self.policy.act(image, [instruction], torch.from_numpy(np.asarray(proprio, np.float32))[None], noise)
+        out = self.policy.act(image, [instruction], torch.from_numpy(np.asarray(proprio, np.float32))[None], noise,
+                              wrist=wrist)
         tracks = None
         if "trace" in out and self.scale_xy is not None:
             tracks = traces_to_px(out["grid_uv"][0].numpy(), out["trace"][0].numpy(), self.scale_xy, frame.shape[:2])
@@ -105,6 +112,7 @@ def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = defa
         check_action_space(env, runner, job.task)
         instruction = INSTRUCTIONS[job.task][0]
         camera = make_camera(runner.camera, env.model)
+        wrist_camera = make_camera(runner.wrist_camera, env.model) if runner.wrist_camera else None
         queue: list[np.ndarray] = []
         tracks = None
         size = runner.image_size
@@ -114,7 +122,8 @@ def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = defa
                     frame = renderer.render_rgbd(env.data, camera)[0]
                 if not queue:
                     start = time.perf_counter()
-                    actions, tracks = runner.plan(frame, proprio(obs), instruction)
+                    wrist = renderer.render_rgbd(env.data, wrist_camera)[0] if wrist_camera is not None else None
+                    actions, tracks = runner.plan(frame, proprio(obs), instruction, wrist)
                     times.append(time.perf_counter() - start)
                     queue = list(actions[:job.execute])
                 if job.video is not None:

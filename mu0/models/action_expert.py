@@ -13,7 +13,9 @@ closed stayed closed in training: the decoder learned to ignore μ_0); "both" ha
 (μ_0 itself stays frozen). Without `use_trace` the same decoder sits on a trainable backbone of the same
 shape, randomly initialised (scratch) or action-pretrained.
 
-The decoder: context = [projected prefix states, a proprio token]; its tokens are the noisy action chunk
+The decoder: context = [projected prefix states, a proprio token, with `wrist_tokens` the wrist camera's pooled
+feature map (read through μ_0's frozen scene encoder in a trace policy, as the recipe reads its wrist camera
+through μ_0's frozen DINOv2), then any waypoint tokens]; its tokens are the noisy action chunk
 with learned step embeddings, run through adaLN-Zero blocks (self-attention over the chunk, cross-attention
 to the context). Flow matching follows π_0: x_t = t·ε + (1−t)·a, target u = ε − a, t ~ Beta(1.5, 1)·0.999
 + 0.001; steps past an episode's end are masked. Sampling integrates from t = 1 to 0 in `flow_steps`.
@@ -31,6 +33,7 @@ from torch import nn
 from mu0.config import ActionExpertConfig
 from mu0.models.backbone import VLMBackbone
 from mu0.models.checkpoint import Checkpointable
+from mu0.models.scene_encoder import SceneEncoder
 from mu0.models.trace_expert import ExpertBlock, timestep_embedding
 from mu0.models.world_model import Mu0WorldModel
 
@@ -76,6 +79,12 @@ class ActionExpert(Checkpointable, nn.Module):
                 self.register_buffer("waypoint_steps", steps, persistent=False)
                 self.waypoint_in = nn.Sequential(nn.Linear(2 + 3 * cfg.waypoints, cfg.width), nn.GELU(),
                                                  nn.Linear(cfg.width, cfg.width))
+        if cfg.wrist_tokens:
+            if not self._reads_wrist_through_mu0():
+                # its own, trainable (scratch: no μ_0 to borrow from): the feature map's layers only
+                self.wrist_encoder = SceneEncoder(w, vector=False)
+            self.wrist_in = nn.Linear(self._wrist_encoder().grid_channels, w)
+            self.wrist_pos = nn.Parameter(torch.randn(cfg.wrist_tokens ** 2, w) * 0.02)
         if not cfg.use_trace or cfg.train_backbone:
             # the policy's own backbone reads the RGB frame only (rollouts give μ_0 no depth either)
             self.backbone = VLMBackbone(dataclasses.replace(cfg.world.backbone, freeze=False, depth_image=False))
@@ -91,6 +100,24 @@ class ActionExpert(Checkpointable, nn.Module):
         self.register_buffer("proprio_mean", torch.zeros(cfg.proprio_dim))
         self.register_buffer("proprio_std", torch.ones(cfg.proprio_dim))
 
+    def _reads_wrist_through_mu0(self) -> bool:
+        return self.cfg.use_trace and self.cfg.world.expert.scene_encoder
+
+    def _wrist_encoder(self) -> SceneEncoder:
+        """μ_0's frozen scene encoder for a trace policy (not registered twice: its weights stay μ_0's)."""
+        return self.world.expert.scene if self._reads_wrist_through_mu0() else self.wrist_encoder
+
+    def _wrist(self, wrist: torch.Tensor | None) -> list[torch.Tensor]:
+        """The wrist camera's tokens [(b, wrist_tokens², w)], or [] for a policy without a wrist view."""
+        if not self.cfg.wrist_tokens:
+            return []
+        if wrist is None:
+            raise ValueError("this policy reads the wrist camera (policy.wrist_tokens > 0): pass its image")
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self._reads_wrist_through_mu0()):
+            grid = self._wrist_encoder().feature_map(wrist)
+        pooled = nn.functional.adaptive_avg_pool2d(grid, self.cfg.wrist_tokens).flatten(2).transpose(1, 2)
+        return [self.wrist_in(pooled) + self.wrist_pos]
+
     def train(self, mode: bool = True):
         super().train(mode)
         if self.cfg.use_trace:
@@ -102,10 +129,11 @@ class ActionExpert(Checkpointable, nn.Module):
         self.proprio_std.copy_(std.clamp(min=1e-3))
 
     def context(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
-                with_trace: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """The decoder's context (b,l+1(+n),w) — prefix, proprio token and, with waypoint tokens, one per grid
-        keypoint — its padding mask, and — with `with_trace` and use_trace — μ_0's normalised trace on the
-        grid (b,n,h,3)."""
+                with_trace: bool = False, wrist: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The decoder's context (b,l+1(+k)(+n),w) — prefix, proprio token, the wrist camera's k tokens (with
+        wrist_tokens; `wrist` its uint8 images) and, with waypoint tokens, one per grid keypoint, last — its
+        padding mask, and — with `with_trace` and use_trace — μ_0's normalised trace on the grid (b,n,h,3)."""
         trace, waypoint_tokens = None, []
         if self.cfg.use_trace:
             with torch.no_grad():
@@ -122,8 +150,9 @@ class ActionExpert(Checkpointable, nn.Module):
         else:
             prefix, mask = self.backbone.embed_prefix(images, instructions)
         p = (proprio - self.proprio_mean) / self.proprio_std
-        ctx = torch.cat([self.prefix_proj(prefix), self.proprio_in(p)[:, None], *waypoint_tokens], dim=1)
-        extra = ctx.shape[1] - mask.shape[1]  # the proprio token and any waypoint tokens are never padding
+        ctx = torch.cat([self.prefix_proj(prefix), self.proprio_in(p)[:, None], *self._wrist(wrist), *waypoint_tokens],
+                        dim=1)
+        extra = ctx.shape[1] - mask.shape[1]  # the proprio, wrist and waypoint tokens are never padding
         ctx_mask = torch.cat([mask, torch.ones_like(mask[:, :1]).expand(-1, extra)], dim=1)
         return ctx, ctx_mask, (trace if with_trace else None)
 
@@ -148,7 +177,8 @@ class ActionExpert(Checkpointable, nn.Module):
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         """Batch: image (b,3,h,w) uint8, instruction [b], proprio (b,p), actions (b,c,a), action_valid (b,c)."""
         actions, valid = batch["actions"], batch["action_valid"].float()
-        ctx, ctx_mask, _ = self.context(batch["image"], list(batch["instruction"]), batch["proprio"])
+        ctx, ctx_mask, _ = self.context(batch["image"], list(batch["instruction"]), batch["proprio"],
+                                        wrist=batch.get("wrist_image"))
         beta = torch.distributions.Beta(torch.tensor(1.5), torch.tensor(1.0))
         t = (beta.sample((len(actions),)) * 0.999 + 0.001).to(actions.device)
         noise = torch.randn_like(actions)
@@ -161,7 +191,8 @@ class ActionExpert(Checkpointable, nn.Module):
         return loss, info
 
     @torch.no_grad()
-    def trace_reading(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor) -> dict[str, float]:
+    def trace_reading(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
+                      wrist: torch.Tensor | None = None) -> dict[str, float]:
         """How much the decoder reads μ_0 (empty without use_trace): the gate tanh(g) of the gated path
         (`trace_gate`) and, with waypoint tokens, the share of the decoder's cross-attention that lands on them
         while it samples chunks for these inputs (`waypoint_attention`, mean over blocks, heads, chunk steps,
@@ -182,7 +213,7 @@ class ActionExpert(Checkpointable, nn.Module):
 
         hooks = [block.cross_attn.register_forward_hook(capture, with_kwargs=True) for block in self.blocks]
         try:
-            self.act(images, instructions, proprio)
+            self.act(images, instructions, proprio, wrist=wrist)
         finally:
             for hook in hooks:
                 hook.remove()
@@ -192,9 +223,9 @@ class ActionExpert(Checkpointable, nn.Module):
 
     @torch.no_grad()
     def act(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
-            noise: torch.Tensor | None = None) -> dict:
+            noise: torch.Tensor | None = None, wrist: torch.Tensor | None = None) -> dict:
         """An action chunk (b,c,a), clipped to [-1, 1], and μ_0's grid trace (b,n,h,3) when it has one."""
-        ctx, ctx_mask, trace = self.context(images, instructions, proprio, with_trace=True)
+        ctx, ctx_mask, trace = self.context(images, instructions, proprio, with_trace=True, wrist=wrist)
         b, steps = len(images), self.cfg.flow_steps
         x = noise if noise is not None else torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=images.device)
         for i in range(steps):

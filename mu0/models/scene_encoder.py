@@ -31,26 +31,32 @@ class SceneEncoder(nn.Module):
     (size/16)² feature map flattened and projected is the vector, the second one (size/4)² the grid."""
 
     def __init__(self, width: int, size: int = 64, channels: tuple[int, ...] = (32, 64, 64, 64),
-                 shift: int = 0) -> None:
+                 shift: int = 0, vector: bool = True) -> None:
+        """`vector` false builds the feature map's layers only (no whole-scene vector: `feature_map` alone)."""
         super().__init__()
         if size % 2 ** len(channels):
             raise ValueError(f"scene_size {size} must be a multiple of {2 ** len(channels)}")
         self.size, self.shift = size, shift
+        channels = channels if vector else channels[:2]
         layers, previous = [], 3
         for c in channels:
             layers += [nn.Conv2d(previous, c, 3, stride=2, padding=1), nn.GELU()]
             previous = c
         self.convs = nn.Sequential(*layers)
         cells = (size // 2 ** len(channels)) ** 2
-        self.project = nn.Linear(previous * cells, width)
+        self.project = nn.Linear(previous * cells, width) if vector else None
         self.grid_channels = channels[1]
 
     def forward(self, images: torch.Tensor) -> Scene:
+        grid = self.feature_map(images)
+        return Scene(self.project(self.convs[4:](grid).flatten(1)), grid)
+
+    def feature_map(self, images: torch.Tensor) -> torch.Tensor:
+        """The stride-4 feature map (b,c,size/4,size/4) alone (what a policy reads of its wrist camera)."""
         x = F.interpolate(images.float() / 127.5 - 1.0, size=(self.size, self.size), mode="area")
         if self.training and self.shift:
             x = random_shift(x, self.shift)
-        grid = self.convs[:4](x)  # two conv + GELU pairs: stride 4
-        return Scene(self.project(self.convs[4:](grid).flatten(1)), grid)
+        return self.convs[:4](x)  # two conv + GELU pairs: stride 4
 
 
 def random_shift(x: torch.Tensor, pixels: int) -> torch.Tensor:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mu0.serving import trace_pyfunc
+from mu0.serving import policy_pyfunc, trace_pyfunc
 
 ARTIFACT = "model"
 
@@ -36,22 +36,25 @@ def log_trace_model(model_dir: Path, run_id: str, image_hw: tuple[int, int] = (6
     return info.model_uri
 
 
-def example_policy_input(image_hw: tuple[int, int] = (64, 64), proprio_dim: int = 4):
+def example_policy_input(image_hw: tuple[int, int] = (64, 64), proprio_dim: int = 4, wrist: bool = False):
+    """An input row; with `wrist`, the wrist camera's image too (a policy with wrist tokens needs it)."""
     import pandas as pd
 
-    image = np.zeros((*image_hw, 3), np.uint8)
-    return pd.DataFrame({"image_png_b64": [trace_pyfunc.encode_png(image)], "instruction": ["open the drawer"],
-                         "proprio": [json.dumps([0.0] * proprio_dim)]})
+    image = trace_pyfunc.encode_png(np.zeros((*image_hw, 3), np.uint8))
+    columns = {"image_png_b64": [image], "instruction": ["open the drawer"],
+               "proprio": [json.dumps([0.0] * proprio_dim)]}
+    return pd.DataFrame({**columns, **({policy_pyfunc.WRIST_COLUMN: [image]} if wrist else {})})
 
 
-def log_policy_model(model_dir: Path, run_id: str, image_hw: tuple[int, int], proprio_dim: int) -> str:
+def log_policy_model(model_dir: Path, run_id: str, image_hw: tuple[int, int], proprio_dim: int,
+                     wrist: bool = False) -> str:
     """Log a policy folder into run `run_id` as pyfunc under artifact path "model"; returns the model URI."""
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
 
     code = Path(__file__).with_name("policy_model_code.py")
-    example = example_policy_input(image_hw, proprio_dim)
+    example = example_policy_input(image_hw, proprio_dim, wrist)
     signature = infer_signature(example, pd.DataFrame({"actions": ["[]"], "trace_px": ["[]"]}))
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(name=ARTIFACT, python_model=str(code), artifacts={"model": str(model_dir)},

@@ -119,7 +119,8 @@ def publish_policy(model_dir: Path, report_path: Path, validation_path: Path | N
     if champion is not None:
         tags["eval.champion_score"] = f"{champion:.6g}"
     size = int(config["train"].get("image_size", 64))
-    uri = log_policy_model(Path(model_dir), run_id, (size, size), int(config["policy"]["proprio_dim"]))
+    uri = log_policy_model(Path(model_dir), run_id, (size, size), int(config["policy"]["proprio_dim"]),
+                           wrist=bool(config["policy"].get("wrist_tokens", 0)))
     version = registry.register(model, uri, tags)
     return {"model": model, "version": version, "alias": registry.CHALLENGER, "uri": uri, "score": score,
             "champion_score": champion, "metric": POLICY_METRIC, "mean_success": entry["mean_success"]}

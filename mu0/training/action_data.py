@@ -59,6 +59,25 @@ def select_demos(root: Path, cfg: PolicyDataConfig, accepted: set[str] | None = 
     return chosen
 
 
+def wrist_views(demos: list[Path], camera: str) -> list[Path]:
+    """Each demonstration's episode of the wrist `camera` — the same task and seed, in the same folder; an
+    error naming every demonstration that has none."""
+    metas = {p: read_meta(p) for p in list_episodes(demos[0].parent)} if demos else {}
+    by_key = {(m.get("task"), m.get("seed")): p for p, m in metas.items() if m.get("camera") == camera}
+    views, missing = [], []
+    for demo in demos:
+        meta = read_meta(demo)
+        view = by_key.get((meta.get("task"), meta.get("seed")))
+        views.append(view)
+        if view is None:
+            missing.append(demo.name)
+    if missing:
+        raise ValueError(f"{demos[0].parent}: {len(missing)} demonstration(s) have no '{camera}' episode of the same "
+                         f"task and seed for the wrist view: {', '.join(missing[:8])}. Ingest that camera too "
+                         f"(--cameras front {camera}) or set --policy-data.wrist-camera")
+    return views
+
+
 def demo_summary(paths: list[Path]) -> dict:
     """Tasks, per-task counts and seeds of the chosen demonstrations (saved with the policy)."""
     out: dict[str, dict] = {}
@@ -73,9 +92,13 @@ def demo_summary(paths: list[Path]) -> dict:
 class ActionChunkDataset(torch.utils.data.Dataset):
     """One sample per frame of every demonstration; arrays stay memory-mapped until indexed."""
 
-    def __init__(self, paths: list[Path], chunk: int, action_dim: int, proprio_dim: int) -> None:
+    def __init__(self, paths: list[Path], chunk: int, action_dim: int, proprio_dim: int,
+                 wrist_paths: list[Path] | None = None) -> None:
+        """`wrist_paths`: each demonstration's wrist-camera episode (`wrist_views`), whose frames become the
+        samples' `wrist_image`."""
         self.paths, self.chunk = list(paths), chunk
         self.images, self.robot, self.instructions, index = [], [], [], []
+        self.wrist = [np.load(p / schema.IMAGES, mmap_mode="r") for p in wrist_paths] if wrist_paths else None
         for e, path in enumerate(self.paths):
             with np.load(path / schema.ROBOT, allow_pickle=False) as z:
                 robot = {k: np.asarray(z[k], np.float32) for k in ("actions", "proprio")}
@@ -86,6 +109,9 @@ class ActionChunkDataset(torch.utils.data.Dataset):
             images = np.load(path / schema.IMAGES, mmap_mode="r")
             if len(images) != len(robot["actions"]):
                 raise ValueError(f"{path / schema.ROBOT}: {len(robot['actions'])} actions for {len(images)} frames")
+            if self.wrist is not None and len(self.wrist[e]) != len(images):
+                raise ValueError(f"{wrist_paths[e] / schema.IMAGES}: {len(self.wrist[e])} wrist frames for "
+                                 f"{len(images)} frames of {path.name}")
             self.images.append(images)
             self.robot.append(robot)
             self.instructions.append(list(json.loads((path / schema.META).read_text()).get("instructions", [])) or [""])
@@ -104,10 +130,13 @@ class ActionChunkDataset(torch.utils.data.Dataset):
         chunk[:len(part)] = part
         valid = np.arange(self.chunk) < len(part)
         texts = self.instructions[e]
-        return {"image": torch.from_numpy(np.array(self.images[e][t])).permute(2, 0, 1),
-                "instruction": texts[idx % len(texts)],
-                "proprio": torch.from_numpy(self.robot[e]["proprio"][t]),
-                "actions": torch.from_numpy(chunk), "action_valid": torch.from_numpy(valid)}
+        sample = {"image": torch.from_numpy(np.array(self.images[e][t])).permute(2, 0, 1),
+                  "instruction": texts[idx % len(texts)],
+                  "proprio": torch.from_numpy(self.robot[e]["proprio"][t]),
+                  "actions": torch.from_numpy(chunk), "action_valid": torch.from_numpy(valid)}
+        if self.wrist is not None:
+            sample["wrist_image"] = torch.from_numpy(np.array(self.wrist[e][t])).permute(2, 0, 1)
+        return sample
 
     def proprio_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         allp = np.concatenate([r["proprio"] for r in self.robot])

@@ -26,7 +26,7 @@ from mu0.models.action_expert import ActionExpert
 from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 from mu0.models.world_model import Mu0WorldModel
 from mu0.traces.protocol import PROTOCOL_FILE, TraceProtocol, check_protocol
-from mu0.training.action_data import ActionChunkDataset, demo_summary, select_demos
+from mu0.training.action_data import ActionChunkDataset, demo_summary, select_demos, wrist_views
 from mu0.training.engine import make_engine
 from mu0.training.pretrain import STATS, TrainingDivergedError, micro_batch_loader, seed_step
 from mu0.training.tracker import NullTracker, Tracker
@@ -140,7 +140,8 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     policy = build_policy(policy_cfg, world_model, init_from)
     cfg = policy.cfg
     demos = select_demos(episodes, data_cfg, accepted)
-    dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim)
+    wrist = wrist_views(demos, data_cfg.wrist_camera) if cfg.wrist_tokens else None
+    dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim, wrist)
     if len(dataset) < train_cfg.micro_batch:
         raise ValueError(f"{episodes}: {len(dataset)} samples, fewer than one micro-batch of {train_cfg.micro_batch}")
     if init_from is None:
@@ -187,6 +188,7 @@ def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str
     batch = next(iter(torch.utils.data.DataLoader(evenly_spread(dataset, samples), batch_size=samples)))
     policy.eval()
     try:
-        return policy.trace_reading(batch["image"], list(batch["instruction"]), batch["proprio"])
+        return policy.trace_reading(batch["image"], list(batch["instruction"]), batch["proprio"],
+                                    batch.get("wrist_image"))
     finally:
         policy.train()

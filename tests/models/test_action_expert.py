@@ -184,3 +184,37 @@ def test_trace_reading_reports_the_gate_and_the_attention_on_waypoint_tokens(tok
     assert drawn["waypoint_attention"] == pytest.approx((1 + (heads - 1) * uniform) / heads, abs=1e-3)
     assert ActionExpert(dataclasses.replace(CFG, use_trace=False)).trace_reading(
         batch["image"], batch["instruction"], batch["proprio"]) == {}
+
+
+def test_wrist_tokens_read_the_wrist_view_through_mu0s_frozen_scene_encoder_in_a_trace_policy(tmp_path):
+    torch.manual_seed(0)
+    policy = ActionExpert(dataclasses.replace(CFG, wrist_tokens=2))
+    assert not hasattr(policy, "wrist_encoder")  # borrowed from μ_0, not a second copy
+    batch = policy_batch()
+    wrist = torch.randint(0, 255, (4, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(5))
+    with pytest.raises(ValueError, match="reads the wrist camera"):
+        policy.context(batch["image"], batch["instruction"], batch["proprio"])
+    plain = ActionExpert(CFG).context(batch["image"], batch["instruction"], batch["proprio"])[0]
+    ctx, mask, _ = policy.context(batch["image"], batch["instruction"], batch["proprio"], wrist=wrist)
+    assert ctx.shape[1] == plain.shape[1] + 4 and mask[:, -4:].all()
+    other = policy.context(batch["image"], batch["instruction"], batch["proprio"], wrist=255 - wrist)[0]
+    assert not torch.allclose(other[:, -4:], ctx[:, -4:]) and torch.equal(other[:, :-4], ctx[:, :-4])
+    policy.compute_loss({**batch, "wrist_image": wrist})[0].backward()
+    assert policy.wrist_in.weight.grad is not None
+    assert all(p.grad is None for p in policy.world.expert.scene.parameters())  # μ_0 stays frozen
+    folder = policy.save_pretrained(tmp_path / "p")  # no weight stored twice
+    loaded = ActionExpert.from_pretrained(folder).eval()
+    torch.testing.assert_close(loaded.context(batch["image"], batch["instruction"], batch["proprio"], wrist=wrist)[0],
+                               policy.eval().context(batch["image"], batch["instruction"], batch["proprio"],
+                                                     wrist=wrist)[0])
+
+
+def test_a_scratch_policy_trains_its_own_wrist_encoder():
+    torch.manual_seed(0)
+    policy = ActionExpert(dataclasses.replace(CFG, use_trace=False, wrist_tokens=2))
+    batch = policy_batch()
+    batch["wrist_image"] = torch.randint(0, 255, (4, 3, 32, 32), dtype=torch.uint8)
+    policy.compute_loss(batch)[0].backward()
+    assert all(p.grad is not None for p in policy.wrist_encoder.parameters())  # every weight of it trains
+    assert policy.act(batch["image"], batch["instruction"], batch["proprio"], wrist=batch["wrist_image"])[
+        "actions"].shape == (4, CFG.chunk, CFG.action_dim)

@@ -157,3 +157,26 @@ def test_a_policy_registers_with_its_own_gate_and_loads_by_alias(registry, tmp_p
     bad = example_policy_input((32, 32)).assign(proprio=["[0.0, 1.0]"])
     with pytest.raises(Exception, match="proprio has 2 values, the policy expects 4"):
         served.predict(bad)
+
+
+def test_a_served_wrist_policy_needs_the_wrist_frame_and_plans_with_it(tmp_path):
+    import types
+
+    import torch
+
+    from mu0.config import ActionExpertConfig
+    from mu0.models.action_expert import ActionExpert
+    from mu0.serving.log_model import example_policy_input
+    from mu0.serving.policy_pyfunc import PolicyPyfunc
+
+    torch.manual_seed(0)
+    cfg = ActionExpertConfig(world=MODEL, grid=4, width=32, layers=1, chunk=4, wrist_tokens=2)
+    folder = ActionExpert(cfg).save_pretrained(tmp_path / "policy")
+    (folder / "train_config.json").write_text(json.dumps({"image_size": 32, "demos": {}, "policy_data": {
+        "camera": "front", "wrist_camera": "gripperPOV"}}))
+    served = PolicyPyfunc()
+    served.load_context(types.SimpleNamespace(artifacts={"model": str(folder)}))
+    with pytest.raises(ValueError, match=r"input lacks columns \['wrist_png_b64'\]"):
+        served.predict(None, example_policy_input((32, 32)))
+    out = served.predict(None, example_policy_input((32, 32), wrist=True))
+    assert np.asarray(json.loads(out["actions"][0])).shape == (4, 4)

@@ -137,3 +137,29 @@ def test_success_vs_steps_rolls_snapshots_out_on_validation_seeds_and_leaves_tra
     with pytest.raises(ValueError, match="overlap the final evaluation's seeds"):
         validation_rollouts(dataclasses.replace(args, val_seed=100_005))
     assert validation_rollouts(dataclasses.replace(args, val_episodes_per_task=0)) is None
+
+
+def test_a_wrist_policy_pairs_each_demo_with_its_wrist_episode_and_rolls_out_with_both_cameras(
+        metaworld_episodes, world_dir, tmp_path):
+    from mu0.episodes.reader import read_meta
+    from mu0.evaluation.policy_rollout import PolicyRunner, RolloutJob, run_episode
+    from mu0.training.action_data import ActionChunkDataset, wrist_views
+
+    demos = select_demos(metaworld_episodes, DATA)
+    views = wrist_views(demos, "gripperPOV")
+    seed = read_meta(demos[0])["seed"]
+    assert [(read_meta(v)["camera"], read_meta(v)["seed"]) for v in views] == [("gripperPOV", seed)]
+    sample = ActionChunkDataset(demos, 4, 4, 4, views)[3]
+    np.testing.assert_array_equal(sample["wrist_image"].permute(1, 2, 0).numpy(), np.load(views[0] / "images.npy")[3])
+    with pytest.raises(ValueError, match="no 'topdown' episode of the same task and seed for the wrist view"):
+        wrist_views(demos, "topdown")
+    result = finetune(metaworld_episodes, tmp_path / "out", dataclasses.replace(POLICY, wrist_tokens=2), DATA, TRAIN,
+                      world_model=world_dir)
+    runner = PolicyRunner(result.model_dir)
+    assert runner.wrist_camera == "gripperPOV"
+    seen = []
+    plan = runner.plan
+    runner.plan = lambda frame, proprio, text, wrist=None: seen.append(wrist) or plan(frame, proprio, text, wrist)
+    outcome = run_episode(RolloutJob("pick-place-v3", 100_000, 4, 2), runner)
+    assert outcome.error is None and outcome.length == 4 and len(seen) == 2
+    assert all(w is not None and w.shape == (64, 64, 3) for w in seen)  # the wrist camera, rendered at each plan
