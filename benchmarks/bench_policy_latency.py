@@ -1,10 +1,12 @@
 """Control latency of the action expert on one core, per environment step, amortised over a chunk.
 
 A real Meta-World episode (reach-v3) runs closed loop at the preset's image size: every `execute` steps the
-policy renders the camera, reads proprio and predicts a chunk; the other steps only execute. Reported per
-policy (trace-conditioned and scratch, weights at initialisation — latency does not depend on them): the
-policy's time per environment step, the simulator+renderer's, and their ratios to the 20 ms budget and to
-each other. Run: `.venv/bin/python benchmarks/bench_policy_latency.py [--preset small]`; writes
+policy renders the camera (and the wrist camera, for a policy that sees it), reads proprio and predicts a
+chunk; the other steps only execute. Reported per policy design (`make compare-policy`'s: the gated trace
+states, μ_0's full waypoints, the trainable backbone copy with waypoints and the wrist view, scratch with and
+without the wrist view; weights at initialisation — latency does not depend on them): the policy's time per
+environment step, the simulator+renderer's, and their ratios to the 20 ms budget and to scratch.
+Run: `.venv/bin/python benchmarks/bench_policy_latency.py [--preset small]`; writes
 benchmarks/results/policy_latency.json.
 """
 
@@ -29,18 +31,30 @@ from mu0.sources.mujoco_render import RgbdRenderer
 BUDGET_MS = 20.0
 
 
+DESIGNS = {  # name → ActionExpertConfig overrides
+    "trace": {"use_trace": True},
+    "trace-waypoints-full": {"use_trace": True, "trace_tokens": "waypoints", "trace_steps": 4},
+    "trace-tuned-waypoints-wrist": {"use_trace": True, "train_backbone": True, "trace_tokens": "waypoints",
+                                    "trace_steps": 4, "wrist_tokens": 8},
+    "scratch": {"use_trace": False},
+    "scratch-wrist": {"use_trace": False, "wrist_tokens": 8},
+}
+
+
 def episode(policy: ActionExpert, size: int, steps: int, execute: int) -> dict:
     env, obs = make_env("reach-v3", 100_000)
     camera = make_camera("front", env.model)
+    wrist_camera = make_camera("gripperPOV", env.model) if policy.cfg.wrist_tokens else None
     plan_s, sim_s, queue = [], [], []
     with RgbdRenderer(env.model, size, size) as renderer:
         for _ in range(steps):
             if not queue:
                 t0 = time.perf_counter()
-                frame = renderer.render_rgbd(env.data, camera)[0]  # rendering counts as simulation
-                t1 = time.perf_counter()
-                image = torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None]
-                out = policy.act(image, ["reach the goal"], torch.from_numpy(proprio(obs))[None])
+                frames = [renderer.render_rgbd(env.data, c)[0] for c in (camera, wrist_camera) if c is not None]
+                t1 = time.perf_counter()  # rendering counts as simulation
+                image, *wrist = (torch.from_numpy(np.array(f)).permute(2, 0, 1)[None] for f in frames)
+                out = policy.act(image, ["reach the goal"], torch.from_numpy(proprio(obs))[None],
+                                 wrist=wrist[0] if wrist else None)
                 queue = list(out["actions"][0].numpy()[:execute])
                 plan_s.append(time.perf_counter() - t1)
                 sim_s.append(t1 - t0)
@@ -61,19 +75,20 @@ def main() -> None:
     cfg = get_preset(args.preset)
     size, execute = cfg.metaworld.size, cfg.rollout.execute
     results = {"preset": args.preset, "image": size, "execute": execute, "threads": 1}
-    for name, use_trace in (("trace", True), ("scratch", False)):
+    for name, overrides in DESIGNS.items():
         torch.manual_seed(0)
-        policy = ActionExpert(dataclasses.replace(cfg.policy, world=cfg.model, use_trace=use_trace)).eval()
+        policy = ActionExpert(dataclasses.replace(cfg.policy, world=cfg.model, **overrides)).eval()
         episode(policy, size, 2 * execute, execute)  # warm-up
         results[name] = episode(policy, size, args.steps, execute)
-    for name in ("trace", "scratch"):
+    scratch = results["scratch"]["policy_ms_per_step"]
+    for name in DESIGNS:
         r = results[name]
-        print(f"{name:>8}: policy {r['policy_ms_per_step']:.1f} ms/step (one chunk {r['plan_ms_median']:.1f} ms, "
+        r["over_scratch"] = r["policy_ms_per_step"] / scratch
+        print(f"{name:>28}: policy {r['policy_ms_per_step']:.1f} ms/step (one chunk {r['plan_ms_median']:.1f} ms, "
               f"every {execute} steps), simulator+renderer {r['sim_ms_per_step']:.1f} ms/step; "
-              f"policy/budget {r['policy_ms_per_step'] / BUDGET_MS:.2f}")
-    ratio = results["trace"]["policy_ms_per_step"] / results["scratch"]["policy_ms_per_step"]
-    results["trace_over_scratch"] = ratio
-    print(f"trace-conditioned / scratch policy time: {ratio:.2f}x  (budget {BUDGET_MS:.0f} ms/step, one core)")
+              f"policy/budget {r['policy_ms_per_step'] / BUDGET_MS:.2f}, /scratch {r['over_scratch']:.2f}x")
+    results["trace_over_scratch"] = results["trace"]["over_scratch"]
+    print(f"budget {BUDGET_MS:.0f} ms per environment step, one core")
     out = Path("benchmarks/results/policy_latency.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
