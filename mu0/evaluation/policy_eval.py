@@ -65,7 +65,9 @@ def evaluate_policies(folders: dict[str, Path], cfg: RolloutConfig, video_dir: P
     if not tasks:
         raise ValueError("no tasks to roll out: give --rollout.tasks (the policies do not record theirs)")
     check_policies(runners, tasks, cfg)
-    report: dict = {"rollout": to_dict(cfg), "tasks": tasks,
+    # tasks held out of a μ_0's pretraining (any policy's), reported on their own line for every policy
+    heldout = sorted({t for r in runners.values() for t in r.world_holdout_tasks} & set(tasks))
+    report: dict = {"rollout": to_dict(cfg), "tasks": tasks, "heldout_tasks": heldout,
                     "seeds": list(range(cfg.seed, cfg.seed + cfg.episodes_per_task)), "policies": {}}
     for name, folder in folders.items():
         jobs = rollout_jobs(tasks, cfg, video_dir / name if video_dir else None)
@@ -79,6 +81,7 @@ def evaluate_policies(folders: dict[str, Path], cfg: RolloutConfig, video_dir: P
             # every task has the same episodes, so the pooled rate is the mean over tasks: its Wilson interval
             "mean_success_ci95": overall["ci95"],
             "trace_reading": runners[name].trace_reading,
+            "heldout": summarise([o for o in outcomes if o.task in heldout]) if heldout else None,
             "episodes": [o.__dict__ for o in outcomes],
             "control_ms_per_step": _control_ms(outcomes, cfg.execute),
         }
@@ -102,11 +105,16 @@ def markdown_table(report: dict) -> str:
         lo, hi = s["ci95"]
         return f"{100 * s['success']:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}] (n={s['episodes']})"
 
+    heldout = report.get("heldout_tasks", [])
     for task in report["tasks"]:
-        lines.append(f"| {task} | " + " | ".join(cell(report["policies"][n]["per_task"][task]) for n in names) + " |")
+        label = f"{task} (held out of μ_0)" if task in heldout else task
+        lines.append(f"| {label} | " + " | ".join(cell(report["policies"][n]["per_task"][task]) for n in names) + " |")
     lines.append("| **mean over tasks** | " + " | ".join(
         f"**{100 * report['policies'][n]['mean_success']:.1f}%** (pooled {cell(report['policies'][n]['overall'])})"
         for n in names) + " |")
+    if heldout:
+        lines.append(f"| **held out of μ_0's pretraining** ({', '.join(heldout)}) | " + " | ".join(
+            cell(report["policies"][n]["heldout"]) for n in names) + " |")
     lines.append("| mean episode length | " + " | ".join(
         f"{report['policies'][n]['overall']['mean_length']:.0f}" for n in names) + " |")
     lines.append("| policy ms / env step | " + " | ".join(

@@ -65,6 +65,7 @@ class PolicyRunner:
         self.tasks = sorted(record.get("demos", {}))
         self.image_size = int(record.get("image_size", 64))
         self.trace_reading = record.get("trace_reading", {})  # how much its decoder read μ_0 after training
+        self.world_holdout_tasks = list(record.get("world_holdout_tasks", []))  # tasks its μ_0 never saw
         stats = self.folder / "delta_stats.json"
         self.scale_xy = tuple(json.loads(stats.read_text())["scale"][:2]) if stats.exists() else None
         self.generator = torch.Generator().manual_seed(0)

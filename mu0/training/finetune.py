@@ -154,7 +154,8 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     def record(steps: int, reading: dict) -> dict:
         return {"policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg), "steps": steps, "demos": summary,
                 "world_model": str(world_model or ""), "init_from": str(init_from or ""),
-                "episodes_root": str(episodes), "image_size": int(dataset.images[0].shape[1]), "trace_reading": reading}
+                "episodes_root": str(episodes), "image_size": int(dataset.images[0].shape[1]), "trace_reading": reading,
+                "world_holdout_tasks": _world_holdout_tasks(world_model)}
 
     curve: dict[int, dict[str, float]] = {}
 
@@ -192,3 +193,11 @@ def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str
                                     batch.get("wrist_image"))
     finally:
         policy.train()
+
+
+def _world_holdout_tasks(world_model: Path | None) -> list[str]:
+    """The tasks μ_0 was pretrained without (its train_config.json), so evaluation can report them apart."""
+    config = Path(world_model) / TRAIN_CONFIG_FILE if world_model is not None else None
+    if config is None or not config.exists():
+        return []
+    return list(json.loads(config.read_text()).get("data", {}).get("holdout_tasks", []))

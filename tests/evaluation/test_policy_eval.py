@@ -116,3 +116,22 @@ def test_parallel_rollouts_report_success_with_intervals_and_save_trace_videos(p
         assert gif.n_frames == next(e["length"] for e in entry["episodes"] if e["video"] and "reach" in e["video"])
     table = markdown_table(report)
     assert "| reach-v3 |" in table and "| how much the decoder reads μ_0 | trace_gate" in table
+
+
+def test_tasks_held_out_of_mu0s_pretraining_are_reported_on_their_own_line(metaworld_episodes, tmp_path):
+    import json
+
+    world = save_world_model(tmp_path / "mu0")
+    (world / "train_config.json").write_text(json.dumps({"data": {"holdout_tasks": ["pick-place-v3"]}}))
+    folder = finetune(metaworld_episodes, tmp_path / "trace", POLICY, DATA, TRAIN, world_model=world).model_dir
+    assert json.loads((folder / "train_config.json").read_text())["world_holdout_tasks"] == ["pick-place-v3"]
+    cfg = RolloutConfig(tasks=("reach-v3", "pick-place-v3"), episodes_per_task=1, max_steps=3, execute=2, workers=1,
+                        videos_per_task=0)
+    report = evaluate_policies({"trace": folder}, cfg)
+    assert report["heldout_tasks"] == ["pick-place-v3"]
+    held = report["policies"]["trace"]["heldout"]
+    assert held["episodes"] == 1 and held["success"] == report["policies"]["trace"]["per_task"]["pick-place-v3"][
+        "success"]
+    table = markdown_table(report)
+    assert "| pick-place-v3 (held out of μ_0) |" in table and "| **held out of μ_0's pretraining** (pick-place-v3) |" \
+        in table
