@@ -217,9 +217,14 @@ class TrainConfig:
     # Log metrics every this many steps.
     log_every: int = 10
     # Pretraining: score the val split (loss, and uv ADE of the point estimate on moving keypoints, over up
-    # to `val_samples` query frames) every this many steps, and at the end (0: at the end only).
+    # to `val_samples` query frames) every this many steps, and at the end (0: at the end only). Fine-tuning:
+    # the interval of the success-vs-steps rollouts (`mu0 finetune --val-episodes-per-task`).
     val_every: int = 0
     val_samples: int = 256
+    # Pretraining: keep an exponential moving average of the weights with this decay per optimizer step
+    # (0: off; diffusion and flow policies commonly use 0.999); the validation curve and the saved model are
+    # then the average's.
+    ema_decay: float = 0.0
     # Stop after this many minutes of training (0: no limit), with a checkpoint and the model saved; the
     # learning-rate schedule stays the one of `steps`. A wall-clock budget for comparing models.
     max_minutes: float = 0.0
@@ -232,4 +237,5 @@ class TrainConfig:
         require(self.grad_accumulation >= 1, "grad_accumulation", "must be >= 1")
         require(self.val_every >= 0 and self.val_samples >= 1, "val_every", "val_every >= 0, val_samples >= 1")
         require(self.zero_stage in (0, 1, 2, 3), "zero_stage", "must be 0, 1, 2 or 3")
+        require(0.0 <= self.ema_decay < 1.0, "ema_decay", "must be in [0, 1) (0 = off)")
         require(0 < self.min_lr <= self.lr, "min_lr", "must be > 0 and <= lr")

@@ -5,7 +5,8 @@ Exactness comes from making every random draw a function of (seed, position) rat
 the order of samples in epoch e is a permutation seeded by (seed, e); the flow-matching noise and time
 of micro-step m are drawn after seeding torch with (seed, m); dataset augmentation is seeded by
 (seed, epoch, index). A run stopped after a checkpoint and resumed therefore replays the same loss
-curve as one that never stopped. Writes `model/` (config.json + model.safetensors), the normalisation
+curve as one that never stopped (with `ema_decay`, the weight average is checkpointed too, and it is what
+is validated and saved). Writes `model/` (config.json + model.safetensors), the normalisation
 statistics and the resolved config; logs through a Tracker. A non-finite loss stops the run with an
 error naming the step; the checkpoints written before it stay the latest.
 """
@@ -29,6 +30,7 @@ from mu0.models.registry import build_model, load_model
 from mu0.traces.build import build_datasets, trace_sources
 from mu0.traces.protocol import protocol_of
 from mu0.training.depth_range import with_depth_range
+from mu0.training.ema import load_ema, make_ema, save_ema
 from mu0.training.engine import make_engine
 from mu0.training.tracker import NullTracker, Tracker
 from mu0.training.val_curve import evenly_spread, moving_ade_uv
@@ -126,12 +128,16 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
     if init_from is not None:
         model.load_state_dict(load_model(init_from, expect=model_cfg).state_dict())
         log.info("warm start from %s", init_from)
+    ema = make_ema(model, train_cfg.ema_decay)
     engine, _ = make_engine(model, train_cfg)
     start = 0
     if (out_dir / CHECKPOINTS / "latest").exists():
         _, client = engine.load_checkpoint(str(out_dir / CHECKPOINTS))
         start = int(client["step"])
+        if ema is not None:
+            load_ema(ema, out_dir / CHECKPOINTS / f"step{start}")
         log.info("resumed from step %d", start)
+    scored = ema.module if ema is not None else engine.module  # what is validated and saved
     tracker.log_params({"kind": model.kind, "data": to_dict(data_cfg), "model": to_dict(model_cfg),
                         "train": to_dict(train_cfg), "splits": {k: len(v) for k, v in splits.items()}})
     accum = train_cfg.grad_accumulation
@@ -155,6 +161,8 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
             step_losses.append(info["loss"])
             samples += len(batch["instruction"])
         losses.append(float(np.mean(step_losses)))
+        if ema is not None:
+            ema.update_parameters(engine.module)
         out_of_time = train_cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * train_cfg.max_minutes
         if out_of_time:
             log.info("time budget of %.1f min reached at step %d", train_cfg.max_minutes, step + 1)
@@ -166,15 +174,17 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
             tracker.log_metrics(metrics, step + 1)
         if train_cfg.checkpoint_every and (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == last:
             engine.save_checkpoint(str(out_dir / CHECKPOINTS), tag=f"step{step + 1}", client_state={"step": step + 1})
+            if ema is not None:
+                save_ema(ema, out_dir / CHECKPOINTS / f"step{step + 1}")
         if train_cfg.val_every and (step + 1) % train_cfg.val_every == 0 and step + 1 != last:
-            curve[step + 1] = _validate(engine.module, val_subset, stats, train_cfg.seed, tracker, step + 1)
+            curve[step + 1] = _validate(scored, val_subset, stats, train_cfg.seed, tracker, step + 1)
         if out_of_time:
             break
-    curve[last] = _validate(engine.module, val_subset, stats, train_cfg.seed, tracker, last)
-    val = evaluate_loss(engine.module, datasets["val"], seed=train_cfg.seed)
+    curve[last] = _validate(scored, val_subset, stats, train_cfg.seed, tracker, last)
+    val = evaluate_loss(scored, datasets["val"], seed=train_cfg.seed)
     tracker.log_metrics({"val_loss": val}, last)
     train_paths = datasets["train"].paths
-    model_dir = _save_model(engine.module, out_dir / MODEL, stats, {
+    model_dir = _save_model(scored, out_dir / MODEL, stats, {
         "data": to_dict(data_cfg), "train": to_dict(train_cfg), "splits": splits,
         "trace_sources": trace_sources(train_paths)})
     protocol_of(train_paths, data_cfg).save(model_dir)

@@ -56,6 +56,24 @@ def test_interrupted_and_resumed_training_replays_the_uninterrupted_loss_curve(t
     np.testing.assert_allclose(first.losses + second.losses, full.losses, rtol=1e-5)
 
 
+def test_a_weight_average_is_validated_saved_and_resumed_exactly(traces, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    averaged = dataclasses.replace(TRAIN, ema_decay=0.9)
+    full = pretrain(traces, tmp_path / "full", DATA, MODEL, averaged)
+    pretrain(traces, tmp_path / "split", DATA, MODEL, averaged, stop_after=4)
+    assert (tmp_path / "split" / "checkpoints" / "step4" / "ema.safetensors").exists()
+    resumed = pretrain(traces, tmp_path / "split", DATA, MODEL, averaged)
+    saved, again = (load_file(str(r.model_dir / "model.safetensors")) for r in (full, resumed))
+    for key, value in saved.items():
+        torch.testing.assert_close(again[key], value)  # the resumed run continued the same average
+    raw = load_file(str(pretrain(traces, tmp_path / "raw", DATA, MODEL, TRAIN).model_dir / "model.safetensors"))
+    assert any(not torch.allclose(raw[k], v) for k, v in saved.items())  # the average, not the last weights
+    with pytest.raises(FileNotFoundError, match="holds no weight average"):
+        pretrain(traces, tmp_path / "raw", DATA, MODEL, dataclasses.replace(averaged, steps=12))
+
+
 @pytest.mark.slow
 def test_training_logs_saves_and_loads(traces, tmp_path):
     tracker = RecordingTracker()
