@@ -158,8 +158,10 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
                 "world_holdout_tasks": _world_holdout_tasks(world_model)}
 
     curve: dict[int, dict[str, float]] = {}
+    evaluating = [0.0]  # seconds spent in snapshots, kept out of samples/s
 
     def snapshot(step: int) -> None:
+        started = time.perf_counter()
         reading = _trace_reading(engine.module, dataset)
         folder = _save(engine.module, Path(out_dir) / SNAPSHOTS / f"step{step}", world_model, record(step, reading))
         try:
@@ -168,6 +170,7 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
             shutil.rmtree(folder, ignore_errors=True)
         tracker.log_metrics(curve[step], step)
         log.info("step %d: %s", step, json.dumps(curve[step]))
+        evaluating[0] += time.perf_counter() - started
 
     t0 = time.perf_counter()
     losses, seen, last = _train(engine, micro_batch_loader(dataset, train_cfg, 0), train_cfg, tracker, on_step,
@@ -179,8 +182,9 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     tracker.log_artifact(model_dir)
     log.info("fine-tuned %d steps on %d demos (%s)", last, len(demos), json.dumps({k: len(v["episodes"])
                                                                                     for k, v in summary.items()}))
-    return FinetuneResult(model_dir, last, losses, len(dataset), len(demos), seen / max(time.perf_counter() - t0,
-                                                                                          1e-9), reading, curve)
+    training_s = time.perf_counter() - t0 - evaluating[0]
+    return FinetuneResult(model_dir, last, losses, len(dataset), len(demos), seen / max(training_s, 1e-9), reading,
+                          curve)
 
 
 def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str, float]:
