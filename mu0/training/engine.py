@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from mu0.config import TrainConfig
+from mu0.training.ds_ops import build_cpu_comm_op
 
 ZERO_DIR = Path(__file__).resolve().parents[2] / "infra" / "deepspeed"
 
@@ -36,7 +37,6 @@ def ensure_single_process_env() -> None:
         os.environ.setdefault(key, value)
     if os.environ["WORLD_SIZE"] == "1" and not (dist.is_available() and dist.is_initialized()):
         os.environ["MASTER_PORT"] = str(_free_port())
-    os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path.home() / ".cache" / "mu0" / "torch_extensions"))
 
 
 def deepspeed_config(cfg: TrainConfig) -> dict:
@@ -64,6 +64,7 @@ def make_engine(model: torch.nn.Module, cfg: TrainConfig):
     import deepspeed
 
     ensure_single_process_env()
+    build_cpu_comm_op()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
