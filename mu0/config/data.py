@@ -186,6 +186,9 @@ class TraceDataConfig:
     # Probability that a training sample gets no history at all, and that one keypoint loses its history.
     history_drop_all: float = 0.5
     history_drop_point: float = 0.3
+    # Photometric jitter of training images: brightness, contrast and saturation scaled by factors within
+    # [1 − s, 1 + s] (the recipe: 0.3). Pixels do not move, so traces stay exact.
+    color_jitter: float = 0.0
     # Fractions of episodes in train / val / test; the rest of 1.0 goes to test.
     train_fraction: float = 0.8
     val_fraction: float = 0.1
@@ -205,5 +208,6 @@ class TraceDataConfig:
         require(1 <= self.min_valid_steps <= self.horizon, "min_valid_steps", "must be within [1, horizon]")
         require(0 <= self.history_drop_all <= 1 and 0 <= self.history_drop_point <= 1, "history_drop_all",
                  "dropout probabilities must be within [0, 1]")
+        require(0 <= self.color_jitter < 1, "color_jitter", "must be within [0, 1)")
         require(self.train_fraction > 0 and self.val_fraction >= 0 and self.train_fraction + self.val_fraction <= 1,
                  "train_fraction", "train > 0, val >= 0 and train + val <= 1")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from mu0.config import TraceDataConfig
+from mu0.traces.color_jitter import color_jitter
 from mu0.traces.normalize import DeltaStats, to_unit_uv, unit_deltas
 
 DEFAULT_INSTRUCTION = "predict future trajectory"
@@ -120,11 +121,13 @@ class TraceDataset(torch.utils.data.Dataset):
         n = len(rows)
         fut, fut_ok = unit_deltas(ep.s["traj"][rows], ep.s["valid_steps"][rows], ep.hw, cfg.horizon)
         hist, hist_ok = unit_deltas(ep.s["traj_history"][rows], ep.s["valid_steps_history"][rows], ep.hw, cfg.history)
+        image = np.array(ep.images[t])
         if self.train:
             hist_ok &= rng.random() >= cfg.history_drop_all
             hist_ok &= (rng.random(n) >= cfg.history_drop_point)[:, None]
+            image = color_jitter(image, cfg.color_jitter, rng)
         item = {
-            "image": torch.from_numpy(np.array(ep.images[t])).permute(2, 0, 1),
+            "image": torch.from_numpy(image).permute(2, 0, 1),
             "points_uv": _pad(to_unit_uv(np.asarray(ep.s["keypoints"][rows], np.float32), ep.hw), cfg.num_points),
             "points_z": _pad(np.nan_to_num(np.asarray(ep.s["traj"][rows, 0, 2], np.float32), neginf=0.0),
                              cfg.num_points),

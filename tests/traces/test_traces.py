@@ -162,3 +162,27 @@ def test_a_train_limit_takes_nested_subsets_of_whole_rollouts():
     assert len(small) == 20 and len(large) == 40 and set(small) <= set(large)
     assert {e.replace("front", "wrist") for e in small if "front" in e} <= set(small)  # cameras together
     assert limit_train(train, eps, 0) == train
+
+
+def test_color_jitter_changes_training_images_only_reproducibly_and_keeps_the_targets(traces):
+    cfg = dataclasses.replace(CFG, color_jitter=0.3)
+    plain, _, _ = build_datasets(traces, CFG)
+    jittered, _, _ = build_datasets(traces, cfg)
+    a, b = plain["train"][(0, 0)], jittered["train"][(0, 0)]
+    assert not torch.equal(a["image"], b["image"])
+    assert (a["image"].float() - b["image"].float()).abs().mean() > 1  # a visible change, not rounding
+    for key in ("points_uv", "future", "future_valid", "is_moving"):
+        assert torch.equal(a[key], b[key]), key  # pixels do not move: the targets stay exact
+    assert torch.equal(jittered["train"][(0, 0)]["image"], b["image"])  # the same draw for (index, epoch)
+    held_plain, held_jittered = _held_out(plain), _held_out(jittered)
+    assert torch.equal(held_plain[0]["image"], held_jittered[0]["image"])  # evaluation images are untouched
+
+
+def test_color_jitter_keeps_a_grey_image_grey_and_zero_strength_is_the_identity():
+    from mu0.traces.color_jitter import color_jitter
+
+    grey = np.full((4, 5, 3), 100, np.uint8)
+    out = color_jitter(grey, 0.3, np.random.default_rng(0))
+    assert np.all(out == out[..., :1]) and out.dtype == np.uint8  # saturation has nothing to change
+    image = np.random.default_rng(1).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    assert color_jitter(image, 0.0, np.random.default_rng(0)) is image
