@@ -71,6 +71,9 @@ test: install lint
 # TraceExtract's own traces of the same episodes; all scored against the simulator's truth of the test split.
 # Writes reports/compare/metrics{,_extracted}.{json,md}. Several hours on 2 cores.
 COMPARE ?= artifacts/compare
+# the comparisons' MLflow runs (loss and validation curves, success vs steps) in experiments of their own
+compare compare-policy: export MLFLOW_EXPERIMENT_NAME = mu0-compare
+scaling: export MLFLOW_EXPERIMENT_NAME = mu0-scaling
 COMPARE_STEPS ?= 6000
 COMPARE_MINUTES ?= 45
 COMPARE_OPTS = --preset small --validation-report /nonexistent --data.holdout-tasks window-close-v3 \
@@ -125,7 +128,7 @@ scaling: install
 # trainable backbone copy; μ_0's waypoints as tokens after one Euler step, or after all 4 (its point estimate);
 # the trainable copy with the full waypoints. μ_0 itself stays frozen in every one. The `-wrist` policies also
 # see the wrist camera as 8×8 tokens (the recipe's), read through μ_0's frozen scene encoder in the trace policy.
-POLICY_OPTS = --preset small --validation-report /nonexistent --world-model $(COMPARE)/mu0/model --no-mlflow \
+POLICY_OPTS = --preset small --validation-report /nonexistent --world-model $(COMPARE)/mu0/model \
 	--val-episodes-per-task 3
 WRIST = --policy.wrist-tokens 8
 PRETRAIN_TASKS = reach-v3 push-v3 pick-place-v3 door-open-v3 drawer-open-v3 drawer-close-v3 \
@@ -155,7 +158,7 @@ compare-policy: install
 	  $(POLICY_OPTS) $(WRIST)
 	$(BIN)/mu0 finetune --mode trace --policy.train-backbone --policy.trace-tokens waypoints --policy.trace-steps 4 \
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-tuned-waypoints-wrist $(POLICY_OPTS) $(WRIST)
-	$(BIN)/mu0 evaluate policy --preset small --no-mlflow --report reports/compare/policy_metrics.json \
+	$(BIN)/mu0 evaluate policy --preset small --report reports/compare/policy_metrics.json \
 	  --rollout.episodes-per-task 20 \
 	  --videos $(COMPARE)/rollout_videos --policies trace=$(COMPARE)/policy-trace/model \
 	  trace-tuned=$(COMPARE)/policy-trace-tuned/model trace-waypoints=$(COMPARE)/policy-trace-waypoints/model \

@@ -14,13 +14,17 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-EXPERIMENT = "mu0"
+EXPERIMENT = "mu0"  # the default; MLFLOW_EXPERIMENT_NAME chooses another, as it does for mlflow itself
 MAX_PARAM = 6000  # MLflow's limit on a parameter value's length
 
 
 def tracking_uri(root: Path = Path(".")) -> str:
     """MLFLOW_TRACKING_URI when set, else the embedded SQLite store under `root`."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(Path(root) / 'mlflow.db').resolve()}"
+
+
+def experiment_name() -> str:
+    return os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
 
 
 def configure(root: Path = Path(".")) -> str:
@@ -32,11 +36,12 @@ def configure(root: Path = Path(".")) -> str:
     uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    name = experiment_name()
+    experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     location = None if os.environ.get("MLFLOW_TRACKING_URI") else (Path(root) / "mlartifacts").resolve().as_uri()
-    return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    return mlflow.create_experiment(name, artifact_location=location)
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, str]:
