@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from mu0.config import ConfigError, MetaWorldSourceConfig, Mu0Config, VideoSourceConfig, to_dict
+from mu0.config import ConfigError, MetaWorldSourceConfig, Mu0Config, TrainConfig, VideoSourceConfig, to_dict
 from mu0.presets import PRESETS, UnknownPresetError, get_preset
 from mu0.settings import Mu0Settings
 
@@ -29,6 +29,7 @@ def test_configs_are_frozen():
         (lambda: MetaWorldSourceConfig(max_steps=900), "max_steps"),
         (lambda: VideoSourceConfig(default_hfov_deg=200), "default_hfov_deg"),
         (lambda: VideoSourceConfig(frame_stride=0), "frame_stride"),
+        (lambda: TrainConfig(ema_decay=0.999, zero_stage=3), "ema_decay"),
     ],
 )
 def test_invalid_values_name_the_field(factory, field):

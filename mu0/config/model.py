@@ -238,4 +238,6 @@ class TrainConfig:
         require(self.val_every >= 0 and self.val_samples >= 1, "val_every", "val_every >= 0, val_samples >= 1")
         require(self.zero_stage in (0, 1, 2, 3), "zero_stage", "must be 0, 1, 2 or 3")
         require(0.0 <= self.ema_decay < 1.0, "ema_decay", "must be in [0, 1) (0 = off)")
+        require(not (self.ema_decay and self.zero_stage == 3), "ema_decay",
+                "cannot average weights that ZeRO stage 3 partitions across ranks (use stage 0-2)")
         require(0 < self.min_lr <= self.lr, "min_lr", "must be > 0 and <= lr")

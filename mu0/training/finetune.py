@@ -135,6 +135,8 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     """Fine-tune a policy. With `on_snapshot`, every `train_cfg.val_every` steps (if set) and at the end the
     policy is saved to a snapshot folder, scored by on_snapshot(folder, step) (e.g. closed-loop success on
     validation seeds), logged with its trace reading, and removed: the success-vs-steps curve."""
+    if train_cfg.ema_decay:
+        raise ValueError("--finetune.ema-decay: fine-tuning keeps no weight average (pretraining does); leave it at 0")
     tracker = tracker or NullTracker()
     torch.manual_seed(train_cfg.seed)
     policy = build_policy(policy_cfg, world_model, init_from)

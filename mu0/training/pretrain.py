@@ -173,9 +173,11 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
         if (step + 1) % train_cfg.log_every == 0 or step + 1 == last:
             tracker.log_metrics(metrics, step + 1)
         if train_cfg.checkpoint_every and (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == last:
-            engine.save_checkpoint(str(out_dir / CHECKPOINTS), tag=f"step{step + 1}", client_state={"step": step + 1})
-            if ema is not None:
-                save_ema(ema, out_dir / CHECKPOINTS / f"step{step + 1}")
+            tag_dir = out_dir / CHECKPOINTS / f"step{step + 1}"
+            if ema is not None and engine.global_rank == 0:  # before DeepSpeed moves `latest` to this tag
+                tag_dir.mkdir(parents=True, exist_ok=True)
+                save_ema(ema, tag_dir)
+            engine.save_checkpoint(str(out_dir / CHECKPOINTS), tag=tag_dir.name, client_state={"step": step + 1})
         if train_cfg.val_every and (step + 1) % train_cfg.val_every == 0 and step + 1 != last:
             curve[step + 1] = _validate(scored, val_subset, stats, train_cfg.seed, tracker, step + 1)
         if out_of_time:

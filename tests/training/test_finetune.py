@@ -73,6 +73,13 @@ def test_actions_that_do_not_match_the_policy_size_are_refused(metaworld_episode
                  world_model=world_dir)
 
 
+def test_a_weight_average_asked_of_finetuning_is_refused_not_ignored(metaworld_episodes, world_dir, tmp_path):
+    with pytest.raises(ValueError, match="finetune.ema-decay"):
+        finetune(metaworld_episodes, tmp_path / "out", POLICY, DATA, dataclasses.replace(TRAIN, ema_decay=0.9),
+                 world_model=world_dir)
+    assert not (tmp_path / "out").exists()
+
+
 def test_trace_finetuning_keeps_mu0_frozen_and_records_its_demonstrations(metaworld_episodes, world_dir, tmp_path):
     result = finetune(metaworld_episodes, tmp_path / "out", POLICY, DATA, TRAIN, world_model=world_dir)
     folder = result.model_dir
