@@ -97,13 +97,17 @@ def run(args: list[str]) -> int:
         result = finetune(parsed.episodes, out, policy_cfg, parsed.policy_data, parsed.finetune, world_model=world,
                           init_from=parsed.init_from, tracker=tracker, accepted=_accepted(parsed.validation_report),
                           on_step=lambda step, m: progress.update(task, completed=step, loss=m["loss"]),
-                          on_snapshot=on_snapshot)
+                          on_snapshot=on_snapshot, reserved_seeds=_validation_seeds(parsed))
     gate = "".join(f", {k} {v:+.3f}" for k, v in result.trace_reading.items())  # how much μ_0 is read
     for step, point in result.val_curve.items():
         console.print(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in point.items()))
     console.print(f"finetune {parsed.mode}: {result.steps} steps on {result.episodes} demonstrations "
                   f"({result.samples} samples), final loss {result.losses[-1]:.4f}{gate} → {result.model_dir}")
     return 0
+
+
+def _validation_seeds(parsed: FinetuneArgs) -> range:
+    return range(parsed.val_seed, parsed.val_seed + parsed.val_episodes_per_task)
 
 
 def validation_rollouts(parsed: FinetuneArgs):
@@ -113,7 +117,7 @@ def validation_rollouts(parsed: FinetuneArgs):
     val = dataclasses.replace(parsed.rollout, episodes_per_task=parsed.val_episodes_per_task, seed=parsed.val_seed,
                               videos_per_task=0)
     final = range(parsed.rollout.seed, parsed.rollout.seed + parsed.rollout.episodes_per_task)
-    overlap = sorted(set(range(val.seed, val.seed + val.episodes_per_task)) & set(final))
+    overlap = sorted(set(_validation_seeds(parsed)) & set(final))
     if overlap:
         raise ValueError(f"validation seeds {overlap[0]}.. overlap the final evaluation's seeds "
                          f"({final.start}..{final.stop - 1}): move --val-seed")

@@ -14,6 +14,7 @@ from mu0.evaluation.policy_rollout import (
     EpisodeOutcome,
     PolicyRunner,
     check_action_space,
+    check_cameras,
     default_env,
     rollout_jobs,
     run_rollouts,
@@ -41,8 +42,8 @@ def summarise(outcomes: list[EpisodeOutcome]) -> dict:
 
 def check_policies(runners: dict[str, PolicyRunner], tasks: list[str], cfg: RolloutConfig,
                    make_env: Callable = default_env) -> None:
-    """Fail before any rollout: evaluation seeds that a policy trained on, or an action size that does not
-    fit the environment."""
+    """Fail before any rollout: evaluation seeds that a policy trained on, an action size that does not
+    fit the environment, or a camera the scene does not have."""
     seeds = set(range(cfg.seed, cfg.seed + cfg.episodes_per_task))
     for name, runner in runners.items():
         overlap = sorted(seeds & runner.train_seeds)
@@ -53,6 +54,7 @@ def check_policies(runners: dict[str, PolicyRunner], tasks: list[str], cfg: Roll
     try:
         for runner in runners.values():
             check_action_space(env, runner, tasks[0])
+            check_cameras(env, runner)
     finally:
         env.close()
 

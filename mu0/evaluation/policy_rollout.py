@@ -92,6 +92,17 @@ def check_action_space(env, runner: PolicyRunner, task: str) -> None:
                          f"{task}'s action space is {dim}-D ({env.action_space})")
 
 
+def check_cameras(env, runner: PolicyRunner) -> None:
+    """The cameras a policy renders exist in the scene; else every episode would fail, one by one, as a 0%."""
+    from mu0.sources.metaworld_cameras import make_camera
+
+    for name in filter(None, (runner.camera, runner.wrist_camera)):
+        try:
+            make_camera(name, env.model)
+        except ValueError as err:
+            raise ValueError(f"{runner.folder}: the policy renders camera '{name}': {err}") from None
+
+
 def default_env(task: str, seed: int):
     from mu0.sources.metaworld import make_env
 

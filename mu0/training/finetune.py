@@ -14,7 +14,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -131,10 +131,12 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
              train_cfg: TrainConfig, world_model: Path | None = None, init_from: Path | None = None,
              tracker: Tracker | None = None, accepted: set[str] | None = None,
              on_step: Callable[[int, dict], None] | None = None,
-             on_snapshot: Callable[[Path, int], dict[str, float]] | None = None) -> FinetuneResult:
+             on_snapshot: Callable[[Path, int], dict[str, float]] | None = None,
+             reserved_seeds: Collection[int] = ()) -> FinetuneResult:
     """Fine-tune a policy. With `on_snapshot`, every `train_cfg.val_every` steps (if set) and at the end the
     policy is saved to a snapshot folder, scored by on_snapshot(folder, step) (e.g. closed-loop success on
-    validation seeds), logged with its trace reading, and removed: the success-vs-steps curve."""
+    validation seeds), logged with its trace reading, and removed: the success-vs-steps curve.
+    `reserved_seeds` (those validation seeds): a demonstration with one of them is refused before training."""
     if train_cfg.ema_decay:
         raise ValueError("--finetune.ema-decay: fine-tuning keeps no weight average (pretraining does); leave it at 0")
     tracker = tracker or NullTracker()
@@ -142,6 +144,10 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     policy = build_policy(policy_cfg, world_model, init_from)
     cfg = policy.cfg
     demos = select_demos(episodes, data_cfg, accepted)
+    clash = sorted({seed for entry in demo_summary(demos).values() for seed in entry["seeds"]} & set(reserved_seeds))
+    if clash:
+        raise ValueError(f"{episodes}: demonstrations with seeds {clash[:5]}, which validation rollouts would reuse; "
+                         "move --val-seed")
     wrist = wrist_views(demos, data_cfg.wrist_camera) if cfg.wrist_tokens else None
     dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim, wrist)
     if len(dataset) < train_cfg.micro_batch:

@@ -86,6 +86,13 @@ def test_a_policy_whose_action_size_does_not_fit_the_environment_is_refused(poli
         check_policies({"wrong": PolicyRunner(tmp_path / "wrong")}, ["reach-v3"], RolloutConfig())
 
 
+def test_a_camera_the_scene_lacks_is_refused_before_any_rollout(policy_dir):
+    runner = PolicyRunner(policy_dir)
+    runner.wrist_camera = "no-such-camera"
+    with pytest.raises(ValueError, match=r"renders camera 'no-such-camera': unknown camera"):
+        check_policies({"trace": runner}, ["reach-v3"], RolloutConfig())
+
+
 def test_evaluation_seeds_must_differ_from_the_training_seeds(policy_dir):
     with pytest.raises(ValueError, match=r"trained on seeds \[0\]"):
         check_policies({"trace": PolicyRunner(policy_dir)}, ["pick-place-v3"], RolloutConfig(seed=0))

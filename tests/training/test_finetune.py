@@ -80,6 +80,14 @@ def test_a_weight_average_asked_of_finetuning_is_refused_not_ignored(metaworld_e
     assert not (tmp_path / "out").exists()
 
 
+def test_demonstrations_on_the_validation_seeds_are_refused_before_training(metaworld_episodes, world_dir,
+                                                                               tmp_path):
+    with pytest.raises(ValueError, match=r"demonstrations with seeds \[0\], which validation rollouts would reuse"):
+        finetune(metaworld_episodes, tmp_path / "out", POLICY, DATA, TRAIN, world_model=world_dir,
+                 reserved_seeds=range(0, 3))
+    assert not (tmp_path / "out").exists()
+
+
 def test_trace_finetuning_keeps_mu0_frozen_and_records_its_demonstrations(metaworld_episodes, world_dir, tmp_path):
     result = finetune(metaworld_episodes, tmp_path / "out", POLICY, DATA, TRAIN, world_model=world_dir)
     folder = result.model_dir
