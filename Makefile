@@ -124,12 +124,15 @@ scaling: install
 # The action expert on the frozen small μ_0 against scratch and action-pretrained policies: 10 fresh
 # demonstrations per MT10 task (seeds 1000+), action pretraining on the pretraining rollouts without the held-out
 # task, the same steps and batch for every fine-tuning, success vs steps on 3 validation rollouts per task
-# (seeds 50000+) every 500 steps, then 20 rollouts per task on seeds 100000+. Variants of the trace policy: a
+# (seeds 50000+) every 1000 steps, then 20 rollouts per task on seeds 100000+. Variants of the trace policy: a
 # trainable backbone copy; μ_0's waypoints as tokens after one Euler step, or after all 4 (its point estimate);
 # the trainable copy with the full waypoints. μ_0 itself stays frozen in every one. The `-wrist` policies also
 # see the wrist camera as 8×8 tokens (the recipe's), read through μ_0's frozen scene encoder in the trace policy.
+# POLICY_STEPS: at the preset's 2000 steps scratch was still improving (validation success 0.17, 0.17, 0.33,
+# 0.47 at 500..2000 steps, 2026-12-03), so every policy gets 6000, validated every 1000.
+POLICY_STEPS ?= 6000
 POLICY_OPTS = --preset small --validation-report /nonexistent --world-model $(COMPARE)/mu0/model \
-	--val-episodes-per-task 3
+	--val-episodes-per-task 3 --finetune.steps $(POLICY_STEPS) --finetune.val-every 1000
 WRIST = --policy.wrist-tokens 8
 PRETRAIN_TASKS = reach-v3 push-v3 pick-place-v3 door-open-v3 drawer-open-v3 drawer-close-v3 \
 	button-press-topdown-v3 peg-insert-side-v3 window-open-v3
