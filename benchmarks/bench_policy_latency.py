@@ -6,8 +6,8 @@ chunk; the other steps only execute. Reported per policy design (`make compare-p
 states, μ_0's full waypoints, the trainable backbone copy with waypoints and the wrist view, scratch with and
 without the wrist view; weights at initialisation — latency does not depend on them): the policy's time per
 environment step, the simulator+renderer's, and their ratios to the 20 ms budget and to scratch.
-Run: `.venv/bin/python benchmarks/bench_policy_latency.py [--preset small]`; writes
-benchmarks/results/policy_latency.json.
+Run: `.venv/bin/python benchmarks/bench_policy_latency.py [--preset small] [--execute N]`; writes
+benchmarks/results/policy_latency.json (`_executeN` for a re-planning interval other than the preset's).
 """
 
 from __future__ import annotations
@@ -70,10 +70,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", default="small")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--execute", type=int, default=0,
+                        help="actions executed per chunk before re-planning (0: the preset's rollout.execute)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = get_preset(args.preset)
-    size, execute = cfg.metaworld.size, cfg.rollout.execute
+    size, execute = cfg.metaworld.size, args.execute or cfg.rollout.execute
+    if not 1 <= execute <= cfg.policy.chunk:
+        parser.error(f"--execute must be within 1..{cfg.policy.chunk} (the policy's chunk)")
     results = {"preset": args.preset, "image": size, "execute": execute, "threads": 1}
     for name, overrides in DESIGNS.items():
         torch.manual_seed(0)
@@ -89,7 +93,8 @@ def main() -> None:
               f"policy/budget {r['policy_ms_per_step'] / BUDGET_MS:.2f}, /scratch {r['over_scratch']:.2f}x")
     results["trace_over_scratch"] = results["trace"]["over_scratch"]
     print(f"budget {BUDGET_MS:.0f} ms per environment step, one core")
-    out = Path("benchmarks/results/policy_latency.json")
+    suffix = "" if execute == cfg.rollout.execute else f"_execute{execute}"
+    out = Path(f"benchmarks/results/policy_latency{suffix}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
 
