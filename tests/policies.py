@@ -21,11 +21,12 @@ DATA = PolicyDataConfig(demos_per_task=0, camera="front", successful_only=False)
 TRAIN = TrainConfig(steps=6, micro_batch=4, warmup_steps=1, log_every=2, lr=1e-3)
 
 
-def save_world_model(folder: Path) -> Path:
-    """An untrained μ_0 of WORLD's shape, with the delta statistics a trained one carries."""
+def save_world_model(folder: Path, seed: int = 0) -> Path:
+    """An untrained μ_0 of WORLD's shape (weights drawn from `seed`), with the delta statistics a trained one
+    carries."""
     from mu0.models.world_model import Mu0WorldModel
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     Mu0WorldModel(WORLD).save_pretrained(folder)
     (folder / "delta_stats.json").write_text(json.dumps({"scale": [0.1, 0.1, 0.05], "percentile": 95,
                                                         "horizon": 16, "samples": 1}))

@@ -66,6 +66,12 @@ def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: P
         if cfg.use_trace and world_model is not None:  # the policy learnt to read traces of its own μ_0's protocol
             check_protocol(init_from, TraceProtocol.load(world_model),
                            f"the μ_0 in {world_model} (the policy's μ_0 != the given μ_0)")
+            own = policy.world.state_dict()
+            differ = [k for k, v in world.state_dict().items() if not torch.equal(v, own[k])]
+            if differ:  # the policy keeps its own μ_0's weights: another one's statistics would not describe them
+                raise ValueError(f"{init_from}: its μ_0 differs from the one in {world_model} ({len(differ)} "
+                                 f"tensors, e.g. {differ[0]}); fine-tune it with its own μ_0, or without "
+                                 "--world-model")
         return policy
     policy = ActionExpert(cfg)
     if world is not None and cfg.use_trace:
@@ -75,14 +81,14 @@ def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: P
     return policy
 
 
-def _save(policy: ActionExpert, folder: Path, world_model: Path | None, record: dict) -> Path:
+def _save(policy: ActionExpert, folder: Path, mu0_folder: Path | None, record: dict) -> Path:
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     policy.save_pretrained(staging)
     # μ_0's statistics turn its normalised traces into pixels; its protocol says what those traces mean
     for name in (STATS, PROTOCOL_FILE) if policy.cfg.use_trace else (STATS,):
-        if world_model is not None and (Path(world_model) / name).exists():
-            shutil.copy2(Path(world_model) / name, staging / name)
+        if mu0_folder is not None and (Path(mu0_folder) / name).exists():
+            shutil.copy2(Path(mu0_folder) / name, staging / name)
     write_json_atomic(staging / TRAIN_CONFIG_FILE, record)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
@@ -156,6 +162,7 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
         policy.set_proprio_stats(*dataset.proprio_stats())
     engine, _ = make_engine(policy, train_cfg)
     summary = demo_summary(demos)
+    source = world_source(cfg.use_trace, world_model, init_from)
     tracker.log_params({"policy": to_dict(cfg), "policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg),
                         "episodes": len(demos), "samples": len(dataset), "world_model": str(world_model or ""),
                         "init_from": str(init_from or "")})
@@ -163,7 +170,7 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
         return {"policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg), "steps": steps, "demos": summary,
                 "world_model": str(world_model or ""), "init_from": str(init_from or ""),
                 "episodes_root": str(episodes), "image_size": int(dataset.images[0].shape[1]), "trace_reading": reading,
-                "world_holdout_tasks": _world_holdout_tasks(world_model)}
+                "world_holdout_tasks": _world_holdout_tasks(source)}
 
     curve: dict[int, dict[str, float]] = {}
     evaluating = [0.0]  # seconds spent in snapshots, kept out of samples/s
@@ -171,7 +178,7 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     def snapshot(step: int) -> None:
         started = time.perf_counter()
         reading = _trace_reading(engine.module, dataset)
-        folder = _save(engine.module, Path(out_dir) / SNAPSHOTS / f"step{step}", world_model, record(step, reading))
+        folder = _save(engine.module, Path(out_dir) / SNAPSHOTS / f"step{step}", source, record(step, reading))
         try:
             curve[step] = {**on_snapshot(folder, step), **reading}
         finally:
@@ -186,7 +193,7 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     reading = _trace_reading(engine.module, dataset)
     if reading:
         tracker.log_metrics(reading, last)
-    model_dir = _save(engine.module, Path(out_dir) / MODEL, world_model, record(last, reading))
+    model_dir = _save(engine.module, Path(out_dir) / MODEL, source, record(last, reading))
     tracker.log_artifact(model_dir)
     log.info("fine-tuned %d steps on %d demos (%s)", last, len(demos), json.dumps({k: len(v["episodes"])
                                                                                     for k, v in summary.items()}))
@@ -207,9 +214,19 @@ def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str
         policy.train()
 
 
-def _world_holdout_tasks(world_model: Path | None) -> list[str]:
-    """The tasks μ_0 was pretrained without (its train_config.json), so evaluation can report them apart."""
-    config = Path(world_model) / TRAIN_CONFIG_FILE if world_model is not None else None
+def world_source(use_trace: bool, world_model: Path | None, init_from: Path | None) -> Path | None:
+    """The folder whose μ_0 the policy holds, and so whose statistics, protocol and held-out tasks it keeps:
+    a trace policy started from an earlier one keeps that policy's μ_0, whatever --world-model says."""
+    return init_from if use_trace and init_from is not None else world_model
+
+
+def _world_holdout_tasks(source: Path | None) -> list[str]:
+    """The tasks μ_0 was pretrained without (its train_config.json, or the one an earlier policy recorded), so
+    evaluation can report them apart."""
+    config = Path(source) / TRAIN_CONFIG_FILE if source is not None else None
     if config is None or not config.exists():
         return []
-    return list(json.loads(config.read_text()).get("data", {}).get("holdout_tasks", []))
+    record = json.loads(config.read_text())
+    if "world_holdout_tasks" in record:
+        return list(record["world_holdout_tasks"])
+    return list(record.get("data", {}).get("holdout_tasks", []))

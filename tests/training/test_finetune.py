@@ -123,6 +123,23 @@ def test_a_world_model_of_another_trace_protocol_is_refused_for_a_trace_policy(m
     assert again.steps == TRAIN.steps
 
 
+def test_a_trace_policy_started_from_another_keeps_that_policys_mu0_and_its_records(metaworld_episodes, world_dir,
+                                                                                    tmp_path):
+    pretrained = tmp_path / "mu0-a"
+    shutil.copytree(world_dir, pretrained)
+    TraceProtocol(0.0125, 0.02, WORLD.horizon, WORLD.history).save(pretrained)
+    (pretrained / "train_config.json").write_text(json.dumps({"data": {"holdout_tasks": ["window-close-v3"]}}))
+    first = finetune(metaworld_episodes, tmp_path / "a", POLICY, DATA, TRAIN, world_model=pretrained)
+    second = finetune(metaworld_episodes, tmp_path / "b", POLICY, DATA, TRAIN, init_from=first.model_dir)
+    for name in (PROTOCOL_FILE, "delta_stats.json"):
+        assert (second.model_dir / name).read_text() == (pretrained / name).read_text(), name
+    record = json.loads((second.model_dir / "train_config.json").read_text())
+    assert record["world_holdout_tasks"] == ["window-close-v3"]
+    other = save_world_model(tmp_path / "mu0-other", seed=1)  # the same shape, other weights
+    with pytest.raises(ValueError, match=r"its μ_0 differs from the one in .*mu0-other"):
+        finetune(metaworld_episodes, tmp_path / "c", POLICY, DATA, TRAIN, world_model=other, init_from=first.model_dir)
+
+
 def test_success_vs_steps_rolls_snapshots_out_on_validation_seeds_and_leaves_training_as_it_was(
         metaworld_episodes, world_dir, tmp_path):
     from mu0.cli.finetune import FinetuneArgs, validation_rollouts
