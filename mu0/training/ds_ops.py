@@ -36,6 +36,5 @@ def build_cpu_comm_op() -> None:
     root = Path(os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(extensions_dir())))
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(root / BUILD_LOCK):
-        for stale in root.glob(f"*/{TORCH_BATON}"):
-            stale.unlink(missing_ok=True)
+        (root / builder.name / TORCH_BATON).unlink(missing_ok=True)  # only this op's: the folder may be shared
         builder.load(verbose=False)
