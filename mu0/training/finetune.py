@@ -150,7 +150,8 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     policy = build_policy(policy_cfg, world_model, init_from)
     cfg = policy.cfg
     demos = select_demos(episodes, data_cfg, accepted)
-    clash = sorted({seed for entry in demo_summary(demos).values() for seed in entry["seeds"]} & set(reserved_seeds))
+    summary = demo_summary(demos)
+    clash = sorted({seed for entry in summary.values() for seed in entry["seeds"]} & set(reserved_seeds))
     if clash:
         raise ValueError(f"{episodes}: demonstrations with seeds {clash[:5]}, which validation rollouts would reuse; "
                          "move --val-seed")
@@ -161,7 +162,6 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     if init_from is None:
         policy.set_proprio_stats(*dataset.proprio_stats())
     engine, _ = make_engine(policy, train_cfg)
-    summary = demo_summary(demos)
     source = world_source(cfg.use_trace, world_model, init_from)
     tracker.log_params({"policy": to_dict(cfg), "policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg),
                         "episodes": len(demos), "samples": len(dataset), "world_model": str(world_model or ""),
