@@ -36,8 +36,20 @@ class TraceExtractConfig:
     seed_edge_px: int = 3
     # How TraceExtract's tracker moves a point from frame to frame: "lk" (pyramidal Lucas–Kanade on the
     # point's window) or "dis" (OpenCV's DIS dense optical flow, whose variational refinement fills
-    # textureless regions), both with the forward–backward check below.
+    # textureless regions), both with the forward–backward check below; or "template" (needs depth and
+    # camera poses, else LK): each point's rigid 3D neighbourhood fitted to every frame's colour and depth
+    # (template_tracking.py).
     motion: str = "lk"
+    # motion "template": the neighbourhood is the pixels within this radius whose world points lie within
+    # `template_near_m` of the point.
+    template_radius_px: int = 5
+    template_near_m: float = 0.04
+    # motion "template": every this many pixels of the neighbourhood's rows and columns go into the template.
+    template_stride_px: int = 1
+    # motion "template": Gauss–Newton iterations per frame, and metres of depth error that weigh as much as
+    # a 100% colour error in one channel, inverted (residual units per metre).
+    template_iters: int = 8
+    template_depth_weight: float = 10.0
     # Lucas–Kanade window size in pixels (odd).
     lk_window_px: int = 9
     # Lucas–Kanade pyramid levels above the full-resolution image.
@@ -115,7 +127,11 @@ class TraceExtractConfig:
     def __post_init__(self) -> None:
         require(self.grid_px >= 2, "grid_px", "must be >= 2")
         require(self.tracker in TRACKERS, "tracker", f"must be one of {', '.join(TRACKERS)}")
-        require(self.motion in ("lk", "dis"), "motion", "must be 'lk' or 'dis'")
+        require(self.motion in ("lk", "dis", "template"), "motion", "must be 'lk', 'dis' or 'template'")
+        require(self.template_radius_px >= 1 and self.template_near_m > 0 and self.template_iters >= 0
+                and 1 <= self.template_stride_px <= self.template_radius_px
+                and self.template_depth_weight >= 0, "template_radius_px",
+                "template radius ≥ 1 px, near > 0 m, iterations ≥ 0 and depth weight ≥ 0")
         require(self.departure in ("gap", "path"), "departure", "must be 'gap' or 'path'")
         require(self.seed_edge_px >= 0, "seed_edge_px", "must be >= 0")
         require(self.hold_still_grey >= 0, "hold_still_grey", "must be >= 0 (grey levels)")

@@ -16,10 +16,11 @@ import numpy as np
 
 class KeypointSelector(Protocol):
     def select(self, gray: np.ndarray, covered: np.ndarray, motion: np.ndarray | None, budget: int,
-               allowed: np.ndarray | None = None) -> np.ndarray:
+               allowed: np.ndarray | None = None, any_texture: bool = False) -> np.ndarray:
         """(n,2) float32 integer pixel positions (u, v) of new keypoints in `gray` (h,w) uint8, none in
         a grid cell where `covered` (cells_h, cells_w) is True nor where `allowed` (h,w) is False;
-        `motion` (h,w) bool marks changing pixels, served first."""
+        `motion` (h,w) bool marks changing pixels, served first. With `any_texture` a cell without any
+        corner still gets a point (for a tracker that needs no texture)."""
         ...
 
 
@@ -28,7 +29,7 @@ class CornerGridSelector:
         self.grid_px, self.min_texture, self.block_px = grid_px, min_texture, block_px
 
     def select(self, gray: np.ndarray, covered: np.ndarray, motion: np.ndarray | None, budget: int,
-               allowed: np.ndarray | None = None) -> np.ndarray:
+               allowed: np.ndarray | None = None, any_texture: bool = False) -> np.ndarray:
         import cv2
 
         if budget <= 0:
@@ -40,11 +41,12 @@ class CornerGridSelector:
         margin = max(2, self.block_px)  # keep away from the border where LK windows fall off the image
         strength[:margin], strength[-margin:], strength[:, :margin], strength[:, -margin:] = 0, 0, 0, 0
         if allowed is not None:
-            strength[~allowed] = 0
+            strength[~allowed] = -1.0 if any_texture else 0
         cells = strength[: ch * g, : cw * g].reshape(ch, g, cw, g).transpose(0, 2, 1, 3).reshape(ch, cw, g * g)
         best = cells.argmax(axis=2)
         best_val = np.take_along_axis(cells, best[..., None], axis=2)[..., 0]
-        ok = (best_val > self.min_texture * max(float(strength.max()), 1e-12)) & ~covered
+        ok = (best_val >= 0 if any_texture else best_val > self.min_texture * max(float(strength.max()), 1e-12)) \
+            & ~covered
         rows, cols = np.nonzero(ok)
         v = rows * g + best[rows, cols] // g
         u = cols * g + best[rows, cols] % g

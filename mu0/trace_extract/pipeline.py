@@ -38,7 +38,9 @@ from mu0.trace_extract.lifting import end_tracks_at_depth_jumps, lift_tracks, ma
 from mu0.trace_extract.output import read_extract_meta, write_trace_episode
 from mu0.trace_extract.samples import SampleSpec, build_samples
 from mu0.trace_extract.segments import agent_entities, entity_speeds, segment
-from mu0.trace_extract.tracking import LucasKanadeTracker
+from mu0.trace_extract.template_fit import TemplateFit
+from mu0.trace_extract.template_tracking import DepthTemplateTracker
+from mu0.trace_extract.tracking import LucasKanadeTracker, PointTracker
 
 log = logging.getLogger(__name__)
 VERSION = "mu0-traceextract-1"
@@ -80,12 +82,16 @@ def _pose_mode(ep: Episode, cfg: TraceExtractConfig) -> str:
     return "given" if ep.meta.get("camera_poses", "given") == "given" else "estimate"
 
 
-def point_tracker(cfg: TraceExtractConfig) -> LucasKanadeTracker:
+def point_tracker(cfg: TraceExtractConfig) -> PointTracker:
     kind = DenseFlowTracker if cfg.motion == "dis" else LucasKanadeTracker
-    return kind(CornerGridSelector(cfg.grid_px, cfg.min_texture), cfg.grid_px, cfg.max_tracks, cfg.lk_window_px,
-                cfg.lk_levels, cfg.fb_max_error_px, cfg.reseed_every, cfg.static_px,
-                leave_when_uncovered=cfg.leave_when_uncovered, departure=cfg.departure,
-                hold_still_grey=cfg.hold_still_grey, region_motion=cfg.region_motion)
+    lk = kind(CornerGridSelector(cfg.grid_px, cfg.min_texture), cfg.grid_px, cfg.max_tracks, cfg.lk_window_px,
+              cfg.lk_levels, cfg.fb_max_error_px, cfg.reseed_every, cfg.static_px,
+              leave_when_uncovered=cfg.leave_when_uncovered, departure=cfg.departure,
+              hold_still_grey=cfg.hold_still_grey, region_motion=cfg.region_motion)
+    if cfg.motion != "template":
+        return lk
+    fit = TemplateFit(depth_weight=cfg.template_depth_weight, iters=cfg.template_iters)
+    return DepthTemplateTracker(lk, fit, cfg.template_radius_px, cfg.template_near_m, cfg.template_stride_px)
 
 
 def scene_geometry(cfg: TraceExtractConfig, depth, K: np.ndarray, T_wc: np.ndarray | None

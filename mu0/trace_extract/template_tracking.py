@@ -1,0 +1,240 @@
+"""Depth-aware point tracking with rigid templates (`motion: template`), for episodes with depth and
+camera poses; without them it hands over to the Lucas–Kanade tracker.
+
+Each point carries the template of its seed frame (template_fit.py) and a pose. Per frame, the pose
+starts from the best of four guesses — still in the world, moving on at its last velocity, carried by
+the camera (a wrist camera's own gripper), moved by dense optical flow — scored on the frame's colour and
+depth; a template the world-still guess already matches is left there (the background, exact and
+cheap), the others are refined by Gauss–Newton. The template is matched against its seed frame, not the
+previous frame, so errors do not add up while it is seen. A point is visible where the frame's depth at
+its pixel agrees with its own. Template points with something in front of them count as hidden, not
+as mismatched, so an occluder passing by neither drags a point along nor pushes it away; a point whose
+template has too few points coasts on a decaying velocity; in `track` a point ends after `lost_after`
+unseen frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from mu0.trace_extract.alignment import DepthPoseGeometry
+from mu0.trace_extract.keypoints import coverage_grid
+from mu0.trace_extract.template_fit import FrameMaps, TemplateFit, frame_maps
+from mu0.trace_extract.tracking import LucasKanadeTracker
+from mu0.trace_extract.tracks import Tracks2D
+
+_MIN_TEMPLATE_POINTS = 4  # fewer neighbours with depth than this: nothing to fit, the point only coasts
+_COAST_DECAY = 0.8  # an unseen point's velocity shrinks by this factor per frame
+_EDGE = 0.05  # a pixel whose colour (0..1) or weighted depth changes this much to a neighbour is an edge
+_TEMPLATE_BATCH = 64
+_MIN_EDGE_POINTS = 6  # a template core with fewer edge pixels takes in the edges around it
+
+
+def _edges(maps: FrameMaps, depth_weight: float) -> np.ndarray:
+    """(h,w) bool: pixels on either side of a step in colour or (weighted) depth."""
+    scale = np.array([1.0, 1.0, 1.0, depth_weight], np.float32)
+    step_u = (np.abs(maps.grad_u) * scale).max(axis=-1) > _EDGE  # forward differences: the pixel before
+    step_v = (np.abs(maps.grad_v) * scale).max(axis=-1) > _EDGE
+    edge = step_u | step_v
+    edge[:, 1:] |= step_u[:, :-1]  # and the pixel after
+    edge[1:] |= step_v[:-1]
+    return edge
+
+
+class _State:
+    """Per-track template, pose, velocity and per-frame output; grown as tracks are added."""
+
+    def __init__(self, t: int, m: int) -> None:
+        self.t, self.m, self.n = t, m, 0
+        self.uv = np.full((0, t, 2), np.nan, np.float32)
+        self.visible = np.zeros((0, t), bool)
+        self.start = np.zeros(0, np.int32)
+        self.D, self.ref, self.weight = np.zeros((0, m, 3)), np.zeros((0, m, 3)), np.zeros((0, m))
+        self.R, self.c, self.vel = np.zeros((0, 3, 3)), np.zeros((0, 3)), np.zeros((0, 3))
+        self.unseen = np.zeros(0, np.int32)
+        self.lost = np.full(t, np.nan)
+
+    def add(self, frame: int, uv: np.ndarray, X: np.ndarray, D, ref, weight) -> np.ndarray:
+        k = len(uv)
+        grow = {"uv": np.full((k, self.t, 2), np.nan, np.float32), "visible": np.zeros((k, self.t), bool),
+                "start": np.full(k, frame, np.int32), "D": D, "ref": ref, "weight": weight,
+                "R": np.repeat(np.eye(3)[None], k, 0), "c": X, "vel": np.zeros((k, 3)),
+                "unseen": np.zeros(k, np.int32)}
+        for name, rows in grow.items():
+            setattr(self, name, np.concatenate([getattr(self, name), rows]))
+        ids = np.arange(self.n, self.n + k)
+        self.uv[ids, frame], self.visible[ids, frame] = uv, True
+        self.n += k
+        return ids
+
+    def result(self) -> Tracks2D:
+        return Tracks2D(self.uv.copy(), self.visible.copy(), self.start.copy(), self.lost.copy())
+
+
+class DepthTemplateTracker:
+    def __init__(self, fallback: LucasKanadeTracker, fit: TemplateFit, radius_px: int = 5, near_m: float = 0.04,
+                 stride_px: int = 1, max_scale: int = 4, still_cost: float = 5e-4, lost_after: int = 10) -> None:
+        self.fallback, self.fit = fallback, fit
+        self.radius_px, self.near_m, self.stride_px, self.max_scale = radius_px, near_m, stride_px, max_scale
+        self.still_cost, self.lost_after = still_cost, lost_after
+        steps = np.arange(-radius_px, radius_px + 1)
+        self.offsets = steps[steps % stride_px == 0]
+
+    # -- templates ---------------------------------------------------------------------------------------
+    def _template(self, maps: FrameMaps, X: np.ndarray, uv: np.ndarray):
+        """Offsets from each point (n,m,3), colours (n,m,3) and weights (n,m) of its template: up to m pixels
+        within `max_scale` × `radius_px` whose world points lie within `near_m` of the point: the pixels
+        within `radius_px` (every `stride_px`-th), then edge pixels, then the rest, nearest first. Where the
+        core holds too few edge pixels (a step in colour or depth), it would slide along a flat face unseen:
+        there every edge pixel in reach comes first."""
+        h, w = maps.valid.shape
+        m = len(self.offsets) ** 2
+        reach = np.arange(-self.radius_px * self.max_scale, self.radius_px * self.max_scale + 1)
+        du, dv = (a.ravel() for a in np.meshgrid(reach, reach))
+        ring = np.maximum(np.abs(du), np.abs(dv))
+        edge = _edges(maps, self.fit.depth_weight)
+        D, colour, weight = np.zeros((len(X), m, 3)), np.zeros((len(X), m, 3)), np.zeros((len(X), m))
+        for lo in range(0, len(X), _TEMPLATE_BATCH):  # bounded memory: reach² candidates per point
+            sl = slice(lo, lo + _TEMPLATE_BATCH)
+            cols = np.rint(np.nan_to_num(uv[sl, :1])).astype(np.intp) + du[None]
+            rows = np.rint(np.nan_to_num(uv[sl, 1:])).astype(np.intp) + dv[None]
+            inside = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+            cols, rows = cols.clip(0, w - 1), rows.clip(0, h - 1)
+            Q = maps.world[rows, cols]
+            near = inside & maps.valid[rows, cols] & (np.linalg.norm(Q - X[sl, None], axis=-1) < self.near_m)
+            core = (ring <= self.radius_px)[None] & (du % self.stride_px == 0)[None] & (dv % self.stride_px == 0)[None]
+            on_edge = near & edge[rows, cols]
+            flat = (on_edge & core).sum(axis=1, keepdims=True) < _MIN_EDGE_POINTS  # the core alone cannot pin it
+            rank = np.where(near, np.where(flat, 4.0, 1.0) * on_edge + 2.0 * core - ring[None] / (ring.max() + 1.0),
+                            -np.inf)
+            pick = np.argsort(-rank, axis=1, kind="stable")[:, :m]
+            take = np.take_along_axis(near, pick, axis=1)
+            rows, cols = np.take_along_axis(rows, pick, axis=1), np.take_along_axis(cols, pick, axis=1)
+            D[sl] = np.where(take[..., None], maps.world[rows, cols] - X[sl, None], 0.0)
+            colour[sl], weight[sl] = maps.colour[rows, cols], take
+        return D, colour, weight
+
+    def _add(self, st: _State, maps: FrameMaps, geometry: DepthPoseGeometry, frame: int, uv: np.ndarray):
+        X = geometry.anchor(frame, uv)
+        X = np.where(np.isfinite(X), X, maps.world[np.rint(uv[:, 1]).astype(np.intp).clip(0, maps.valid.shape[0] - 1),
+                                                   np.rint(uv[:, 0]).astype(np.intp).clip(0, maps.valid.shape[1] - 1)])
+        return st.add(frame, uv, X, *self._template(maps, X, uv))
+
+    # -- one frame ---------------------------------------------------------------------------------------
+    def _guesses(self, st: _State, ids: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
+                 geometry: DepthPoseGeometry):
+        """Candidate poses (R, c) for the tracks `ids` at frame f besides staying still: moving on at the last
+        velocity, carried by the camera, moved by the optical flow at the point."""
+        import cv2
+
+        R, c = st.R[ids], st.c[ids]
+        p = np.nan_to_num(st.uv[ids, f - 1]).astype(np.float32)
+        moved = p + cv2.remap(flow, p[:, :1], p[:, 1:], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                              ).reshape(-1, 2)
+        h, w = maps.valid.shape
+        col = np.rint(moved[:, 0]).astype(np.intp).clip(0, w - 1)
+        row = np.rint(moved[:, 1]).astype(np.intp).clip(0, h - 1)
+        flow_c = np.where(maps.valid[row, col][:, None], maps.world[row, col], c)
+        M = geometry.T_world_cam[f] @ np.linalg.inv(geometry.T_world_cam[f - 1])
+        return [(R, c + st.vel[ids]), (M[:3, :3] @ R, c @ M[:3, :3].T + M[:3, 3]), (R, flow_c)]
+
+    def _cost(self, st: _State, ids: np.ndarray, R: np.ndarray, c: np.ndarray, maps: FrameMaps) -> np.ndarray:
+        Y = np.einsum("nij,nmj->nmi", R, st.D[ids]) + c[:, None]
+        return self.fit.cost(maps, Y, st.ref[ids], st.weight[ids])
+
+    def _pose(self, st: _State, ids: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
+              geometry: DepthPoseGeometry):
+        """The tracks' poses at frame f: the best guess, refined by Gauss–Newton unless it is staying still
+        with a near-exact match (the background: exact and cheap). Another guess must halve the still cost
+        to win: interpolation alone makes a still point under a moving camera cost a little."""
+        R, c = st.R[ids].copy(), st.c[ids].copy()
+        still = self._cost(st, ids, R, c, maps)
+        best = still.copy()
+        for gR, gc in self._guesses(st, ids, f, maps, flow, geometry):
+            cost = self._cost(st, ids, gR, gc, maps)
+            better = (cost < best) & (cost < 0.5 * still)
+            R[better], c[better], best[better] = gR[better], gc[better], cost[better]
+        go = np.flatnonzero((best < still) | (still >= self.still_cost))
+        if len(go):
+            R[go], c[go] = self.fit.refine(maps, st.D[ids[go]], st.ref[ids[go]], st.weight[ids[go]], R[go], c[go])
+        return R, c
+
+    def _advance(self, st: _State, alive: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
+                 geometry: DepthPoseGeometry) -> None:
+        fits = st.weight[alive].sum(axis=1) >= _MIN_TEMPLATE_POINTS
+        ids, coast = alive[fits], alive[~fits]
+        st.c[coast] += st.vel[coast]
+        st.vel[coast] *= _COAST_DECAY
+        if len(ids):
+            R, c = self._pose(st, ids, f, maps, flow, geometry)
+            st.vel[ids] = c - st.c[ids]
+            st.R[ids], st.c[ids] = R, c
+        uv, vis = geometry.observe(f, st.c[alive])
+        st.uv[alive, f], st.visible[alive, f] = uv, vis
+        st.unseen[alive] = np.where(vis, 0, st.unseen[alive] + 1)
+        was = st.visible[alive, f - 1]
+        if was.sum() >= 20:  # a cut hides most points at once (alignment.find_camera_jump)
+            st.lost[f] = float((was & ~vis).sum() / was.sum())
+
+    # -- the PointTracker protocol ---------------------------------------------------------------------------
+    def _frames(self, images: np.ndarray, geometry: DepthPoseGeometry):
+        import cv2
+
+        grays = [cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY) for im in images]
+        maps = [frame_maps(images[f], np.asarray(geometry.depth[f]), geometry.K[f], geometry.T_world_cam[f])
+                for f in range(len(images))]
+        return grays, maps, cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+    def track(self, images: np.ndarray, geometry: DepthPoseGeometry | None = None) -> Tracks2D:
+        if geometry is None:
+            return self.fallback.track(images, None)
+        grays, maps, dis = self._frames(images, geometry)
+        st = _State(len(images), len(self.offsets) ** 2)
+        alive = self._seed(st, np.empty(0, np.intp), 0, grays, maps, geometry)
+        for f in range(1, len(images)):
+            self._advance(st, alive, f, maps[f], dis.calc(grays[f - 1], grays[f], None), geometry)
+            alive = alive[st.unseen[alive] <= self.lost_after]
+            if f % self.fallback.reseed_every == 0:
+                alive = self._seed(st, alive, f, grays, maps, geometry)
+        for i in range(st.n):  # an ended track has no position after its last seen frame
+            seen = np.flatnonzero(st.visible[i])
+            st.uv[i, seen[-1] + 1:] = np.where(st.unseen[i] > self.lost_after, np.nan, st.uv[i, seen[-1] + 1:])
+        return st.result()
+
+    def _seed(self, st: _State, alive: np.ndarray, f: int, grays, maps, geometry) -> np.ndarray:
+        """New tracks in grid cells no visible track covers, on pixels with depth: textureless ones too."""
+        import cv2
+
+        g = self.fallback
+        seen = alive[st.visible[alive, f]]
+        covered = coverage_grid(st.uv[seen, f], grays[f].shape, g.grid_px)
+        # templates see silhouettes, so seeds may sit right next to them (not on the edge pixels themselves)
+        allowed = dataclasses.replace(geometry, seed_edge_px=0).seedable(f) & maps[f].valid
+        motion = cv2.absdiff(grays[f], grays[f - 1]) > 8 if f else None
+        new = g.selector.select(grays[f], covered, motion, g.max_tracks - len(seen), allowed, any_texture=True)
+        return np.concatenate([alive, self._add(st, maps[f], geometry, f, new)]) if len(new) else alive
+
+    def track_queries(self, images: np.ndarray, queries: np.ndarray, geometry: DepthPoseGeometry | None = None
+                      ) -> Tracks2D:
+        """Tracks of given (n,3) (frame, u, v) points, forward from each one's frame; row i is query i. An
+        unseen query keeps its coasting position to the end (TAP-Vid predicts every frame)."""
+        if geometry is None:
+            return self.fallback.track_queries(images, queries, None)
+        t = len(images)
+        frames = np.asarray(queries[:, 0], np.int64)
+        if len(frames) and (frames.min() < 0 or frames.max() >= t):
+            raise ValueError(f"query frames must lie in 0..{t - 1}, got {frames.min()}..{frames.max()}")
+        grays, maps, dis = self._frames(images, geometry)
+        order = np.argsort(frames, kind="stable")
+        st, alive = _State(t, len(self.offsets) ** 2), np.empty(0, np.intp)
+        for f in range(t):
+            if f and len(alive):
+                self._advance(st, alive, f, maps[f], dis.calc(grays[f - 1], grays[f], None), geometry)
+            now = order[frames[order] == f]
+            if len(now):
+                alive = np.concatenate([alive, self._add(st, maps[f], geometry, f, np.asarray(queries[now, 1:],
+                                                                                              np.float64))])
+        tracks, back = st.result(), np.argsort(order)
+        return Tracks2D(tracks.uv_px[back], tracks.visible[back], tracks.start[back], tracks.lk_lost)
