@@ -146,19 +146,21 @@ class DepthTemplateTracker:
 
     def _pose(self, st: _State, ids: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
               geometry: DepthPoseGeometry):
-        """The tracks' poses at frame f: the best guess, refined by Gauss–Newton unless it is staying still
-        with a near-exact match (the background: exact and cheap). Another guess must halve the still cost
-        to win: interpolation alone makes a still point under a moving camera cost a little."""
+        """The tracks' poses at frame f. A point whose template still matches where it was (cost under
+        `still_cost`: the background, up to interpolation under a moving camera) stays there — on weak
+        texture another guess can match as well, and taking it would drag background along with the camera.
+        The others take the best guess (it must halve the still cost), refined by Gauss–Newton."""
         R, c = st.R[ids].copy(), st.c[ids].copy()
         still = self._cost(st, ids, R, c, maps)
-        best = still.copy()
-        for gR, gc in self._guesses(st, ids, f, maps, flow, geometry):
-            cost = self._cost(st, ids, gR, gc, maps)
-            better = (cost < best) & (cost < 0.5 * still)
-            R[better], c[better], best[better] = gR[better], gc[better], cost[better]
-        go = np.flatnonzero((best < still) | (still >= self.still_cost))
-        if len(go):
-            R[go], c[go] = self.fit.refine(maps, st.D[ids[go]], st.ref[ids[go]], st.weight[ids[go]], R[go], c[go])
+        go = np.flatnonzero(still >= self.still_cost)
+        if not len(go):
+            return R, c
+        best = still[go].copy()
+        for gR, gc in self._guesses(st, ids[go], f, maps, flow, geometry):
+            cost = self._cost(st, ids[go], gR, gc, maps)
+            better = (cost < best) & (cost < 0.5 * still[go])
+            R[go[better]], c[go[better]], best[better] = gR[better], gc[better], cost[better]
+        R[go], c[go] = self.fit.refine(maps, st.D[ids[go]], st.ref[ids[go]], st.weight[ids[go]], R[go], c[go])
         return R, c
 
     def _advance(self, st: _State, alive: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
