@@ -43,6 +43,13 @@ def _edges(maps: FrameMaps, depth_weight: float) -> np.ndarray:
     return edge
 
 
+def _pixels(maps: FrameMaps, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the pixels nearest (n,2) points, clamped to the image."""
+    h, w = maps.valid.shape
+    uv = np.rint(np.nan_to_num(uv)).astype(np.intp)
+    return uv[:, 1].clip(0, h - 1), uv[:, 0].clip(0, w - 1)
+
+
 class _State:
     """Per-track template, pose, velocity and per-frame output; grown as tracks are added."""
 
@@ -118,8 +125,7 @@ class DepthTemplateTracker:
 
     def _add(self, st: _State, maps: FrameMaps, geometry: DepthPoseGeometry, frame: int, uv: np.ndarray):
         X = geometry.anchor(frame, uv)
-        X = np.where(np.isfinite(X), X, maps.world[np.rint(uv[:, 1]).astype(np.intp).clip(0, maps.valid.shape[0] - 1),
-                                                   np.rint(uv[:, 0]).astype(np.intp).clip(0, maps.valid.shape[1] - 1)])
+        X = np.where(np.isfinite(X), X, maps.world[_pixels(maps, uv)])
         return st.add(frame, uv, X, *self._template(maps, X, uv))
 
     # -- one frame ---------------------------------------------------------------------------------------
@@ -133,10 +139,8 @@ class DepthTemplateTracker:
         p = np.nan_to_num(st.uv[ids, f - 1]).astype(np.float32)
         moved = p + cv2.remap(flow, p[:, :1], p[:, 1:], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
                               ).reshape(-1, 2)
-        h, w = maps.valid.shape
-        col = np.rint(moved[:, 0]).astype(np.intp).clip(0, w - 1)
-        row = np.rint(moved[:, 1]).astype(np.intp).clip(0, h - 1)
-        flow_c = np.where(maps.valid[row, col][:, None], maps.world[row, col], c)
+        at = _pixels(maps, moved)
+        flow_c = np.where(maps.valid[at][:, None], maps.world[at], c)
         M = geometry.T_world_cam[f] @ np.linalg.inv(geometry.T_world_cam[f - 1])
         return [(R, c + st.vel[ids]), (M[:3, :3] @ R, c @ M[:3, :3].T + M[:3, 3]), (R, flow_c)]
 
