@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 from flows import tasks
 from flows.common import publish_report
 from flows.stage_flows import extract_flow, validate_flow
+from mu0.bundle.files import model_in
 
 
 @flow(name="mu0-pretrain")
@@ -46,14 +47,14 @@ def pretrain_chain(preset: str = "debug", source: str = "metaworld", overrides: 
             if baselines:
                 policies["scratch"] = f"{out}/policy-scratch"
             for mode, folder in policies.items():
-                tasks.finetune(preset, mode, folder, f"{out}/mu0/model")
-            tasks.evaluate(preset, f"{out}/mu0/model", [f"{out}/{kind}/model" for kind in kinds])
+                tasks.finetune(preset, mode, folder, str(model_in(f"{out}/mu0")))
+            tasks.evaluate(preset, str(model_in(f"{out}/mu0")), [str(model_in(f"{out}/{kind}")) for kind in kinds])
             publish_report("trace-metrics", Path("reports/metrics.md"), "trace prediction metrics")
-            tasks.evaluate_policy(preset, {name: f"{folder}/model" for name, folder in policies.items()})
+            tasks.evaluate_policy(preset, {name: str(model_in(folder)) for name, folder in policies.items()})
             publish_report("policy-metrics", Path("reports/policy_metrics.md"), "closed-loop Meta-World success")
-            registration = tasks.register(f"{out}/mu0/model")
+            registration = tasks.register(str(model_in(f"{out}/mu0")))
             promotion = tasks.promote(force_promote, reason)
-            policy = tasks.register_policy(f"{out}/policy-trace/model", "trace")
+            policy = tasks.register_policy(str(model_in(f"{out}/policy-trace")), "trace")
             policy_promotion = tasks.promote(force_promote, reason, policy["model"])
         finally:
             os.environ.pop(PARENT_ENV, None)

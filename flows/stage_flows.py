@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger, unmapped
 
 from flows import tasks
 from flows.common import publish_report, task_runner
+from mu0.bundle.files import model_in
 
 
 @flow(name="mu0-ingest")
@@ -61,7 +62,7 @@ def finetune_flow(preset: str = "debug", mode: str = "trace", world_model: str =
 
 
 @flow(name="mu0-evaluate")
-def evaluate_flow(preset: str = "debug", model: str = "artifacts/mu0/model",
+def evaluate_flow(preset: str = "debug", model: str = str(model_in("artifacts/mu0")),
                   policies: dict[str, str] | None = None) -> None:
     """μ_0 against the current champion, on the same test episodes; then, when `policies` (name → policy
     model folder) are given, their closed-loop success against the champion policy."""

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from mu0.bundle.files import model_in
 from mu0.cli.common import console, parse_with_preset, results, save_report
 from mu0.config import TraceDataConfig
 
@@ -14,9 +15,9 @@ from mu0.config import TraceDataConfig
 @dataclasses.dataclass(frozen=True)
 class EvaluateTracesArgs:
     # The pretrained model folder (config.json, model.safetensors, delta_stats.json).
-    model: Path = Path("artifacts/mu0/model")
+    model: Path = model_in("artifacts/mu0")
     # Learned baselines' model folders, scored beside it (a folder that does not exist is skipped, and said).
-    baselines: tuple[Path, ...] = (Path("artifacts/track-transformer/model"), Path("artifacts/tokenized-vlm/model"))
+    baselines: tuple[Path, ...] = (model_in("artifacts/track-transformer"), model_in("artifacts/tokenized-vlm"))
     # Folder for pictures of predicted against true traces on test frames.
     overlays: Path = Path("reports/trace_overlays")
     # Folder of trace episodes (the split is recomputed from the same seed, so test stays test).

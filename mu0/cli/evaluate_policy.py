@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from mu0.bundle.files import model_in
 from mu0.cli.common import console, parse_with_preset, results, save_report
 from mu0.config import RolloutConfig
 
@@ -13,8 +14,8 @@ from mu0.config import RolloutConfig
 class EvaluatePolicyArgs:
     # Policies to compare as NAME=FOLDER (a policy's model/ folder); a folder that does not exist is skipped,
     # and said.
-    policies: tuple[str, ...] = ("trace=artifacts/policy-trace/model", "scratch=artifacts/policy-scratch/model",
-                                 "action-pretrained=artifacts/policy-action-pretrained/model")
+    policies: tuple[str, ...] = tuple(f"{name}={model_in(f'artifacts/policy-{name}')}"
+                                      for name in ("trace", "scratch", "action-pretrained"))
     # JSON report (per-episode outcomes included); a markdown table is written beside it.
     report: Path = Path("reports/policy_metrics.json")
     # Folder for rollout videos (animated GIFs with μ_0's predicted traces on the frames).

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+from mu0.bundle.files import model_in
 from mu0.cli.common import console, parse_with_preset
 from mu0.config import ActionExpertConfig, PolicyDataConfig, RolloutConfig, TrainConfig
 
@@ -23,7 +24,7 @@ class FinetuneArgs:
     episodes: Path = Path("data/raw")
     # The frozen μ_0: a model folder, or a registry URI such as models:/mu0-world-model@champion. Scratch and
     # action-pretrained policies take only its backbone's shape from it (empty: the preset's shape).
-    world_model: str = "artifacts/mu0/model"
+    world_model: str = str(model_in("artifacts/mu0"))
     # Start from this policy folder's weights (required by --mode action-pretrained).
     init_from: Path | None = None
     # Output folder (model/ = config.json + model.safetensors + train_config.json); default

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from mu0.bundle.files import CONFIG_FILE, model_in
 from mu0.cli.common import console, parse, results
 
 
@@ -44,9 +45,9 @@ def run(args: list[str]) -> int:
     if parsed is None:
         return 2
     policy = parsed.target == "policy"
-    model = parsed.model or Path("artifacts/policy-trace/model" if policy else "artifacts/mu0/model")
+    model = parsed.model or model_in("artifacts/policy-trace" if policy else "artifacts/mu0")
     report = parsed.report or Path("reports/policy_metrics.json" if policy else "reports/metrics.json")
-    for path in (model / "config.json", report):
+    for path in (model / CONFIG_FILE, report):
         if not path.exists():
             hint = "mu0 finetune / mu0 evaluate policy" if policy else "mu0 pretrain / mu0 evaluate traces"
             console.print(f"[red]error:[/red] {path} does not exist (run {hint})")

@@ -38,14 +38,10 @@ class TracePyfunc:
     def load_context(self, context) -> None:
         from pathlib import Path
 
-        import torch
+        from mu0.bundle.trace_bundle import load_trace_bundle
 
-        from mu0.models.registry import load_model
-        from mu0.traces.normalize import DeltaStats
-
-        folder = Path(context.artifacts["model"])
-        self.model = load_model(folder).eval()
-        self.scale = torch.tensor(DeltaStats.load(folder / "delta_stats.json").scale, dtype=torch.float32)
+        bundle = load_trace_bundle(Path(context.artifacts["model"]))
+        self.model, self.scale = bundle.model, bundle.scale
 
     def predict(self, context, model_input, params=None):
         import pandas as pd

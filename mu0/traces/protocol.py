@@ -14,9 +14,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+from mu0.bundle.files import PROTOCOL_FILE
 from mu0.config import TraceDataConfig, diff_fields
-
-PROTOCOL_FILE = "protocol.json"
 
 
 class ProtocolMismatchError(ValueError):
