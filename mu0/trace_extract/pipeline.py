@@ -19,6 +19,7 @@ import numpy as np
 
 from mu0.config import TraceExtractConfig, to_dict
 from mu0.episodes import Episode, EpisodeFormatError, open_episode
+from mu0.episodes import trace_layout as L
 from mu0.episodes.hashing import episode_seed
 from mu0.episodes.quarantine import clear_quarantine, quarantine
 from mu0.trace_extract import motion
@@ -187,13 +188,13 @@ def trace_episode(ep: Episode, cfg: TraceExtractConfig) -> TraceResult:
     t0 = time.perf_counter()
     captions, n_chunks = _caption(ep, cfg, t3, clusters, T_wc, images, use_depth)
     timing["captions"] = time.perf_counter() - t0
-    tracks = {"uv_px": t3.tracks.uv_px, "visible": t3.tracks.visible, "start": t3.tracks.start,
-              "xyz_world": t3.xyz_world.astype(np.float32), "has_depth": t3.has_depth, "is_moving": moving,
-              "cluster_ids": clusters}
+    tracks = {L.TRACK_UV_PX: t3.tracks.uv_px, L.TRACK_VISIBLE: t3.tracks.visible, L.TRACK_START: t3.tracks.start,
+              L.TRACK_XYZ_WORLD: t3.xyz_world.astype(np.float32), L.TRACK_HAS_DEPTH: t3.has_depth,
+              L.IS_MOVING: moving, L.CLUSTER_IDS: clusters}
     stats = {"trace_source": source, "tracks": int(t3.tracks.num_tracks), "moving_tracks": int(moving.sum()),
              "entities": int(clusters.max()), "coverage": round(cover, 4), "poses": poses,
-             "query_frames": int(len(samples["frame_indices"])), "sample_rows": int(samples["offsets"][-1]),
-             "chunks": n_chunks, "z_valid": use_depth}
+             "query_frames": int(len(samples[L.FRAME_INDICES])), "sample_rows": int(samples[L.OFFSETS][-1]),
+             "chunks": n_chunks, L.STAT_Z_VALID: use_depth}
     extrinsics = np.linalg.inv(T_wc) if poses == "estimated" else None
     return TraceResult(samples, captions, tracks, extrinsics, stats, timing)
 

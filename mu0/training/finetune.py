@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mu0.batch import IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
 from mu0.bundle.files import MODEL_DIR, SNAPSHOTS_DIR
 from mu0.bundle.policy_bundle import save_policy_bundle
 from mu0.bundle.read import read_record
@@ -98,7 +99,7 @@ def _train(engine, batches, train_cfg: TrainConfig, tracker: Tracker, on_step: C
             engine.backward(loss)
             engine.step()
             step_losses.append(info["loss"])
-            seen += len(batch["instruction"])
+            seen += len(batch[INSTRUCTION])
         losses.append(float(np.mean(step_losses)))
         metrics = {**info, "loss": losses[-1], "lr": engine.get_lr()[0],
                    "samples_per_s": seen / (time.perf_counter() - t0)}
@@ -195,8 +196,8 @@ def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str
     batch = next(iter(torch.utils.data.DataLoader(evenly_spread(dataset, samples), batch_size=samples)))
     policy.eval()
     try:
-        return policy.trace_reading(batch["image"], list(batch["instruction"]), batch["proprio"],
-                                    batch.get("wrist_image"))
+        return policy.trace_reading(batch[IMAGE], list(batch[INSTRUCTION]), batch[PROPRIO],
+                                    batch.get(WRIST_IMAGE))
     finally:
         policy.train()
 

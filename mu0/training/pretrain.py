@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mu0.batch import INSTRUCTION
 from mu0.bundle.files import CHECKPOINTS_DIR, MODEL_DIR
 from mu0.bundle.trace_bundle import save_trace_bundle
 from mu0.config import TraceDataConfig, TrainConfig, to_dict
@@ -150,7 +151,7 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
             engine.backward(loss)
             engine.step()
             step_losses.append(info["loss"])
-            samples += len(batch["instruction"])
+            samples += len(batch[INSTRUCTION])
         losses.append(float(np.mean(step_losses)))
         if ema is not None:
             ema.update_parameters(engine.module)
