@@ -81,7 +81,10 @@ def main() -> None:
     import sys
 
     from mu0.mlops.tracking import tracking_uri
+    from mu0.settings import NO_TELEMETRY
 
+    for name, value in NO_TELEMETRY.items():  # the ephemeral server inherits them; offline, telemetry only errs
+        os.environ.setdefault(name, value)
     summary = pretrain_chain(preset=sys.argv[1] if len(sys.argv) > 1 else "debug", baselines=True)
     uri = tracking_uri()
     state = "promoted to champion" if summary["promoted"] else "not promoted (see its promotion.refused tag)"

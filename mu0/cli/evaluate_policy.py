@@ -20,6 +20,7 @@ class EvaluatePolicyArgs:
     report: Path = Path("reports/policy_metrics.json")
     # Folder for rollout videos (animated GIFs with μ_0's predicted traces on the frames).
     videos: Path = Path("reports/rollout_videos")
+    # Closed-loop evaluation: tasks, episodes, seeds, steps, workers.
     rollout: RolloutConfig = RolloutConfig()
     # Also roll out the registered champion (models:/mu0-policy-metaworld@champion) on the same tasks and seeds,
     # so a promotion gate can compare the two; skipped when there is no champion yet.

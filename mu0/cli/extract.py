@@ -60,4 +60,5 @@ def run(args: list[str]) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class _Label:
+    # The label's text.
     label: str

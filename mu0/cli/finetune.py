@@ -32,8 +32,11 @@ class FinetuneArgs:
     out: Path | None = None
     # Validation report whose accepted_episodes restrict the demonstrations (ignored if missing).
     validation_report: Path = Path("reports/validation.json")
+    # The action expert's shape and how it reads μ_0.
     policy: ActionExpertConfig = ActionExpertConfig()
+    # Which demonstrations to fine-tune on.
     policy_data: PolicyDataConfig = PolicyDataConfig()
+    # Optimisation.
     finetune: TrainConfig = TrainConfig()
     # Success vs steps: every --finetune.val-every steps (if set) and at the end, roll the policy out this many
     # episodes per task on the validation seeds, with the --rollout settings, and log the success; 0: off.

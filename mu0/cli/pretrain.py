@@ -37,12 +37,17 @@ class PretrainArgs:
 
 
 def _accepted(report: Path) -> set[str] | None:
+    """The episodes the validation gate accepted; None (everything) without a report or a list in it."""
     if not report.exists():
         return None
     data = json.loads(report.read_text())
     if not data.get("success", False):
         raise SystemExit(f"mu0 pretrain: {report} says validation failed; fix the data or re-run mu0 validate")
-    return set(data.get("accepted_episodes", [])) or None
+    if "accepted_episodes" not in data:
+        return None
+    if not data["accepted_episodes"]:  # an empty list accepts nothing; it is not "no restriction"
+        raise SystemExit(f"mu0 pretrain: {report} accepts no episode; nothing to train on (re-run mu0 validate)")
+    return set(data["accepted_episodes"])
 
 
 def run(args: list[str]) -> int:

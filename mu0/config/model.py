@@ -11,15 +11,21 @@ from mu0.config.base import require
 class BackboneConfig:
     """The vision-language backbone: a SmolVLM/Idefics3-family model from transformers."""
 
-    # Tiny text model: width, layers, attention heads, key-value heads.
+    # Tiny text model: token width.
     text_hidden: int = 64
+    # Tiny text model: transformer layers.
     text_layers: int = 2
+    # Tiny text model: attention heads.
     text_heads: int = 4
+    # Tiny text model: key-value heads (grouped-query attention).
     text_kv_heads: int = 2
-    # Tiny vision tower: width, layers, input image size and patch size (pixels).
+    # Tiny vision tower: token width.
     vision_hidden: int = 64
+    # Tiny vision tower: transformer layers.
     vision_layers: int = 2
+    # Input image size in pixels (square).
     image_size: int = 64
+    # Vision patch size in pixels.
     patch_size: int = 8
     # Tiny vision tower only: replace its one-layer patch embedding (a patch_size-stride convolution) by a stack
     # of 3×3 stride-2 convolutions reaching the same patch grid, so a tower trained from scratch sees local
@@ -36,13 +42,15 @@ class BackboneConfig:
     # With a real checkpoint: let its processor split large images into tiles (more image tokens).
     image_splitting: bool = False
     # Metric depth as a second image through the same vision tower (the recipe: turbo-coloured log depth);
-    # μ_0 only. Its log-depth range (ln metres, 1st–99th percentile) is measured on the training split
-    # when pretraining starts from (0, 0), and then travels in the model's config.
+    # μ_0 only.
     depth_image: bool = False
+    # The depth image's log-depth range (ln metres, 1st–99th percentile): measured on the training split when
+    # pretraining starts from (0, 0), and then kept in the model's config.
     depth_log_range: tuple[float, float] = (0.0, 0.0)
     # Training only: the chance that a sample's depth image is hidden (the recipe: 0.7), so the model also
-    # forecasts without depth, and Gaussian noise on depth before colouring (metres; the recipe: 0.01).
+    # forecasts without depth.
     depth_dropout: float = 0.7
+    # Training only: Gaussian noise on depth before colouring, metres (the recipe: 0.01).
     depth_noise_m: float = 0.01
 
     def __post_init__(self) -> None:
@@ -64,15 +72,20 @@ class BackboneConfig:
 class TraceExpertConfig:
     """The trace expert: per keypoint a history and a future token, attending to the backbone prefix."""
 
+    # Token width of the expert.
     width: int = 64
+    # Expert blocks.
     layers: int = 4
+    # Attention heads per block.
     heads: int = 4
-    # Cubic B-spline control points over the horizon, and the knot vector ("mu0" or "uniform").
+    # Cubic B-spline control points over the horizon.
     num_ctrl: int = 10
+    # Knot vector of the B-spline: "mu0" (the recipe's) or "uniform".
     knots: str = "mu0"
-    # First-difference regulariser and clip of the fitted target control points, in normalised units (the
-    # recipe: 0.2, 1.5; 1.5 clips a fifth of the moving traces here, 3.0 about 1%).
+    # First-difference regulariser of the fitted target control points (the recipe: 0.2).
     reg_lambda: float = 0.2
+    # Clip of the fitted target control points, normalised units (the recipe: 1.5, which clips a fifth of
+    # the moving traces here; 3.0 about 1%).
     ctrl_clip: float = 3.0
     # Log-spaced frequencies of the Fourier embedding of the keypoint's (u, v).
     fourier_freqs: int = 8
@@ -85,6 +98,7 @@ class TraceExpertConfig:
     # image read at `scene_size` pixels (models/scene_encoder.py): the scene layout that the from-scratch tiny
     # backbone does not learn at this data scale. Measured with the two fields below (README, μ_0): on.
     scene_encoder: bool = True
+    # Pixels the scene encoder reads the image at (a multiple of 16).
     scene_size: int = 64
     # Training only: each scene image moves by a random offset within ±scene_shift pixels (at scene_size),
     # against memorising exact pixels.
@@ -132,10 +146,13 @@ class TraceExpertConfig:
 class WorldModelConfig:
     """Everything that defines a μ_0 model's shape; saved as its config.json."""
 
+    # The vision-language backbone.
     backbone: BackboneConfig = BackboneConfig()
+    # The trace expert.
     expert: TraceExpertConfig = TraceExpertConfig()
-    # Future steps the model predicts and history steps it reads (match the trace data's).
+    # Future steps the model predicts (match the trace data's).
     horizon: int = 32
+    # History steps the model reads (match the trace data's).
     history: int = 8
 
 
@@ -144,14 +161,23 @@ class TrackTransformerConfig:
     """The ATM-style baseline: image patches, instruction words and query points in one transformer that
     regresses every point's future directly (no VLM, no history, no sampling)."""
 
+    # Token width.
     width: int = 64
+    # Transformer layers.
     layers: int = 6
+    # Attention heads.
     heads: int = 4
+    # Input image size in pixels.
     image_size: int = 64
+    # Patch size in pixels.
     patch_size: int = 8
+    # Most instruction tokens.
     max_text_tokens: int = 48
+    # Fourier frequencies of a query point's (u, v).
     fourier_freqs: int = 8
+    # Future steps predicted (μ_0's).
     horizon: int = 32
+    # History steps (μ_0's; unused: no history input).
     history: int = 8
 
     def __post_init__(self) -> None:
@@ -172,14 +198,21 @@ class TokenizedVLMConfig:
     """The tokenized-VLM baseline: μ_0's backbone writes each point's B-spline control points as
     discrete coordinate tokens through its LM head (no trace expert)."""
 
+    # μ_0's backbone, which writes the tokens.
     backbone: BackboneConfig = BackboneConfig()
     # Bins per coordinate over [-ctrl_clip, ctrl_clip] (normalised control points) and [-1, 1] (query uv).
     bins: int = 256
+    # Control points per trace (μ_0's).
     num_ctrl: int = 10
+    # Knot vector (μ_0's).
     knots: str = "mu0"
+    # First-difference regulariser of the fitted targets (μ_0's).
     reg_lambda: float = 0.2
+    # Clip of the target control points (μ_0's); also the range of the coordinate bins.
     ctrl_clip: float = 3.0
+    # Future steps predicted (μ_0's).
     horizon: int = 32
+    # History steps (μ_0's; unused: no history input).
     history: int = 8
 
     def __post_init__(self) -> None:
@@ -202,13 +235,21 @@ class TrainConfig:
     """Optimisation of μ_0 with DeepSpeed (the recipe: AdamW β=(0.9, 0.95), lr 1e-4, clip 10, warmup,
     cosine decay), scaled down."""
 
+    # Optimizer steps.
     steps: int = 200
+    # Samples per micro-batch (per rank).
     micro_batch: int = 8
+    # Micro-batches per optimizer step.
     grad_accumulation: int = 1
+    # Peak learning rate (AdamW).
     lr: float = 1e-4
+    # Learning rate at the end of the cosine decay.
     min_lr: float = 2.5e-6
+    # Linear warmup steps.
     warmup_steps: int = 20
+    # AdamW weight decay.
     weight_decay: float = 1e-10
+    # Gradient norm clip.
     grad_clip: float = 10.0
     # ZeRO stage of infra/deepspeed/zero<stage>.json (0 on a CPU; 1-3 shard optimizer/gradients/weights).
     zero_stage: int = 0
@@ -220,6 +261,7 @@ class TrainConfig:
     # to `val_samples` query frames) every this many steps, and at the end (0: at the end only). Fine-tuning:
     # the interval of the success-vs-steps rollouts (`mu0 finetune --val-episodes-per-task`).
     val_every: int = 0
+    # Query frames scored at each validation point.
     val_samples: int = 256
     # Pretraining: keep an exponential moving average of the weights with this decay per optimizer step
     # (0: off; diffusion and flow policies commonly use 0.999); the validation curve and the saved model are
@@ -230,6 +272,7 @@ class TrainConfig:
     max_minutes: float = 0.0
     # DataLoader worker processes.
     num_workers: int = 0
+    # Seed of the sample order, the noise and the augmentation (a run is exactly reproducible).
     seed: int = 0
 
     def __post_init__(self) -> None:
