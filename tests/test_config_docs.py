@@ -9,14 +9,16 @@ import re
 
 import mu0.cli
 import mu0.config
+import mu0.stages
 
 
 def _dataclasses():
-    modules = [importlib.import_module(m.name) for pkg in (mu0.config, mu0.cli)
+    modules = [importlib.import_module(m.name) for pkg in (mu0.config, mu0.cli, mu0.stages)
                for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + ".") if not m.name.endswith("__main__")]
     for module in [mu0.config, *modules]:
         for _, cls in inspect.getmembers(module, dataclasses.is_dataclass):
-            if cls.__module__ == module.__name__:
+            if cls.__module__ == module.__name__ and (not module.__name__.startswith("mu0.stages")
+                                                      or cls.__name__.endswith("Args")):  # results are not options
                 yield cls
 
 

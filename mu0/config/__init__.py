@@ -17,7 +17,6 @@ from mu0.config.model import (
     TokenizedVLMConfig,
     TraceExpertConfig,
     TrackTransformerConfig,
-    TrainConfig,
     WorldModelConfig,
 )
 from mu0.config.policy import POLICY_MODES, ActionExpertConfig, PolicyDataConfig, RolloutConfig
@@ -29,6 +28,7 @@ from mu0.config.sources import (
     S3SourceConfig,
     VideoSourceConfig,
 )
+from mu0.config.train import TrainConfig
 
 __all__ = [
     "MT10_TASKS", "VARIETY_TASKS", "BackboneConfig", "ConfigError", "IngestOutput", "MetaWorldSourceConfig",

@@ -8,9 +8,6 @@ and quarantine, and is what a process pool (or a Prefect task) maps over episode
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -33,10 +30,11 @@ from mu0.trace_extract.alignment import (
 from mu0.trace_extract.captions import MotionCaptioner, build_captions
 from mu0.trace_extract.dense_flow import DenseFlowTracker
 from mu0.trace_extract.describe import agent_name, chunk_motions, entity_names
+from mu0.trace_extract.freshness import VERSION, config_hash, current_extraction
 from mu0.trace_extract.groundtruth_source import SOURCE_NAME, groundtruth_tracks, require_ground_truth
 from mu0.trace_extract.keypoints import CornerGridSelector
 from mu0.trace_extract.lifting import end_tracks_at_depth_jumps, lift_tracks, make_tracks3d
-from mu0.trace_extract.output import read_extract_meta, write_trace_episode
+from mu0.trace_extract.output import write_trace_episode
 from mu0.trace_extract.samples import SampleSpec, build_samples
 from mu0.trace_extract.segments import agent_entities, entity_speeds, segment
 from mu0.trace_extract.template_fit import TemplateFit
@@ -44,27 +42,8 @@ from mu0.trace_extract.template_tracking import DepthTemplateTracker
 from mu0.trace_extract.tracking import LucasKanadeTracker, PointTracker
 
 log = logging.getLogger(__name__)
-VERSION = "mu0-traceextract-1"
-
-
 class RejectedEpisode(ValueError):
     """The episode cannot give usable traces; the message says why."""
-
-
-@functools.cache
-def code_hash() -> str:
-    """Hash of TraceExtract's own source: a code change re-extracts, like a changed config does."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def config_hash(cfg: TraceExtractConfig) -> str:
-    d = to_dict(cfg)
-    d.pop("workers")
-    payload = {"version": VERSION, "code": code_hash(), **d}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclasses.dataclass
@@ -228,10 +207,10 @@ def extract_episode(raw: Path, out_dir: Path, quarantine_dir: Path, cfg: TraceEx
     try:
         ep = open_episode(raw)
         target = out_dir / ep.episode_id
-        previous = read_extract_meta(target)
-        digest = config_hash(cfg)
-        if previous and previous.get("input_hash") == ep.meta["content_hash"] and previous.get("config_hash") == digest:
+        previous = current_extraction(ep.meta["content_hash"], target, cfg)
+        if previous is not None:
             return ExtractOutcome(ep.episode_id, "unchanged", str(target), previous.get("stats", {}))
+        digest = config_hash(cfg)
         result = trace_episode(ep, cfg)
         meta = {"version": VERSION, "input_hash": ep.meta["content_hash"], "config_hash": digest,
                 "config": to_dict(cfg), "stats": result.stats, "timing_s": result.timing_s}

@@ -142,7 +142,7 @@ def test_a_trace_policy_started_from_another_keeps_that_policys_mu0_and_its_reco
 
 def test_success_vs_steps_rolls_snapshots_out_on_validation_seeds_and_leaves_training_as_it_was(
         metaworld_episodes, world_dir, tmp_path):
-    from mu0.cli.finetune import FinetuneArgs, validation_rollouts
+    from mu0.stages.finetune import FinetuneArgs, validation_rollouts
     from tests.training.test_pretrain import RecordingTracker
 
     args = FinetuneArgs(val_episodes_per_task=1, rollout=RolloutConfig(tasks=("pick-place-v3",), max_steps=4,
