@@ -193,10 +193,11 @@ class TraceDataConfig:
 
     # Query keypoints per sample (padded with a mask when a frame has fewer).
     num_points: int = 32
-    # Future steps predicted (retargeted steps after the query frame).
-    horizon: int = 32
-    # History steps given to the model (before the query frame).
-    history: int = 8
+    # Future steps per sample (retargeted steps after the query frame); empty: the model's (--model.horizon),
+    # which is where a run says it.
+    horizon: int | None = None
+    # History steps per sample (before the query frame); empty: the model's (--model.history).
+    history: int | None = None
     # Percentile of |Δ| per axis used to normalise anchor-relative future targets (the recipe: 95).
     delta_percentile: float = 95.0
     # Rows that percentile is taken over: "moving" (rows labelled is_moving, so the scale is the scale
@@ -226,12 +227,18 @@ class TraceDataConfig:
     # Seed of the split and of sampling in val/test (train sampling is random per epoch).
     seed: int = 0
 
+    def for_model(self, model) -> TraceDataConfig:
+        """This config with an empty horizon and history taken from `model` (any config with both)."""
+        return dataclasses.replace(self, horizon=self.horizon or model.horizon, history=self.history or model.history)
+
     def __post_init__(self) -> None:
         require(self.num_points >= 1, "num_points", "must be >= 1")
-        require(self.horizon >= 1 and self.history >= 1, "horizon", "horizon and history must be >= 1")
+        require((self.horizon is None or self.horizon >= 1) and (self.history is None or self.history >= 1),
+                "horizon", "horizon and history must be >= 1 (or empty: the model's)")
         require(0 < self.delta_percentile <= 100, "delta_percentile", "must be within (0, 100]")
         require(self.delta_rows in ("moving", "all"), "delta_rows", "must be 'moving' or 'all'")
-        require(1 <= self.min_valid_steps <= self.horizon, "min_valid_steps", "must be within [1, horizon]")
+        require(1 <= self.min_valid_steps <= (self.horizon or self.min_valid_steps), "min_valid_steps",
+                "must be within [1, horizon]")
         require(0 <= self.history_drop_all <= 1 and 0 <= self.history_drop_point <= 1, "history_drop_all",
                  "dropout probabilities must be within [0, 1]")
         require(0 <= self.color_jitter < 1, "color_jitter", "must be within [0, 1)")

@@ -98,6 +98,7 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
              init_from: Path | None = None) -> PretrainResult:
     """Train the model `model_cfg` describes (μ_0's WorldModelConfig or a baseline's config), from
     scratch or warm-started from the weights in `init_from` (a model folder of the same config)."""
+    data_cfg = data_cfg.for_model(model_cfg)
     if (data_cfg.horizon, data_cfg.history) != (model_cfg.horizon, model_cfg.history):
         raise ValueError(f"data horizon/history {data_cfg.horizon}/{data_cfg.history} must equal the model's "
                          f"{model_cfg.horizon}/{model_cfg.history}")
