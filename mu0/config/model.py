@@ -176,9 +176,9 @@ class TrackTransformerConfig:
     # Fourier frequencies of a query point's (u, v).
     fourier_freqs: int = 8
     # Future steps predicted (μ_0's).
-    horizon: int = 32
+    horizon: int = WorldModelConfig.horizon
     # History steps (μ_0's; unused: no history input).
-    history: int = 8
+    history: int = WorldModelConfig.history
 
     def __post_init__(self) -> None:
         require(self.width % self.heads == 0, "width", "must be divisible by heads")
@@ -203,17 +203,17 @@ class TokenizedVLMConfig:
     # Bins per coordinate over [-ctrl_clip, ctrl_clip] (normalised control points) and [-1, 1] (query uv).
     bins: int = 256
     # Control points per trace (μ_0's).
-    num_ctrl: int = 10
+    num_ctrl: int = TraceExpertConfig.num_ctrl
     # Knot vector (μ_0's).
-    knots: str = "mu0"
+    knots: str = TraceExpertConfig.knots
     # First-difference regulariser of the fitted targets (μ_0's).
-    reg_lambda: float = 0.2
+    reg_lambda: float = TraceExpertConfig.reg_lambda
     # Clip of the target control points (μ_0's); also the range of the coordinate bins.
-    ctrl_clip: float = 3.0
+    ctrl_clip: float = TraceExpertConfig.ctrl_clip
     # Future steps predicted (μ_0's).
-    horizon: int = 32
+    horizon: int = WorldModelConfig.horizon
     # History steps (μ_0's; unused: no history input).
-    history: int = 8
+    history: int = WorldModelConfig.history
 
     def __post_init__(self) -> None:
         require(self.bins >= 2, "bins", "must be >= 2")
