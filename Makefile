@@ -47,7 +47,7 @@ demo: install
 	  --quarantine artifacts/quarantine/traces-extracted
 	$(BIN)/mu0 extract-eval --traces artifacts/traces-extracted
 	@echo
-	@echo "raw data:  data/raw (one folder per episode; layout in DESIGN.md §4), versioned by data.dvc"
+	@echo "raw data:  data/raw (one folder per episode; layout in docs/architecture.md), versioned by data.dvc"
 	@echo "traces:    artifacts/traces (simulator-exact: --tracker auto; samples/, captions.json, tracks.npz per episode)"
 	@echo "           artifacts/traces-extracted (TraceExtract's own tracker, scored by extract-eval)"
 	@echo "checks:    reports/validation.md (Great Expectations gate; baseline for drift in artifacts/traces/_validation)"

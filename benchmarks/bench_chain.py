@@ -1,6 +1,6 @@
 """What Prefect adds to the chain: the debug chain (ingest → extract → validate → pretrain → finetune →
-evaluate → register → promote, for μ_0 and its policy) once as the same stage calls in one plain
-process, once as the `mu0-pretrain` flow on an ephemeral Prefect server, each in a fresh working folder.
+evaluate → register → promote, for μ_0 and its policy) once as the same stage functions called in one
+plain process, once as the `mu0-pretrain` flow on an ephemeral Prefect server, each in a fresh working folder.
 Prints both wall times and their ratio. Run: `.venv/bin/python benchmarks/bench_chain.py`; writes
 benchmarks/results/chain.json.
 """
@@ -17,24 +17,34 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DIRECT = """
-import sys
-from mu0.cli import main
+import dataclasses as dc
+from pathlib import Path
 from mu0.mlops.tracking import configure
+from mu0.presets import get_preset
+from mu0.stages.evaluate_policy import EvaluatePolicyArgs, evaluate_policy_stage
+from mu0.stages.evaluate_traces import EvaluateTracesArgs, evaluate_traces_stage
+from mu0.stages.extract import ExtractArgs, extract_stage
+from mu0.stages.finetune import FinetuneArgs, finetune_stage
+from mu0.stages.ingest import ingest_args, ingest_stage
+from mu0.stages.pretrain import PretrainArgs, pretrain_stage
+from mu0.stages.promote import PromoteArgs, promote_stage
+from mu0.stages.register import RegisterArgs, register_stage
+from mu0.stages.validate import ValidateArgs, validate_stage
 configure()
-out = "artifacts/chain/direct"
-for args in (["ingest", "--preset", "debug", "metaworld"], ["extract", "--preset", "debug"],
-             ["validate", "--preset", "debug"], ["pretrain", "--preset", "debug", "--out", out + "/mu0"],
-             ["finetune", "--preset", "debug", "--out", out + "/policy-trace", "--world-model", out + "/mu0/model"],
-             ["evaluate", "traces", "--preset", "debug", "--model", out + "/mu0/model", "--baselines", "--champion",
-              "--samples", "3"],
-             ["evaluate", "policy", "--preset", "debug", "--champion", "--policies",
-              "trace=" + out + "/policy-trace/model"],
-             ["register", "--model", out + "/mu0/model"], ["promote"],
-             ["register", "--target", "policy", "--model", out + "/policy-trace/model"],
-             ["promote", "--model", "mu0-policy-metaworld"]):
-    code = main(args)
-    if code != 0:
-        sys.exit(f"mu0 {' '.join(args)} exited with {code}")
+p, out = get_preset("debug"), Path("artifacts/chain/direct")
+ingest_stage(ingest_args(p, "metaworld"))
+extract_stage(ExtractArgs.from_preset(p))
+assert validate_stage(ValidateArgs.from_preset(p)).success
+world = pretrain_stage(dc.replace(PretrainArgs.from_preset(p), out=out / "mu0")).model_dir
+policy = finetune_stage(dc.replace(FinetuneArgs.from_preset(p), out=out / "policy-trace",
+                                   world_model=str(world))).model_dir
+evaluate_traces_stage(dc.replace(EvaluateTracesArgs.from_preset(p), model=world, baselines=(), champion=True,
+                                 samples=3))
+evaluate_policy_stage(dc.replace(EvaluatePolicyArgs.from_preset(p), champion=True, policies=(f"trace={policy}",)))
+register_stage(RegisterArgs(model=world))
+promote_stage(PromoteArgs())
+register_stage(RegisterArgs(target="policy", model=policy))
+promote_stage(PromoteArgs(model="mu0-policy-metaworld"))
 """
 FLOW = "from flows.chain import pretrain_chain\npretrain_chain(preset='debug')\n"
 

@@ -1,4 +1,4 @@
-"""What every flow shares: calling a mu0 stage, retrying only on I/O, reports as markdown artifacts,
+"""What every flow shares: a failed stage, retrying only on I/O, reports as markdown artifacts,
 and the task runner (threads locally, Dask when a cluster address is configured)."""
 
 from __future__ import annotations
@@ -6,27 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 IO_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError)
 
 
 class StageFailed(RuntimeError):
-    """A mu0 stage exited non-zero; the message names the stage and where its report is."""
-
-
-def run_stage(*args: str) -> None:
-    """One mu0 CLI stage in this process (the same code path as `dvc repro` and a terminal)."""
-    from mu0.cli import main
-
-    get_run_logger().info("mu0 %s", " ".join(args))
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # a stage that exits on bad input is a failed task, not a crashed worker
-        code = exc.code if isinstance(exc.code, int) else 1
-    if code != 0:
-        raise StageFailed(f"mu0 {' '.join(args)} exited with {code}")
+    """A mu0 stage ran but failed its own check (a failed gate, nothing usable); the message says which."""
 
 
 def retry_on_io(task, task_run, state) -> bool:

@@ -26,6 +26,9 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from a checkout: the settings come from its mu0
+from mu0.settings import NO_TELEMETRY  # noqa: E402
+
 STATE = Path(os.environ.get("MU0_STACK_DIR", REPO / ".stack"))
 BIN = Path(sys.executable).parent
 DEFAULT_PORTS = {"s3": 5300, "mlflow": 5000, "prefect": 4200}
@@ -54,13 +57,13 @@ def stack_env(ports: dict[str, int]) -> dict[str, str]:
     return {"PREFECT_API_URL": f"http://127.0.0.1:{ports['prefect']}/api",
             "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{ports['mlflow']}",
             "MLFLOW_S3_ENDPOINT_URL": s3, "MU0_S3_ENDPOINT_URL": s3, "MU0_S3_BUCKET": BUCKET,
-            "MU0_DVC_REMOTE": "s3", "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1",
+            "MU0_DVC_REMOTE": "s3", **NO_TELEMETRY,
             "MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"}
 
 
 def _child_env(ports: dict[str, int]) -> dict[str, str]:
     env = {**os.environ, **stack_env(ports), "PREFECT_HOME": str(STATE / "prefect"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MU0_REPO_DIR": str(REPO)}
+           "MU0_REPO_DIR": str(REPO)}
     env.setdefault("AWS_ACCESS_KEY_ID", "testing")  # moto's dummies, only in the children's environment
     env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")

@@ -31,7 +31,7 @@ def _debug() -> Mu0Config:
         ),
         extract=TraceExtractConfig(tracker="auto", future_len=32, history_len=8, max_points_per_frame=32,
                                    min_coverage=0.1),
-        data=TraceDataConfig(num_points=8, horizon=16, history=4, train_fraction=0.5, val_fraction=0.2),
+        data=TraceDataConfig(num_points=8, train_fraction=0.5, val_fraction=0.2),
         model=WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=2),
                                horizon=16, history=4),
         train=TrainConfig(steps=30, micro_batch=4, warmup_steps=3, checkpoint_every=10, log_every=5, lr=2e-3,

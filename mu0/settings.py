@@ -11,6 +11,11 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The tools' usage telemetry, off: this platform runs offline, where a telemetry call only logs an error
+# nobody caused. Set in the environment of every server and chain mu0 starts.
+NO_TELEMETRY = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
+                "DVC_NO_ANALYTICS": "1"}
+
 
 class Mu0Settings(BaseSettings):
     """Where things live. Every field can be set as MU0_<FIELD> (e.g. MU0_S3_ENDPOINT_URL)."""

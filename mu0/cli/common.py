@@ -61,17 +61,6 @@ def parse_with_preset(cls, default_from_preset, args: list[str], prog: str, desc
     return parse(cls, default_from_preset(preset), args, prog, f"{description} {PRESET_HELP}", prefixed)
 
 
-def save_report(tracker, path, report: dict, table: str, *extra) -> None:
-    """The JSON report and its markdown table beside it (both atomic), logged with `extra` folders."""
-    from mu0.episodes.atomic import write_bytes_atomic, write_json_atomic
-
-    write_json_atomic(path, report)
-    write_bytes_atomic(path.with_suffix(".md"), table.encode())
-    for item in (path, path.with_suffix(".md"), *extra):
-        if item.exists():
-            tracker.log_artifact(item)
-
-
 @contextmanager
 def job_progress(total: int, what: str) -> Iterator:
     """A rich progress bar; yields a callback that advances it by one finished job."""

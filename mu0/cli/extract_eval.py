@@ -24,9 +24,9 @@ def _save_overlays(report: dict, args: ExtractEvalArgs) -> int:
     import numpy as np
 
     from mu0.episodes import open_episode
+    from mu0.episodes.trace_layout import IS_MOVING, TRACK_START, TRACK_UV_PX, TRACK_VISIBLE, TRACKS_FILE
     from mu0.evaluation.overlays import save_png, track_overlay
     from mu0.trace_extract.groundtruth import track_query_pixels
-    from mu0.trace_extract.output import TRACKS
 
     done, saved = set(), 0
     for row in report["episodes"]:
@@ -35,8 +35,8 @@ def _save_overlays(report: dict, args: ExtractEvalArgs) -> int:
             continue
         done.add(key)
         raw = open_episode(args.raw / row["episode_id"])
-        with np.load(args.traces / row["episode_id"] / TRACKS) as tr:
-            uv, vis, moving, start = tr["uv_px"], tr["visible"], tr["is_moving"], tr["start"]
+        with np.load(args.traces / row["episode_id"] / TRACKS_FILE) as tr:
+            uv, vis, moving, start = tr[TRACK_UV_PX], tr[TRACK_VISIBLE], tr[IS_MOVING], tr[TRACK_START]
         q = np.rint(uv[start == 0, 0]).astype(np.int64)
         truth = track_query_pixels(raw, q).uv_px if len(q) else None
         picture = track_overlay(np.asarray(raw.images), uv, vis, moving, truth)

@@ -17,7 +17,6 @@ from mu0.config.model import (
     TokenizedVLMConfig,
     TraceExpertConfig,
     TrackTransformerConfig,
-    TrainConfig,
     WorldModelConfig,
 )
 from mu0.config.policy import POLICY_MODES, ActionExpertConfig, PolicyDataConfig, RolloutConfig
@@ -29,6 +28,7 @@ from mu0.config.sources import (
     S3SourceConfig,
     VideoSourceConfig,
 )
+from mu0.config.train import TrainConfig
 
 __all__ = [
     "MT10_TASKS", "VARIETY_TASKS", "BackboneConfig", "ConfigError", "IngestOutput", "MetaWorldSourceConfig",
@@ -46,17 +46,30 @@ class Mu0Config:
 
     # Name of the preset this configuration started from.
     preset: str = "tiny"
+    # Meta-World source: tasks, episodes, cameras, render size.
     metaworld: MetaWorldSourceConfig = MetaWorldSourceConfig()
+    # Video files or image folders as a source.
     video: VideoSourceConfig = VideoSourceConfig()
+    # An S3 prefix of videos as a source.
     s3: S3SourceConfig = S3SourceConfig()
+    # Where ingested episodes and quarantined ones go.
     output: IngestOutput = IngestOutput()
+    # TraceExtract: keypoints, tracking, lifting, retargeting, captions.
     extract: TraceExtractConfig = TraceExtractConfig()
+    # The Great Expectations gate's thresholds.
     validate: ValidationConfig = ValidationConfig()
+    # How training samples are cut from trace episodes.
     data: TraceDataConfig = TraceDataConfig()
+    # μ_0's shape.
     model: WorldModelConfig = WorldModelConfig()
+    # μ_0's (and the baselines') optimisation.
     train: TrainConfig = TrainConfig()
+    # The action expert's shape and how it reads μ_0.
     policy: ActionExpertConfig = ActionExpertConfig()
+    # Which demonstrations fine-tuning uses.
     policy_data: PolicyDataConfig = PolicyDataConfig()
+    # The action expert's optimisation.
     finetune: TrainConfig = TrainConfig(steps=300, micro_batch=16, lr=3e-4, warmup_steps=20, checkpoint_every=100,
                                         log_every=20)
+    # Closed-loop evaluation in Meta-World.
     rollout: RolloutConfig = RolloutConfig()

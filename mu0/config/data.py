@@ -17,9 +17,10 @@ class TraceExtractConfig:
     # "groundtruth" carries frame-0 pixels along the simulator's body poses (simulated episodes only: an
     # episode without gt/ is refused); "auto" uses groundtruth where gt/ exists and lk elsewhere.
     tracker: str = "lk"
-    # groundtruth tracker: seed grid spacing in pixels, and the most extra seeds on every body seen in
-    # frame 0 (the recipe samples 48 points per entity), so small parts such as finger pads get points.
+    # groundtruth tracker: seed grid spacing in pixels.
     gt_grid_px: int = 8
+    # groundtruth tracker: most extra seeds on every body seen in frame 0 (the recipe samples 48 points per
+    # entity), so small parts such as finger pads get points.
     gt_points_per_body: int = 48
     # Seed spacing in pixels: at most one keypoint per grid cell of this size (the coverage grid too).
     grid_px: int = 4
@@ -42,15 +43,15 @@ class TraceExtractConfig:
     # → 0.52 / 0.24; but its wrist tracks label static table points as moving (precision 0.15) and it is
     # ~35× slower than lk, so not the default yet (README, TraceExtract).
     motion: str = "lk"
-    # motion "template": the neighbourhood is the pixels within this radius whose world points lie within
-    # `template_near_m` of the point.
+    # motion "template": a point's template holds the pixels within this radius (and `template_near_m` of it).
     template_radius_px: int = 5
+    # motion "template": metres from the point within which neighbours join its template.
     template_near_m: float = 0.04
     # motion "template": every this many pixels of the neighbourhood's rows and columns go into the template.
     template_stride_px: int = 1
-    # motion "template": Gauss–Newton iterations per frame, and metres of depth error that weigh as much as
-    # a 100% colour error in one channel, inverted (residual units per metre).
+    # motion "template": Gauss–Newton iterations per frame.
     template_iters: int = 8
+    # motion "template": residual units per metre of depth error (a 100% colour error = 1).
     template_depth_weight: float = 10.0
     # Lucas–Kanade window size in pixels (odd).
     lk_window_px: int = 9
@@ -156,14 +157,19 @@ class TraceExtractConfig:
 class ValidationConfig:
     """Great Expectations checks on raw episodes and trace datasets, and the gate they feed."""
 
-    # Largest plausible metric depth (metres) and frame rate range accepted in raw episodes.
+    # Largest plausible metric depth (metres) in raw episodes.
     max_depth_m: float = 20.0
+    # Lowest frame rate accepted in raw episodes.
     min_fps: float = 1.0
+    # Highest frame rate accepted in raw episodes.
     max_fps: float = 500.0
-    # Per query frame: bounds on the number of keypoints and on the share of moving ones.
+    # Per query frame: fewest keypoints.
     min_points_per_frame: int = 1
+    # Per query frame: most keypoints.
     max_points_per_frame: int = 4096
+    # Per query frame: lowest share of moving keypoints.
     min_moving_fraction: float = 0.0
+    # Per query frame: highest share of moving keypoints.
     max_moving_fraction: float = 1.0
     # If more than this share of episodes fails, the failure is systemic: the gate fails the run
     # instead of quarantining them one by one.
@@ -187,10 +193,11 @@ class TraceDataConfig:
 
     # Query keypoints per sample (padded with a mask when a frame has fewer).
     num_points: int = 32
-    # Future steps predicted (retargeted steps after the query frame).
-    horizon: int = 32
-    # History steps given to the model (before the query frame).
-    history: int = 8
+    # Future steps per sample (retargeted steps after the query frame); empty: the model's (--model.horizon),
+    # which is where a run says it.
+    horizon: int | None = None
+    # History steps per sample (before the query frame); empty: the model's (--model.history).
+    history: int | None = None
     # Percentile of |Δ| per axis used to normalise anchor-relative future targets (the recipe: 95).
     delta_percentile: float = 95.0
     # Rows that percentile is taken over: "moving" (rows labelled is_moving, so the scale is the scale
@@ -201,14 +208,16 @@ class TraceDataConfig:
     # A keypoint enters the loss when it has at least this many valid future steps; its control points
     # are fitted to the valid part (the recipe: K = 10, which leaves most short traces untrained).
     min_valid_steps: int = 2
-    # Probability that a training sample gets no history at all, and that one keypoint loses its history.
+    # Training only: probability that a sample gets no history at all.
     history_drop_all: float = 0.5
+    # Training only: probability that one keypoint loses its history.
     history_drop_point: float = 0.3
     # Photometric jitter of training images: brightness, contrast and saturation scaled by factors within
     # [1 − s, 1 + s] (the recipe: 0.3). Pixels do not move, so traces stay exact.
     color_jitter: float = 0.0
-    # Fractions of episodes in train / val / test; the rest of 1.0 goes to test.
+    # Fraction of episodes in train.
     train_fraction: float = 0.8
+    # Fraction of episodes in val (the rest after train and val is test).
     val_fraction: float = 0.1
     # Whole tasks held out for testing generalisation (their episodes are all in test).
     holdout_tasks: tuple[str, ...] = ()
@@ -218,12 +227,18 @@ class TraceDataConfig:
     # Seed of the split and of sampling in val/test (train sampling is random per epoch).
     seed: int = 0
 
+    def for_model(self, model) -> TraceDataConfig:
+        """This config with an empty horizon and history taken from `model` (any config with both)."""
+        return dataclasses.replace(self, horizon=self.horizon or model.horizon, history=self.history or model.history)
+
     def __post_init__(self) -> None:
         require(self.num_points >= 1, "num_points", "must be >= 1")
-        require(self.horizon >= 1 and self.history >= 1, "horizon", "horizon and history must be >= 1")
+        require((self.horizon is None or self.horizon >= 1) and (self.history is None or self.history >= 1),
+                "horizon", "horizon and history must be >= 1 (or empty: the model's)")
         require(0 < self.delta_percentile <= 100, "delta_percentile", "must be within (0, 100]")
         require(self.delta_rows in ("moving", "all"), "delta_rows", "must be 'moving' or 'all'")
-        require(1 <= self.min_valid_steps <= self.horizon, "min_valid_steps", "must be within [1, horizon]")
+        require(1 <= self.min_valid_steps <= (self.horizon or self.min_valid_steps), "min_valid_steps",
+                "must be within [1, horizon]")
         require(0 <= self.history_drop_all <= 1 and 0 <= self.history_drop_point <= 1, "history_drop_all",
                  "dropout probabilities must be within [0, 1]")
         require(0 <= self.color_jitter < 1, "color_jitter", "must be within [0, 1)")

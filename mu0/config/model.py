@@ -1,4 +1,4 @@
-"""Configs of μ_0 itself and of its training."""
+"""The shapes of μ_0 and of the learned baselines (saved as their config.json)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,21 @@ from mu0.config.base import require
 class BackboneConfig:
     """The vision-language backbone: a SmolVLM/Idefics3-family model from transformers."""
 
-    # Tiny text model: width, layers, attention heads, key-value heads.
+    # Tiny text model: token width.
     text_hidden: int = 64
+    # Tiny text model: transformer layers.
     text_layers: int = 2
+    # Tiny text model: attention heads.
     text_heads: int = 4
+    # Tiny text model: key-value heads (grouped-query attention).
     text_kv_heads: int = 2
-    # Tiny vision tower: width, layers, input image size and patch size (pixels).
+    # Tiny vision tower: token width.
     vision_hidden: int = 64
+    # Tiny vision tower: transformer layers.
     vision_layers: int = 2
+    # Input image size in pixels (square).
     image_size: int = 64
+    # Vision patch size in pixels.
     patch_size: int = 8
     # Tiny vision tower only: replace its one-layer patch embedding (a patch_size-stride convolution) by a stack
     # of 3×3 stride-2 convolutions reaching the same patch grid, so a tower trained from scratch sees local
@@ -36,13 +42,15 @@ class BackboneConfig:
     # With a real checkpoint: let its processor split large images into tiles (more image tokens).
     image_splitting: bool = False
     # Metric depth as a second image through the same vision tower (the recipe: turbo-coloured log depth);
-    # μ_0 only. Its log-depth range (ln metres, 1st–99th percentile) is measured on the training split
-    # when pretraining starts from (0, 0), and then travels in the model's config.
+    # μ_0 only.
     depth_image: bool = False
+    # The depth image's log-depth range (ln metres, 1st–99th percentile): measured on the training split when
+    # pretraining starts from (0, 0), and then kept in the model's config.
     depth_log_range: tuple[float, float] = (0.0, 0.0)
     # Training only: the chance that a sample's depth image is hidden (the recipe: 0.7), so the model also
-    # forecasts without depth, and Gaussian noise on depth before colouring (metres; the recipe: 0.01).
+    # forecasts without depth.
     depth_dropout: float = 0.7
+    # Training only: Gaussian noise on depth before colouring, metres (the recipe: 0.01).
     depth_noise_m: float = 0.01
 
     def __post_init__(self) -> None:
@@ -64,15 +72,20 @@ class BackboneConfig:
 class TraceExpertConfig:
     """The trace expert: per keypoint a history and a future token, attending to the backbone prefix."""
 
+    # Token width of the expert.
     width: int = 64
+    # Expert blocks.
     layers: int = 4
+    # Attention heads per block.
     heads: int = 4
-    # Cubic B-spline control points over the horizon, and the knot vector ("mu0" or "uniform").
+    # Cubic B-spline control points over the horizon.
     num_ctrl: int = 10
+    # Knot vector of the B-spline: "mu0" (the recipe's) or "uniform".
     knots: str = "mu0"
-    # First-difference regulariser and clip of the fitted target control points, in normalised units (the
-    # recipe: 0.2, 1.5; 1.5 clips a fifth of the moving traces here, 3.0 about 1%).
+    # First-difference regulariser of the fitted target control points (the recipe: 0.2).
     reg_lambda: float = 0.2
+    # Clip of the fitted target control points, normalised units (the recipe: 1.5, which clips a fifth of
+    # the moving traces here; 3.0 about 1%).
     ctrl_clip: float = 3.0
     # Log-spaced frequencies of the Fourier embedding of the keypoint's (u, v).
     fourier_freqs: int = 8
@@ -85,6 +98,7 @@ class TraceExpertConfig:
     # image read at `scene_size` pixels (models/scene_encoder.py): the scene layout that the from-scratch tiny
     # backbone does not learn at this data scale. Measured with the two fields below (README, μ_0): on.
     scene_encoder: bool = True
+    # Pixels the scene encoder reads the image at (a multiple of 16).
     scene_size: int = 64
     # Training only: each scene image moves by a random offset within ±scene_shift pixels (at scene_size),
     # against memorising exact pixels.
@@ -132,10 +146,13 @@ class TraceExpertConfig:
 class WorldModelConfig:
     """Everything that defines a μ_0 model's shape; saved as its config.json."""
 
+    # The vision-language backbone.
     backbone: BackboneConfig = BackboneConfig()
+    # The trace expert.
     expert: TraceExpertConfig = TraceExpertConfig()
-    # Future steps the model predicts and history steps it reads (match the trace data's).
+    # Future steps the model predicts (match the trace data's).
     horizon: int = 32
+    # History steps the model reads (match the trace data's).
     history: int = 8
 
 
@@ -144,15 +161,24 @@ class TrackTransformerConfig:
     """The ATM-style baseline: image patches, instruction words and query points in one transformer that
     regresses every point's future directly (no VLM, no history, no sampling)."""
 
+    # Token width.
     width: int = 64
+    # Transformer layers.
     layers: int = 6
+    # Attention heads.
     heads: int = 4
+    # Input image size in pixels.
     image_size: int = 64
+    # Patch size in pixels.
     patch_size: int = 8
+    # Most instruction tokens.
     max_text_tokens: int = 48
+    # Fourier frequencies of a query point's (u, v).
     fourier_freqs: int = 8
-    horizon: int = 32
-    history: int = 8
+    # Future steps predicted (μ_0's).
+    horizon: int = WorldModelConfig.horizon
+    # History steps (μ_0's; unused: no history input).
+    history: int = WorldModelConfig.history
 
     def __post_init__(self) -> None:
         require(self.width % self.heads == 0, "width", "must be divisible by heads")
@@ -172,15 +198,22 @@ class TokenizedVLMConfig:
     """The tokenized-VLM baseline: μ_0's backbone writes each point's B-spline control points as
     discrete coordinate tokens through its LM head (no trace expert)."""
 
+    # μ_0's backbone, which writes the tokens.
     backbone: BackboneConfig = BackboneConfig()
     # Bins per coordinate over [-ctrl_clip, ctrl_clip] (normalised control points) and [-1, 1] (query uv).
     bins: int = 256
-    num_ctrl: int = 10
-    knots: str = "mu0"
-    reg_lambda: float = 0.2
-    ctrl_clip: float = 3.0
-    horizon: int = 32
-    history: int = 8
+    # Control points per trace (μ_0's).
+    num_ctrl: int = TraceExpertConfig.num_ctrl
+    # Knot vector (μ_0's).
+    knots: str = TraceExpertConfig.knots
+    # First-difference regulariser of the fitted targets (μ_0's).
+    reg_lambda: float = TraceExpertConfig.reg_lambda
+    # Clip of the target control points (μ_0's); also the range of the coordinate bins.
+    ctrl_clip: float = TraceExpertConfig.ctrl_clip
+    # Future steps predicted (μ_0's).
+    horizon: int = WorldModelConfig.horizon
+    # History steps (μ_0's; unused: no history input).
+    history: int = WorldModelConfig.history
 
     def __post_init__(self) -> None:
         require(self.bins >= 2, "bins", "must be >= 2")
@@ -195,49 +228,3 @@ class TokenizedVLMConfig:
         return cls(backbone=dataclasses.replace(world.backbone, depth_image=False), num_ctrl=e.num_ctrl,
                    knots=e.knots, reg_lambda=e.reg_lambda, ctrl_clip=e.ctrl_clip, horizon=world.horizon,
                    history=world.history)
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation of μ_0 with DeepSpeed (the recipe: AdamW β=(0.9, 0.95), lr 1e-4, clip 10, warmup,
-    cosine decay), scaled down."""
-
-    steps: int = 200
-    micro_batch: int = 8
-    grad_accumulation: int = 1
-    lr: float = 1e-4
-    min_lr: float = 2.5e-6
-    warmup_steps: int = 20
-    weight_decay: float = 1e-10
-    grad_clip: float = 10.0
-    # ZeRO stage of infra/deepspeed/zero<stage>.json (0 on a CPU; 1-3 shard optimizer/gradients/weights).
-    zero_stage: int = 0
-    # Save a resumable checkpoint every this many steps (0: only at the end).
-    checkpoint_every: int = 50
-    # Log metrics every this many steps.
-    log_every: int = 10
-    # Pretraining: score the val split (loss, and uv ADE of the point estimate on moving keypoints, over up
-    # to `val_samples` query frames) every this many steps, and at the end (0: at the end only). Fine-tuning:
-    # the interval of the success-vs-steps rollouts (`mu0 finetune --val-episodes-per-task`).
-    val_every: int = 0
-    val_samples: int = 256
-    # Pretraining: keep an exponential moving average of the weights with this decay per optimizer step
-    # (0: off; diffusion and flow policies commonly use 0.999); the validation curve and the saved model are
-    # then the average's.
-    ema_decay: float = 0.0
-    # Stop after this many minutes of training (0: no limit), with a checkpoint and the model saved; the
-    # learning-rate schedule stays the one of `steps`. A wall-clock budget for comparing models.
-    max_minutes: float = 0.0
-    # DataLoader worker processes.
-    num_workers: int = 0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        require(self.steps >= 1 and self.micro_batch >= 1, "steps", "steps and micro_batch must be >= 1")
-        require(self.grad_accumulation >= 1, "grad_accumulation", "must be >= 1")
-        require(self.val_every >= 0 and self.val_samples >= 1, "val_every", "val_every >= 0, val_samples >= 1")
-        require(self.zero_stage in (0, 1, 2, 3), "zero_stage", "must be 0, 1, 2 or 3")
-        require(0.0 <= self.ema_decay < 1.0, "ema_decay", "must be in [0, 1) (0 = off)")
-        require(not (self.ema_decay and self.zero_stage == 3), "ema_decay",
-                "cannot average weights that ZeRO stage 3 partitions across ranks (use stage 0-2)")
-        require(0 < self.min_lr <= self.lr, "min_lr", "must be > 0 and <= lr")

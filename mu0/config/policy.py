@@ -25,9 +25,9 @@ class ActionExpertConfig:
     # weights, instead of μ_0's frozen prefix (μ_0's trace features still come from the frozen μ_0). The
     # same visual path as scratch, plus μ_0's pretraining and traces.
     train_backbone: bool = False
-    # μ_0 is queried on a grid × grid lattice of keypoints over the image; features are average-pooled
-    # `pool` × `pool` into (grid / pool)² trace tokens (the recipe: a 20×20 grid pooled 2×2).
+    # μ_0 is queried on a grid × grid lattice of keypoints over the image (the recipe: 20×20).
     grid: int = 8
+    # The grid's features are average-pooled pool × pool into (grid / pool)² trace tokens (the recipe: 2).
     pool: int = 2
     # Euler steps of μ_0 run for the features (the recipe's "partial trace guidance": 1 of 4).
     trace_steps: int = 1
@@ -36,19 +36,24 @@ class ActionExpertConfig:
     # grid keypoint made of its (u, v) and `waypoints` predicted (Δu, Δv, Δdepth) along the horizon, which the
     # decoder attends to directly, with no gate to open; "both".
     trace_tokens: str = "states"
+    # With waypoint tokens: predicted waypoints per grid keypoint along the horizon.
     waypoints: int = 8
     # The wrist camera's image as wrist_tokens × wrist_tokens context tokens (0: the decoder sees no wrist view;
     # the recipe: 8): its stride-4 feature map, average-pooled, projected, with learned positions. A trace
     # policy reads it through μ_0's frozen scene encoder (as the recipe reads it through μ_0's frozen DINOv2);
     # scratch, action-pretrained and a μ_0 without a scene encoder train their own of the same shape.
     wrist_tokens: int = 0
-    # Decoder width, layers and attention heads.
+    # Decoder token width.
     width: int = 64
+    # Decoder layers.
     layers: int = 3
+    # Decoder attention heads.
     heads: int = 4
-    # Actions per predicted chunk, and the action and proprio sizes (Meta-World: 4 and 4).
+    # Actions per predicted chunk.
     chunk: int = 8
+    # Action size (Meta-World: 4).
     action_dim: int = 4
+    # Proprio size (Meta-World: 4).
     proprio_dim: int = 4
     # Euler steps when sampling an action chunk (the recipe: 10).
     flow_steps: int = 10
@@ -94,6 +99,7 @@ class RolloutConfig:
     tasks: tuple[str, ...] = ()
     # Episodes per task; episode i of a task uses seed `seed + i` (disjoint from the training seeds).
     episodes_per_task: int = 10
+    # First evaluation seed (episodes use seed, seed + 1, ...).
     seed: int = 100_000
     # Environment steps before an episode counts as a failure.
     max_steps: int = 150

@@ -16,11 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from mu0.episodes import list_episodes, open_episode
+from mu0.episodes.trace_layout import (
+    TRACK_HAS_DEPTH,
+    TRACK_START,
+    TRACK_UV_PX,
+    TRACK_VISIBLE,
+    TRACK_XYZ_WORLD,
+    TRACKS_FILE,
+)
 from mu0.evaluation.query_eval import evaluate_queried
 from mu0.evaluation.tracking_metrics import aggregate, error_3d_metrics, pose_errors, tapvid_2d_metrics
 from mu0.trace_extract.groundtruth import track_query_pixels
 from mu0.trace_extract.groundtruth_source import SOURCE_NAME
-from mu0.trace_extract.output import TRACKS
 
 log = logging.getLogger(__name__)
 MOVING_M = 0.015  # a query whose true world track spans more than this is a moving point
@@ -55,14 +62,14 @@ def evaluate_episode(raw_path: Path, trace_path: Path) -> EpisodeEval | None:
     if trace.meta.get("trace_source") == SOURCE_NAME:  # the simulator scored against itself says nothing
         log.warning("%s: traces made by the groundtruth tracker; not scored (extract with --tracker lk)", trace_path)
         return None
-    with np.load(trace_path / TRACKS) as tr:
+    with np.load(trace_path / TRACKS_FILE) as tr:
         tracks = {k: tr[k] for k in tr.files}
-    queries = np.flatnonzero(tracks["start"] == 0)
-    q_px = np.rint(tracks["uv_px"][queries, 0]).astype(np.int64)
+    queries = np.flatnonzero(tracks[TRACK_START] == 0)
+    q_px = np.rint(tracks[TRACK_UV_PX][queries, 0]).astype(np.int64)
     gt = track_query_pixels(raw, q_px)
     ok = gt.query_valid
     queries, gt_uv, gt_vis, gt_xyz = queries[ok], gt.uv_px[ok], gt.visible[ok], gt.xyz_world[ok]
-    pred_uv, pred_vis = tracks["uv_px"][queries].astype(np.float64), tracks["visible"][queries]
+    pred_uv, pred_vis = tracks[TRACK_UV_PX][queries].astype(np.float64), tracks[TRACK_VISIBLE][queries]
     hw = raw.images.shape[1:3]
     zeros = np.zeros(len(queries), np.int64)
     moving = _true_moving(gt_xyz)
@@ -70,8 +77,8 @@ def evaluate_episode(raw_path: Path, trace_path: Path) -> EpisodeEval | None:
     moving_2d = tapvid_2d_metrics(pred_uv[moving], pred_vis[moving], gt_uv[moving], gt_vis[moving], hw,
                                   zeros[moving])
     after = np.arange(raw.num_frames)[None, :] > 0
-    mask = gt_vis & pred_vis & tracks["has_depth"][queries] & after
-    all_3d = error_3d_metrics(tracks["xyz_world"][queries].astype(np.float64), gt_xyz, mask)
+    mask = gt_vis & pred_vis & tracks[TRACK_HAS_DEPTH][queries] & after
+    all_3d = error_3d_metrics(tracks[TRACK_XYZ_WORLD][queries].astype(np.float64), gt_xyz, mask)
     poses = trace.meta.get("extract", {}).get("stats", {}).get("poses", "given")
     pose = pose_errors(trace.extrinsics.astype(np.float64), raw.extrinsics.astype(np.float64)) \
         if poses == "estimated" else None

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mu0.bundle.policy_bundle import PolicyRunner
 from mu0.config import RolloutConfig, to_dict
 from mu0.evaluation.policy_rollout import (
     EpisodeOutcome,
-    PolicyRunner,
     check_action_space,
     check_cameras,
     default_env,
@@ -46,7 +46,7 @@ def check_policies(runners: dict[str, PolicyRunner], tasks: list[str], cfg: Roll
     fit the environment, or a camera the scene does not have."""
     seeds = set(range(cfg.seed, cfg.seed + cfg.episodes_per_task))
     for name, runner in runners.items():
-        overlap = sorted(seeds & runner.train_seeds)
+        overlap = sorted(seeds & runner.processor.train_seeds)
         if overlap:
             raise ValueError(f"{runner.folder}: policy '{name}' was trained on seeds {overlap[:5]}, which the "
                              f"evaluation would reuse; pick --rollout.seed outside its training seeds")
@@ -63,12 +63,12 @@ def evaluate_policies(folders: dict[str, Path], cfg: RolloutConfig, video_dir: P
                       on_done: Callable[[str, EpisodeOutcome], None] | None = None) -> dict:
     """Roll out every policy on the same (task, seed) list; the report holds per-episode outcomes too."""
     runners = {name: PolicyRunner(folder) for name, folder in folders.items()}
-    tasks = list(cfg.tasks) or sorted({t for r in runners.values() for t in r.tasks})
+    tasks = list(cfg.tasks) or sorted({t for r in runners.values() for t in r.processor.tasks})
     if not tasks:
         raise ValueError("no tasks to roll out: give --rollout.tasks (the policies do not record theirs)")
     check_policies(runners, tasks, cfg)
     # tasks held out of a μ_0's pretraining (any policy's), reported on their own line for every policy
-    heldout = sorted({t for r in runners.values() for t in r.world_holdout_tasks} & set(tasks))
+    heldout = sorted({t for r in runners.values() for t in r.processor.world_holdout_tasks} & set(tasks))
     report: dict = {"rollout": to_dict(cfg), "tasks": tasks, "heldout_tasks": heldout,
                     "seeds": list(range(cfg.seed, cfg.seed + cfg.episodes_per_task)), "policies": {}}
     for name, folder in folders.items():
@@ -82,7 +82,7 @@ def evaluate_policies(folders: dict[str, Path], cfg: RolloutConfig, video_dir: P
             "mean_success": float(np.mean(rates)),
             # every task has the same episodes, so the pooled rate is the mean over tasks: its Wilson interval
             "mean_success_ci95": overall["ci95"],
-            "trace_reading": runners[name].trace_reading,
+            "trace_reading": runners[name].processor.trace_reading,
             "heldout": summarise([o for o in outcomes if o.task in heldout]) if heldout else None,
             "episodes": [o.__dict__ for o in outcomes],
             "control_ms_per_step": _control_ms(outcomes, cfg.execute),

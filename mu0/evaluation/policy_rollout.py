@@ -11,18 +11,16 @@ worker processes, each with its own simulator, GL context and a single-threaded 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from mu0.bundle.files import CONFIG_FILE
+from mu0.bundle.policy_bundle import PolicyRunner
 from mu0.config import RolloutConfig
-from mu0.evaluation.rollout_video import draw_frame, save_gif, traces_to_px
-from mu0.models.action_expert import ActionExpert
-from mu0.models.checkpoint import TRAIN_CONFIG_FILE
+from mu0.evaluation.rollout_video import draw_frame, save_gif
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,49 +44,10 @@ class EpisodeOutcome:
     plans: int = 0
 
 
-class PolicyRunner:
-    """A loaded policy plus what turns its outputs into pixels: `plan(frame, proprio, instruction)`."""
-
-    def __init__(self, folder: Path, threads: int | None = None) -> None:
-        if threads:
-            torch.set_num_threads(threads)
-        self.folder = Path(folder)
-        self.policy = ActionExpert.from_pretrained(self.folder).eval()
-        self.cfg = self.policy.cfg
-        record = json.loads((self.folder / TRAIN_CONFIG_FILE).read_text()) if \
-            (self.folder / TRAIN_CONFIG_FILE).exists() else {}
-        self.camera = record.get("policy_data", {}).get("camera", "front")
-        # the wrist camera a policy with wrist tokens also sees (rendered beside the main one), else None
-        self.wrist_camera = record.get("policy_data", {}).get("wrist_camera", "gripperPOV") \
-            if self.cfg.wrist_tokens else None
-        self.train_seeds = {int(s) for task in record.get("demos", {}).values() for s in task["seeds"] if s is not None}
-        self.tasks = sorted(record.get("demos", {}))
-        self.image_size = int(record.get("image_size", 64))
-        self.trace_reading = record.get("trace_reading", {})  # how much its decoder read μ_0 after training
-        self.world_holdout_tasks = list(record.get("world_holdout_tasks", []))  # tasks its μ_0 never saw
-        stats = self.folder / "delta_stats.json"
-        self.scale_xy = tuple(json.loads(stats.read_text())["scale"][:2]) if stats.exists() else None
-        self.generator = torch.Generator().manual_seed(0)
-
-    def plan(self, frame: np.ndarray, proprio: np.ndarray, instruction: str,
-             wrist_frame: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Actions (c,a) and, for a trace-conditioned policy, μ_0's grid tracks in pixels (n,h+1,2).
-        `wrist_frame`: the wrist camera's RGB frame, for a policy with wrist tokens."""
-        image, wrist = (None if f is None else torch.from_numpy(np.array(f, np.uint8)).permute(2, 0, 1)[None]
-                        for f in (frame, wrist_frame))  # writable copies
-        noise = torch.randn(1, self.cfg.chunk, self.cfg.action_dim, generator=self.generator)
-        out = self.policy.act(image, [instruction], torch.from_numpy(np.asarray(proprio, np.float32))[None], noise,
-                              wrist=wrist)
-        tracks = None
-        if "trace" in out and self.scale_xy is not None:
-            tracks = traces_to_px(out["grid_uv"][0].numpy(), out["trace"][0].numpy(), self.scale_xy, frame.shape[:2])
-        return out["actions"][0].numpy(), tracks
-
-
 def check_action_space(env, runner: PolicyRunner, task: str) -> None:
     dim = int(np.prod(env.action_space.shape))
     if dim != runner.cfg.action_dim:
-        raise ValueError(f"{runner.folder / 'config.json'}: the policy outputs {runner.cfg.action_dim}-D actions but "
+        raise ValueError(f"{runner.folder / CONFIG_FILE}: the policy outputs {runner.cfg.action_dim}-D actions but "
                          f"{task}'s action space is {dim}-D ({env.action_space})")
 
 
@@ -96,7 +55,7 @@ def check_cameras(env, runner: PolicyRunner) -> None:
     """The cameras a policy renders exist in the scene; else every episode would fail, one by one, as a 0%."""
     from mu0.sources.metaworld_cameras import make_camera
 
-    for name in filter(None, (runner.camera, runner.wrist_camera)):
+    for name in filter(None, (runner.processor.camera, runner.processor.wrist_camera)):
         try:
             make_camera(name, env.model)
         except ValueError as err:
@@ -123,11 +82,11 @@ def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = defa
         env, obs = make_env(job.task, job.seed)
         check_action_space(env, runner, job.task)
         instruction = INSTRUCTIONS[job.task][0]
-        camera = make_camera(runner.camera, env.model)
-        wrist_camera = make_camera(runner.wrist_camera, env.model) if runner.wrist_camera else None
+        camera = make_camera(runner.processor.camera, env.model)
+        wrist_camera = make_camera(runner.processor.wrist_camera, env.model) if runner.processor.wrist_camera else None
         queue: list[np.ndarray] = []
         tracks = None
-        size = runner.image_size
+        size = runner.processor.image_size
         with RgbdRenderer(env.model, size, size) as renderer:
             for t in range(job.max_steps):
                 if not queue or job.video is not None:

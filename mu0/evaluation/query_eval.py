@@ -27,6 +27,7 @@ from mu0.config import TraceExtractConfig, from_dict
 from mu0.episodes import Episode
 from mu0.episodes.hashing import episode_seed
 from mu0.episodes.schema import GT_BODIES
+from mu0.episodes.trace_layout import IS_MOVING, TRACK_START, TRACK_UV_PX, TRACK_VISIBLE, TRACK_XYZ_WORLD
 from mu0.evaluation.body_classes import CLASSES, body_class
 from mu0.evaluation.tracking_metrics import error_3d_metrics, tapvid_2d_metrics
 from mu0.trace_extract.alignment import poses_from_extrinsics
@@ -100,25 +101,25 @@ def _scores(pred, gt, frames, hw, xyz_pred, has_depth, sel) -> dict:
 
 def _labels_and_false_motion(ep: Episode, tracks: dict) -> tuple[tuple[int, int, int], tuple[int, int]]:
     id_frames = ep.body_ids[0]
-    seeded = np.flatnonzero(np.isin(tracks["start"], id_frames))
+    seeded = np.flatnonzero(np.isin(tracks[TRACK_START], id_frames))
     if not len(seeded):
         return (0, 0, 0), (0, 0)
-    start = tracks["start"][seeded].astype(np.int64)
-    px = np.rint(tracks["uv_px"][seeded, start]).astype(np.int64)
+    start = tracks[TRACK_START][seeded].astype(np.int64)
+    px = np.rint(tracks[TRACK_UV_PX][seeded, start]).astype(np.int64)
     h, w = ep.images.shape[1:3]
     inside = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
     seeded, start, px = seeded[inside], start[inside], px[inside]
     gt = track_query_pixels(ep, px, start)
     ok = gt.query_valid
     true_moving = _span_after(gt.xyz_world, start) > MOVING_M  # over the track's life, as is_moving is
-    said = np.asarray(tracks["is_moving"], bool)[seeded]
+    said = np.asarray(tracks[IS_MOVING], bool)[seeded]
     labels = (int((said & true_moving & ok).sum()), int((said & ~true_moving & ok).sum()),
               int((~said & true_moving & ok).sum()))
-    extracted = np.asarray(tracks["xyz_world"], np.float64)[seeded]
+    extracted = np.asarray(tracks[TRACK_XYZ_WORLD], np.float64)[seeded]
     E, K = ep.extrinsics.astype(np.float64), ep.intrinsics.astype(np.float64)
     made_up = moved = 0
     for f in id_frames:
-        alive = ok & (start <= f) & np.asarray(tracks["visible"], bool)[seeded, f] & np.isfinite(extracted[:, f, 0])
+        alive = ok & (start <= f) & np.asarray(tracks[TRACK_VISIBLE], bool)[seeded, f] & np.isfinite(extracted[:, f, 0])
         if not alive.any():
             continue
         stop = min(f + WINDOW, ep.num_frames)  # frames f .. f + WINDOW − 1
@@ -146,8 +147,8 @@ def _coverage(ep: Episode, tracks: dict, moving_bodies: set[int]) -> tuple[int, 
     seen = ids0[(ids0 >= 0) & (np.asarray(ep.depth[0]) > 0)]
     counts = np.bincount(seen, minlength=max(int(seen.max(initial=0)) + 1, 1))
     bodies = [b for b in moving_bodies if b < len(counts) and counts[b] >= MIN_BODY_PX]
-    first = np.flatnonzero(tracks["start"] == 0)
-    px = np.rint(tracks["uv_px"][first, 0]).astype(np.int64)
+    first = np.flatnonzero(tracks[TRACK_START] == 0)
+    px = np.rint(tracks[TRACK_UV_PX][first, 0]).astype(np.int64)
     on = ids0[px[:, 1].clip(0, ids0.shape[0] - 1), px[:, 0].clip(0, ids0.shape[1] - 1)]
     covered = sum(int((on == b).sum() >= COVER_TRACKS) for b in bodies)
     return covered, len(bodies)

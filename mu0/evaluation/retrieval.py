@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from mu0.batch import FUTURE, FUTURE_VALID, IMAGE, POINT_MASK, POINTS_UV
+
 
 def thumbnail(images: torch.Tensor, size: int) -> torch.Tensor:
     """(b,3,H,W) uint8 → (b, 3·size²) float descriptors in [0, 1]."""
@@ -37,11 +39,11 @@ class RetrievalBaseline:
         keypoints it draws."""
         parts = {key: [] for key in ("thumbs", "uv", "future", "valid", "rows")}
         for batch in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
-            parts["thumbs"].append(thumbnail(batch["image"], thumb))
-            parts["uv"].append(batch["points_uv"])
-            parts["future"].append(batch["future"].half())  # half the memory; futures are float16 on disk too
-            parts["valid"].append(batch["future_valid"])
-            parts["rows"].append(batch["point_mask"])
+            parts["thumbs"].append(thumbnail(batch[IMAGE], thumb))
+            parts["uv"].append(batch[POINTS_UV])
+            parts["future"].append(batch[FUTURE].half())  # half the memory; futures are float16 on disk too
+            parts["valid"].append(batch[FUTURE_VALID])
+            parts["rows"].append(batch[POINT_MASK])
         if not parts["thumbs"]:
             raise ValueError("the retrieval baseline needs at least one training frame")
         return cls(*(torch.cat(parts[key]) for key in ("thumbs", "uv", "future", "valid", "rows")), k=k, thumb=thumb)
@@ -49,10 +51,10 @@ class RetrievalBaseline:
     @torch.no_grad()
     def predict_point(self, batch: dict) -> torch.Tensor:
         """(b,n,h,3) normalised futures of the query points."""
-        dist = torch.cdist(thumbnail(batch["image"], self.thumb), self.thumbs)  # (b,m)
+        dist = torch.cdist(thumbnail(batch[IMAGE], self.thumb), self.thumbs)  # (b,m)
         nearest = dist.topk(self.k, largest=False).indices  # (b,k)
         uv = self.uv[nearest]  # (b,k,r,2)
-        d = torch.cdist(batch["points_uv"][:, None].expand(-1, self.k, -1, -1).float(), uv.float())  # (b,k,n,r)
+        d = torch.cdist(batch[POINTS_UV][:, None].expand(-1, self.k, -1, -1).float(), uv.float())  # (b,k,n,r)
         d = d.masked_fill(~self.rows[nearest][:, :, None, :], float("inf"))
         pick = d.argmin(-1)  # (b,k,n)
         frame = nearest[:, :, None].expand_as(pick)

@@ -12,15 +12,6 @@ SCALE = 3  # frames are upscaled so thin traces stay visible
 DRAWN = 16  # the traces that move most are drawn; the rest would only clutter the frame
 
 
-def traces_to_px(grid_uv: np.ndarray, trace: np.ndarray, scale_xy: tuple[float, float],
-                 hw: tuple[int, int]) -> np.ndarray:
-    """Grid keypoints (n,2) unit uv + normalised trace deltas (n,h,≥2) → pixel tracks (n,h+1,2), anchor first."""
-    h, w = hw
-    uv = grid_uv[:, None, :] + trace[..., :2] * np.asarray(scale_xy, np.float32)
-    uv = np.concatenate([grid_uv[:, None, :], uv], axis=1)
-    return np.stack([(uv[..., 0] + 1) * w / 2 - 0.5, (uv[..., 1] + 1) * h / 2 - 0.5], axis=-1)
-
-
 def draw_frame(frame: np.ndarray, tracks_px: np.ndarray | None, caption: str) -> np.ndarray:
     import cv2
 

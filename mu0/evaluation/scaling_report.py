@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from mu0.models.checkpoint import TRAIN_CONFIG_FILE
+from mu0.bundle.read import read_record
 
 METRICS = ("ade_uv", "ade_uv_ci95", "ade_xyz", "fde_uv", "minade_uv")
 METHODS = ("mu0", "retrieval", "static", "constant_velocity")  # retrieval: its bank grows with the subset too
@@ -22,8 +22,7 @@ HORIZONS = ("16", "32")
 
 def _episodes(report_path: Path, report: dict) -> int:
     """What the run really trained on (a limit of 0, or above the train split, means all of it)."""
-    config = Path(report["models"]["mu0"]) / TRAIN_CONFIG_FILE
-    return len(json.loads(config.read_text())["splits"]["train"])
+    return len(read_record(Path(report["models"]["mu0"]))["splits"]["train"])
 
 
 def merge(report_paths: list[Path]) -> dict:

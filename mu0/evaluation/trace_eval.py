@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mu0.bundle.trace_bundle import load_trace_bundle, read_stats
 from mu0.config import TraceDataConfig
 from mu0.evaluation.retrieval import RetrievalBaseline, bank_size_note
 from mu0.evaluation.trace_overlays import write_trace_overlays
@@ -26,13 +27,11 @@ from mu0.evaluation.trace_protocols import HEADLINE, PROTOCOLS, collect, positio
 from mu0.evaluation.trace_truth import simulator_truth
 from mu0.evaluation.trained_split import refuse_trained_on, with_trained_split
 from mu0.models.depth_image import reads_depth_image
-from mu0.models.registry import load_model
 from mu0.traces.build import build_datasets
 from mu0.traces.dataset import TraceDataset
 from mu0.traces.normalize import DeltaStats
 from mu0.traces.protocol import check_protocol, protocol_of
 
-STATS_FILE = "delta_stats.json"
 RETRIEVAL_ROWS = 64  # keypoints kept per training frame in the retrieval baseline's bank
 __all__ = ["evaluate_traces", "markdown_table", "positions"]
 
@@ -42,12 +41,9 @@ class NoMovingPointsError(ValueError):
 
 
 def _load_models(model_dirs: dict[str, Path]) -> dict:
-    models = {}
-    for name, folder in model_dirs.items():
-        stats = DeltaStats.load(Path(folder) / STATS_FILE)
-        models[name] = (load_model(folder).eval(), torch.tensor(stats.scale, dtype=torch.float32),
-                        torch.tensor(stats.history_unit()))
-    return models
+    """name → (model, per-axis delta scale, history unit): what scoring needs of each bundle."""
+    bundles = {name: load_trace_bundle(folder) for name, folder in model_dirs.items()}
+    return {name: (b.model, b.scale, b.history_unit) for name, b in bundles.items()}
 
 
 def _view(dataset: TraceDataset, protocol, cfg: TraceDataConfig) -> TraceDataset:
@@ -106,7 +102,7 @@ def evaluate_traces(model_dirs: dict[str, Path] | Path, traces_dir: Path, data_c
                                    min_valid_steps=min(data_cfg.min_valid_steps, first.horizon))
     data_cfg, split_note = with_trained_split(model_dirs, data_cfg)
     truth = simulator_truth(Path(traces_dir), raw_dir, truth_dir, split, data_cfg, accepted)
-    ref_stats = DeltaStats.load(Path(next(iter(model_dirs.values()))) / STATS_FILE)
+    ref_stats = read_stats(next(iter(model_dirs.values())))
     reads_depth = any(reads_depth_image(model.cfg) for model, _, _ in models.values())
     datasets, _, splits = build_datasets(truth.traces_dir, data_cfg, truth.accepted, ref_stats, with_depth=reads_depth)
     used = split if len(datasets[split]) else "val"

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mu0.batch import EPISODE, FRAME, FUTURE, FUTURE_VALID, HISTORY_VALID, IMAGE, POINT_MASK, POINTS_UV
 from mu0.evaluation.overlays import save_png
 
 TRUTH = (230, 30, 30)
@@ -51,13 +52,13 @@ def write_trace_overlays(models: dict, dataset, out_dir: Path, count: int = 4, s
     for idx in np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round().astype(int):
         item = dataset[int(idx)]
         batch = torch.utils.data.default_collate([item])
-        batch["history_valid"] = torch.zeros_like(batch["history_valid"])
-        keep = item["point_mask"].numpy()
+        batch[HISTORY_VALID] = torch.zeros_like(batch[HISTORY_VALID])
+        keep = item[POINT_MASK].numpy()
         torch.manual_seed(seed)
         preds = {name: (m.predict_point(batch)[0] * s).numpy()[keep] for name, (m, s, _) in models.items()}
-        truth = item["future"].numpy()[keep] * ref_scale
-        image = item["image"].permute(1, 2, 0).numpy()
-        picture = draw_traces(image, item["points_uv"].numpy()[keep], truth, item["future_valid"].numpy()[keep], preds)
-        episode = Path(dataset.paths[int(item["episode"])]).name
-        paths.append(save_png(picture, Path(out_dir) / f"{episode}-f{int(item['frame']):04d}.png"))
+        truth = item[FUTURE].numpy()[keep] * ref_scale
+        image = item[IMAGE].permute(1, 2, 0).numpy()
+        picture = draw_traces(image, item[POINTS_UV].numpy()[keep], truth, item[FUTURE_VALID].numpy()[keep], preds)
+        episode = Path(dataset.paths[int(item[EPISODE])]).name
+        paths.append(save_png(picture, Path(out_dir) / f"{episode}-f{int(item[FRAME]):04d}.png"))
     return paths

@@ -21,6 +21,19 @@ import dataclasses
 import numpy as np
 import torch
 
+from mu0.batch import (
+    EPISODE,
+    FUTURE,
+    FUTURE_VALID,
+    HISTORY,
+    HISTORY_VALID,
+    IMAGE,
+    INTRINSICS,
+    POINT_MASK,
+    POINTS_UV,
+    POINTS_Z,
+    Z_VALID,
+)
 from mu0.evaluation.trace_metrics import trace_metrics_at
 from mu0.models.baselines.kinematic import constant_velocity, static
 
@@ -68,8 +81,8 @@ class Collected:
 def _inputs(batch: dict, protocol: EvalProtocol, unit_ratio: torch.Tensor) -> dict:
     """The batch a model sees: its own history normalisation, or no history at all."""
     if not protocol.history:
-        return dict(batch, history_valid=torch.zeros_like(batch["history_valid"]))
-    return dict(batch, history=batch["history"] * unit_ratio)
+        return {**batch, HISTORY_VALID: torch.zeros_like(batch[HISTORY_VALID])}
+    return {**batch, HISTORY: batch[HISTORY] * unit_ratio}
 
 
 def _model_predictions(models: dict, batch: dict, protocol: EvalProtocol, samples: int, seed: int, keep,
@@ -95,23 +108,23 @@ def collect(models: dict, dataset, protocol: EvalProtocol, samples: int, seed: i
     base = dataset.dataset if isinstance(dataset, torch.utils.data.Subset) else dataset
     data_unit = torch.as_tensor(base.history_unit)
     for i, batch in enumerate(torch.utils.data.DataLoader(dataset, batch_size=batch_size)):
-        keep = batch["point_mask"].numpy()
+        keep = batch[POINT_MASK].numpy()
         _model_predictions(models, batch, protocol, samples, seed * 7919 + i, keep, out, data_unit)
-        h = batch["future"].shape[2]
-        history_valid = batch["history_valid"] if protocol.history else torch.zeros_like(batch["history_valid"])
-        out.points.setdefault("static", []).append(static(batch["history"], h).numpy()[keep][None])
-        cv = constant_velocity(batch["history"] * data_unit, history_valid, h)
+        h = batch[FUTURE].shape[2]
+        history_valid = batch[HISTORY_VALID] if protocol.history else torch.zeros_like(batch[HISTORY_VALID])
+        out.points.setdefault("static", []).append(static(batch[HISTORY], h).numpy()[keep][None])
+        cv = constant_velocity(batch[HISTORY] * data_unit, history_valid, h)
         out.points.setdefault("constant_velocity", []).append(cv.numpy()[keep][None])
-        out.truth.append((batch["future"] * ref_scale).numpy()[keep])
-        out.valid.append(batch["future_valid"].numpy()[keep])
+        out.truth.append((batch[FUTURE] * ref_scale).numpy()[keep])
+        out.valid.append(batch[FUTURE_VALID].numpy()[keep])
         n = keep.shape[1]
-        ctx["uv"].append(batch["points_uv"].numpy()[keep])
-        ctx["z"].append(batch["points_z"].numpy()[keep])
-        ctx["z_ok"].append(np.repeat(batch["z_valid"].numpy()[:, None], n, 1)[keep])
-        ctx["K"].append(np.repeat(batch["intrinsics"].numpy()[:, None], n, 1)[keep])
-        wh = np.array(batch["image"].shape[-1:-3:-1], np.float32)
+        ctx["uv"].append(batch[POINTS_UV].numpy()[keep])
+        ctx["z"].append(batch[POINTS_Z].numpy()[keep])
+        ctx["z_ok"].append(np.repeat(batch[Z_VALID].numpy()[:, None], n, 1)[keep])
+        ctx["K"].append(np.repeat(batch[INTRINSICS].numpy()[:, None], n, 1)[keep])
+        wh = np.array(batch[IMAGE].shape[-1:-3:-1], np.float32)
         ctx["wh"].append(np.repeat(wh[None], keep.sum(), 0))
-        out.episode.append(np.repeat(batch["episode"].numpy()[:, None], n, 1)[keep])
+        out.episode.append(np.repeat(batch[EPISODE].numpy()[:, None], n, 1)[keep])
     cat = {k: np.concatenate(v) for k, v in ctx.items()}
     place = lambda d: positions(d, cat["uv"], cat["z"], cat["z_ok"], cat["K"], cat["wh"])  # noqa: E731
     return Collected({k: place(np.concatenate(v, axis=1)) for k, v in out.points.items()},

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from mu0.config import TraceDataConfig, TraceExtractConfig, from_dict
 from mu0.episodes import list_episodes
+from mu0.episodes.trace_layout import extract_record, read_trace_meta
 from mu0.trace_extract.groundtruth_source import SOURCE_NAME
 from mu0.trace_extract.pipeline import extract_episode
-from mu0.traces.build import read_trace_meta, trace_episode_paths
+from mu0.traces.build import trace_episode_paths
 from mu0.traces.split import split_episodes
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def simulator_truth(traces_dir: Path, raw_dir: Path | None, truth_dir: Path | No
     truth_dir = Path(truth_dir) if truth_dir else traces_dir.with_name(traces_dir.name + "-truth")
     made = set()
     for path in wanted:
-        config = read_trace_meta(path).get("extract", {}).get("config", {})
+        config = extract_record(read_trace_meta(path)).get("config", {})
         extract_cfg = dataclasses.replace(from_dict(TraceExtractConfig, config) if config else TraceExtractConfig(),
                                           tracker=SOURCE_NAME, workers=1)
         outcome = extract_episode(raws[path.name], truth_dir, truth_dir.with_name(truth_dir.name + "-quarantine"),

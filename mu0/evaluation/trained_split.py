@@ -9,11 +9,11 @@ training subset of a data-scaling point, and refuses to score an episode any mod
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
+from mu0.bundle.files import TRAIN_CONFIG_FILE
+from mu0.bundle.read import read_record
 from mu0.config import TraceDataConfig
-from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 
 
 class TrainedOnTestError(ValueError):
@@ -21,8 +21,7 @@ class TrainedOnTestError(ValueError):
 
 
 def _train_config(folder: Path) -> dict | None:
-    path = Path(folder) / TRAIN_CONFIG_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_record(folder) or None
 
 
 def with_trained_split(model_dirs: dict[str, Path], data_cfg: TraceDataConfig) -> tuple[TraceDataConfig, str]:

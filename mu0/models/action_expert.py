@@ -30,9 +30,11 @@ import dataclasses
 import torch
 from torch import nn
 
+from mu0.batch import ACTION_VALID, ACTIONS, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
 from mu0.config import ActionExpertConfig
 from mu0.models.backbone import VLMBackbone
 from mu0.models.checkpoint import Checkpointable
+from mu0.models.flow_matching import euler, noised, sample_time
 from mu0.models.scene_encoder import SceneEncoder
 from mu0.models.trace_expert import ExpertBlock, timestep_embedding
 from mu0.models.world_model import Mu0WorldModel
@@ -176,13 +178,12 @@ class ActionExpert(Checkpointable, nn.Module):
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         """Batch: image (b,3,h,w) uint8, instruction [b], proprio (b,p), actions (b,c,a), action_valid (b,c)."""
-        actions, valid = batch["actions"], batch["action_valid"].float()
-        ctx, ctx_mask, _ = self.context(batch["image"], list(batch["instruction"]), batch["proprio"],
-                                        wrist=batch.get("wrist_image"))
-        beta = torch.distributions.Beta(torch.tensor(1.5), torch.tensor(1.0))
-        t = (beta.sample((len(actions),)) * 0.999 + 0.001).to(actions.device)
+        actions, valid = batch[ACTIONS], batch[ACTION_VALID].float()
+        ctx, ctx_mask, _ = self.context(batch[IMAGE], list(batch[INSTRUCTION]), batch[PROPRIO],
+                                        wrist=batch.get(WRIST_IMAGE))
+        t = sample_time(len(actions), actions.device)
         noise = torch.randn_like(actions)
-        x_t = t[:, None, None] * noise + (1 - t[:, None, None]) * actions
+        x_t = noised(actions, noise, t)
         err = ((self.velocity(ctx, ctx_mask, x_t, t) - (noise - actions)) ** 2).mean(-1)
         loss = (err * valid).sum() / valid.sum().clamp(min=1)
         info = {"loss": float(loss.detach())}
@@ -226,11 +227,9 @@ class ActionExpert(Checkpointable, nn.Module):
             noise: torch.Tensor | None = None, wrist: torch.Tensor | None = None) -> dict:
         """An action chunk (b,c,a), clipped to [-1, 1], and μ_0's grid trace (b,n,h,3) when it has one."""
         ctx, ctx_mask, trace = self.context(images, instructions, proprio, with_trace=True, wrist=wrist)
-        b, steps = len(images), self.cfg.flow_steps
+        b = len(images)
         x = noise if noise is not None else torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=images.device)
-        for i in range(steps):
-            t = torch.full((b,), 1.0 - i / steps, device=x.device)
-            x = x - self.velocity(ctx, ctx_mask, x, t) / steps
+        x = euler(x, lambda x, t: self.velocity(ctx, ctx_mask, x, t), self.cfg.flow_steps)
         out = {"actions": x.clamp(-1.0, 1.0)}
         if trace is not None:
             out["trace"] = trace

@@ -53,9 +53,10 @@ class VLMBackbone(torch.nn.Module):
         from pathlib import Path
 
         from transformers import AutoProcessor, Idefics3Model
+        from transformers.utils import CONFIG_NAME
 
         folder = Path(cfg.pretrained)
-        if not (folder / "config.json").exists() or not list(folder.glob("*.safetensors")):
+        if not (folder / CONFIG_NAME).exists() or not list(folder.glob("*.safetensors")):
             raise FileNotFoundError(f"{folder}: backbone.pretrained needs a local checkpoint folder with config.json "
                                     "and *.safetensors weights (pickled weights are not loaded)")
         self.model = Idefics3Model.from_pretrained(folder, use_safetensors=True)

@@ -12,12 +12,8 @@ import json
 import struct
 from pathlib import Path
 
+from mu0.bundle.files import CONFIG_FILE, PICKLE_NAMES, WEIGHTS_FILE
 from mu0.config import ConfigError, diff_fields, from_dict, to_dict
-
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
-# How a model folder's model was trained (data, split, optimiser), written by pretrain and finetune.
-TRAIN_CONFIG_FILE = "train_config.json"
-PICKLE_NAMES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "model.ckpt")
 
 
 class CheckpointError(ValueError):
@@ -27,7 +23,7 @@ class CheckpointError(ValueError):
 def read_kind(folder: Path) -> tuple[str, dict]:
     path = Path(folder) / CONFIG_FILE
     if not path.exists():
-        raise CheckpointError(f"{path}: missing (a model folder holds config.json and model.safetensors)")
+        raise CheckpointError(f"{path}: missing (a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE})")
     try:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as e:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mu0.bundle.files import CONFIG_FILE
 from mu0.config import TokenizedVLMConfig, TrackTransformerConfig, WorldModelConfig
 from mu0.models.baselines.tokenized_vlm import TokenizedVLM
 from mu0.models.baselines.track_transformer import TrackTransformer
@@ -38,5 +39,5 @@ def load_model(folder: Path, expect=None):
     """Any model folder, whatever its kind (config.json says which)."""
     kind, _ = read_kind(Path(folder))
     if kind not in MODELS:
-        raise CheckpointError(f"{Path(folder) / 'config.json'}: unknown model kind '{kind}'; valid: {', '.join(KINDS)}")
+        raise CheckpointError(f"{Path(folder) / CONFIG_FILE}: unknown model kind '{kind}'; valid: {', '.join(KINDS)}")
     return MODELS[kind].from_pretrained(folder, expect)

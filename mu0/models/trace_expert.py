@@ -140,9 +140,16 @@ class TraceExpert(nn.Module):
         """Control-point velocity (b,n,k,3) and done logits (b,n,horizon); `patches` (b,d_v,g,g) is the
         backbone's patch grid, needed with keypoint features; `scene` the scene encoding (scene_encoder.Scene),
         needed with the scene encoder."""
-        future = self.out_norm(self.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t,
-                                                  patches, scene))
-        return self.velocity_out(future).reshape(*uv.shape[:2], self.cfg.num_ctrl, 3), self.done_out(future)
+        velocity, done, _ = self.forward_with_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t,
+                                                     t, patches, scene)
+        return velocity, done
+
+    def forward_with_states(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None,
+                            scene=None):
+        """forward's outputs plus the keypoints' future-token states (b,n,w): what an action expert reads."""
+        states = self.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches, scene)
+        future = self.out_norm(states)
+        return self.velocity_out(future).reshape(*uv.shape[:2], self.cfg.num_ctrl, 3), self.done_out(future), states
 
     def future_states(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None,
                       scene=None):

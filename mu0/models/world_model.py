@@ -16,12 +16,26 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from mu0.batch import (
+    CLUSTER_IDS,
+    DEPTH,
+    FUTURE,
+    FUTURE_VALID,
+    HISTORY,
+    HISTORY_VALID,
+    IMAGE,
+    INSTRUCTION,
+    POINT_MASK,
+    POINTS_UV,
+    Z_VALID,
+)
 from mu0.config import WorldModelConfig
 from mu0.models.backbone import VLMBackbone
 from mu0.models.baselines.kinematic import constant_velocity
 from mu0.models.bspline import BSplineTrace
 from mu0.models.checkpoint import Checkpointable
 from mu0.models.depth_image import colorize_depth, has_depth
+from mu0.models.flow_matching import euler, noised, sample_time
 from mu0.models.loss_mask import trainable
 from mu0.models.scene_encoder import Scene
 from mu0.models.trace_expert import TraceExpert
@@ -58,10 +72,6 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         e = cfg.expert
         self.spline = BSplineTrace(cfg.horizon, e.num_ctrl, e.knots, e.reg_lambda, e.ctrl_clip)
 
-    def _sample_time(self, b: int, device) -> torch.Tensor:
-        beta = torch.distributions.Beta(torch.tensor(1.5), torch.tensor(1.0))
-        return (beta.sample((b,)) * 0.999 + 0.001).to(device)
-
     def embed(self, images: torch.Tensor, instructions: list[str], depth: torch.Tensor | None = None
               ) -> WorldContext:
         """What the expert reads of the image, the instruction and (with `depth_image`) the depth (b,1,h,w)
@@ -90,35 +100,35 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         return colorize_depth(depth, cfg.depth_log_range), shown
 
     def _expert(self, batch: dict, context: WorldContext, x_t, t):
-        return self.expert(context.prefix, context.mask, batch["points_uv"], batch["history"], batch["history_valid"],
-                           batch["point_mask"], x_t, t, context.patches, context.scene)
+        return self.expert(context.prefix, context.mask, batch[POINTS_UV], batch[HISTORY], batch[HISTORY_VALID],
+                           batch[POINT_MASK], x_t, t, context.patches, context.scene)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         """Training forward pass (what a DeepSpeed engine calls): the loss and its parts."""
         return self.compute_loss(batch)
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        context = self.embed(batch["image"], list(batch["instruction"]), batch.get("depth"))
-        future, valid = batch["future"], batch["future_valid"]
+        context = self.embed(batch[IMAGE], list(batch[INSTRUCTION]), batch.get(DEPTH))
+        future, valid = batch[FUTURE], batch[FUTURE_VALID]
         target = self.spline.fit(future, valid) - self._prior(batch)  # (b,n,k,3)
         keypoint_ok = trainable(batch, self.cfg.expert.num_ctrl)
         axes = torch.ones(3, device=future.device).expand(len(future), 3).clone()
-        axes[:, 2] = batch["z_valid"].float()  # 2D-only samples: no depth target
+        axes[:, 2] = batch[Z_VALID].float()  # 2D-only samples: no depth target
         target = target * axes[:, None, None, :]  # an unknown z is neither a target nor an input
-        t = self._sample_time(len(future), future.device)
+        t = sample_time(len(future), future.device)
         noise = torch.randn_like(target)
-        x_t = t[:, None, None, None] * noise + (1 - t[:, None, None, None]) * target
+        x_t = noised(target, noise, t)
         out, done_logits = self._expert(batch, context, x_t, t)
         wanted = target if self.cfg.expert.predicts == "clean" else noise - target
         err = ((out - wanted) ** 2 * axes[:, None, None, :]).sum(-1).mean(-1)  # (b,n)
         fm = (err * keypoint_ok).sum() / keypoint_ok.sum().clamp(min=1)
         done = nn.functional.binary_cross_entropy_with_logits(done_logits, valid.float(), reduction="none")
-        done = (done.mean(-1) * batch["point_mask"]).sum() / batch["point_mask"].sum().clamp(min=1)
+        done = (done.mean(-1) * batch[POINT_MASK]).sum() / batch[POINT_MASK].sum().clamp(min=1)
         loss = fm + self.cfg.expert.done_weight * done
         info = {"flow": float(fm.detach()), "done": float(done.detach()), "keypoints": int(keypoint_ok.sum())}
-        if self.cfg.expert.rigidity_weight > 0 and "cluster_ids" in batch:
+        if self.cfg.expert.rigidity_weight > 0 and CLUSTER_IDS in batch:
             clean = self._clean(out, x_t, t)  # the prediction of P at this t
-            rigid = rigidity_loss(clean, batch["cluster_ids"], keypoint_ok)
+            rigid = rigidity_loss(clean, batch[CLUSTER_IDS], keypoint_ok)
             loss = loss + self.cfg.expert.rigidity_weight * rigid
             info["rigidity"] = float(rigid.detach())
         info["loss"] = float(loss.detach())
@@ -135,20 +145,21 @@ class Mu0WorldModel(Checkpointable, nn.Module):
     def _prior(self, batch: dict) -> torch.Tensor:
         """(b,n,k,3) control points the expert's output is added to: zero, or the constant-velocity
         extrapolation of the (scaled) history, so the flow learns the correction to it (zero without history)."""
-        b, n = batch["points_uv"].shape[:2]
+        b, n = batch[POINTS_UV].shape[:2]
         if self.cfg.expert.prior == "none":
-            return batch["points_uv"].new_zeros(b, n, self.cfg.expert.num_ctrl, 3)
-        cv = constant_velocity(batch["history"], batch["history_valid"], self.cfg.horizon)
+            return batch[POINTS_UV].new_zeros(b, n, self.cfg.expert.num_ctrl, 3)
+        cv = constant_velocity(batch[HISTORY], batch[HISTORY_VALID], self.cfg.horizon)
         return self.spline.fit(cv, torch.ones(cv.shape[:3], dtype=torch.bool, device=cv.device), clip=False)
 
     def _integrate(self, batch: dict, context: WorldContext, x: torch.Tensor, steps: int) -> dict:
-        done_logits = None
-        for i in range(steps):
-            t = torch.full((x.shape[0],), 1.0 - i / steps, device=x.device)
-            out, done_logits = self._expert(batch, context, x, t)
-            x = x - self._velocity(out, x, t) / steps
-        x = x + self._prior(batch)
-        return {"ctrl": x, "trace": self.spline.render(x), "valid_prob": torch.sigmoid(done_logits)}
+        last = {}
+
+        def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            out, last["done_logits"] = self._expert(batch, context, x, t)
+            return self._velocity(out, x, t)
+
+        x = euler(x, velocity, steps) + self._prior(batch)
+        return {"ctrl": x, "trace": self.spline.render(x), "valid_prob": torch.sigmoid(last["done_logits"])}
 
     @torch.no_grad()
     def sample(self, batch: dict, steps: int | None = None, noise: torch.Tensor | None = None) -> dict:
@@ -162,10 +173,10 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         """`num_samples` independent samples per query, the backbone prefix computed once: every output
         gains a leading sample axis (s, b, n, ...)."""
         steps = steps or self.cfg.expert.inference_steps
-        context = self.embed(batch["image"], list(batch["instruction"]), batch.get("depth"))
-        b, n = batch["points_uv"].shape[:2]
+        context = self.embed(batch[IMAGE], list(batch[INSTRUCTION]), batch.get(DEPTH))
+        b, n = batch[POINTS_UV].shape[:2]
         if noise is None:
-            noise = torch.randn(num_samples, b, n, self.cfg.expert.num_ctrl, 3, device=batch["points_uv"].device)
+            noise = torch.randn(num_samples, b, n, self.cfg.expert.num_ctrl, 3, device=batch[POINTS_UV].device)
         outs = [self._integrate(batch, context, noise[s], steps) for s in range(num_samples)]
         return {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
 
@@ -178,8 +189,8 @@ class Mu0WorldModel(Checkpointable, nn.Module):
     def predict_point(self, batch: dict) -> torch.Tensor:
         """The deterministic estimate (b,n,h,3): Euler integration started from the noise's mean (x = 0)
         instead of a random draw, the flow's estimate of the conditional mean trace."""
-        b, n = batch["points_uv"].shape[:2]
-        zero = batch["points_uv"].new_zeros(1, b, n, self.cfg.expert.num_ctrl, 3)
+        b, n = batch[POINTS_UV].shape[:2]
+        zero = batch[POINTS_UV].new_zeros(1, b, n, self.cfg.expert.num_ctrl, 3)
         return self.sample_many(batch, 1, noise=zero)["trace"][0]
 
     def trace_features(self, context: WorldContext, uv: torch.Tensor, steps: int = 1
@@ -193,11 +204,14 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         history = uv.new_zeros(b, n, self.cfg.history, 3)
         history_valid = torch.zeros(b, n, self.cfg.history, dtype=torch.bool, device=uv.device)
         point_mask = torch.ones(b, n, dtype=torch.bool, device=uv.device)
-        for i in range(steps):
-            t = torch.full((b,), 1.0 - i / total, device=uv.device)
-            states = self.expert.future_states(context.prefix, context.mask, uv, history, history_valid, point_mask, x,
-                                               t, context.patches, context.scene)
-            out = self.expert.velocity_out(self.expert.out_norm(states)).reshape(x.shape)
-            clean = self._clean(out, x, t)
-            x = x - self._velocity(out, x, t) / total
-        return states, self.spline.render(clean)
+        last = {}
+
+        def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            out, _, last["states"] = self.expert.forward_with_states(context.prefix, context.mask, uv, history,
+                                                                     history_valid, point_mask, x, t, context.patches,
+                                                                     context.scene)
+            last["clean"] = self._clean(out, x, t)
+            return self._velocity(out, x, t)
+
+        euler(x, velocity, steps, total)
+        return last["states"], self.spline.render(last["clean"])

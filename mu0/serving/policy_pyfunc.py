@@ -25,14 +25,14 @@ class PolicyPyfunc:
     def load_context(self, context) -> None:
         from pathlib import Path
 
-        from mu0.evaluation.policy_rollout import PolicyRunner
+        from mu0.bundle.policy_bundle import PolicyRunner
 
         self.runner = PolicyRunner(Path(context.artifacts["model"]))
 
     def predict(self, context, model_input, params=None):
         import pandas as pd
 
-        expected = INPUT_COLUMNS + ((WRIST_COLUMN,) if self.runner.wrist_camera else ())
+        expected = INPUT_COLUMNS + ((WRIST_COLUMN,) if self.runner.processor.wrist_camera else ())
         missing = [c for c in expected if c not in model_input.columns]
         if missing:
             raise ValueError(f"input lacks columns {missing}; expected {list(expected)}")
@@ -42,7 +42,7 @@ class PolicyPyfunc:
             proprio = np.asarray(json.loads(row["proprio"]), np.float32).reshape(-1)
             if len(proprio) != dim:
                 raise ValueError(f"row {i}: proprio has {len(proprio)} values, the policy expects {dim}")
-            wrist = _decode_png(row[WRIST_COLUMN]) if self.runner.wrist_camera else None
+            wrist = _decode_png(row[WRIST_COLUMN]) if self.runner.processor.wrist_camera else None
             actions, tracks = self.runner.plan(_decode_png(row["image_png_b64"]), proprio, str(row["instruction"]),
                                                wrist)
             rows.append({"actions": json.dumps(np.round(actions, 5).tolist()),

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mu0.bundle.files import CONFIG_FILE, WEIGHTS_FILE
+from mu0.bundle.read import find_model_folders, read_config, read_record
 from mu0.mlops import registry
 from mu0.mlops.lineage import lineage_tags
-from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 from mu0.serving.log_model import log_policy_model, log_trace_model
 
 WORLD_MODEL = "mu0-world-model"
@@ -43,9 +44,9 @@ def model_folder(uri: str, dst: Path) -> Path:
         root = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
     except mlflow.exceptions.MlflowException as e:
         raise FileNotFoundError(f"{uri}: cannot be resolved in the MLflow registry ({e.message})") from None
-    found = [p.parent for p in root.rglob("config.json") if (p.parent / "model.safetensors").exists()]
+    found = find_model_folders(root)
     if not found:
-        raise FileNotFoundError(f"{uri}: no model folder (config.json + model.safetensors)")
+        raise FileNotFoundError(f"{uri}: no model folder ({CONFIG_FILE} + {WEIGHTS_FILE})")
     return found[0]
 
 
@@ -54,10 +55,9 @@ def publish_world_model(model_dir: Path, report_path: Path, validation_path: Pat
     """Log + register `model_dir` as the challenger; its tags carry lineage and both gate scores."""
     report = json.loads(Path(report_path).read_text())
     validation = json.loads(validation_path.read_text()) if validation_path and validation_path.exists() else None
-    config = {"model": json.loads((Path(model_dir) / "config.json").read_text())}
-    train_cfg = Path(model_dir) / TRAIN_CONFIG_FILE
-    if train_cfg.exists():
-        config["train"] = json.loads(train_cfg.read_text())
+    config = {"model": read_config(model_dir)}
+    if read_record(model_dir):
+        config["train"] = read_record(model_dir)
     score, champion, metric = gate_scores(report)
     tags = lineage_tags(config, validation, parent_run_id, repo)
     tags.update({"eval.metric": metric, "eval.score": f"{score:.6g}", "eval.split": report["split"],
@@ -66,7 +66,7 @@ def publish_world_model(model_dir: Path, report_path: Path, validation_path: Pat
                  "lineage.trace_source": json.dumps(config.get("train", {}).get("trace_sources", {}))})
     if champion is not None:
         tags["eval.champion_score"] = f"{champion:.6g}"
-    image = json.loads((Path(model_dir) / "config.json").read_text()).get("backbone", {}).get("image_size", 64)
+    image = config["model"].get("backbone", {}).get("image_size", 64)
     uri = log_trace_model(Path(model_dir), run_id, (image, image))
     version = registry.register(model, uri, tags)
     return {"model": model, "version": version, "alias": registry.CHALLENGER, "uri": uri, "score": score,
@@ -107,8 +107,7 @@ def publish_policy(model_dir: Path, report_path: Path, validation_path: Path | N
     """Log + register a fine-tuned policy as the challenger, gated on its closed-loop failure rate."""
     report = json.loads(Path(report_path).read_text())
     validation = json.loads(validation_path.read_text()) if validation_path and validation_path.exists() else None
-    config = {"policy": json.loads((Path(model_dir) / "config.json").read_text()),
-              "train": json.loads((Path(model_dir) / TRAIN_CONFIG_FILE).read_text())}
+    config = {"policy": read_config(model_dir), "train": read_record(model_dir)}
     score, champion = policy_gate_scores(report, name)
     entry = report["policies"][name]
     tags = lineage_tags(config, validation, parent_run_id, repo)

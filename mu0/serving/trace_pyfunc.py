@@ -15,6 +15,8 @@ import json
 
 import numpy as np
 
+from mu0.batch import HISTORY, HISTORY_VALID, IMAGE, INSTRUCTION, POINT_MASK, POINTS_UV
+
 INPUT_COLUMNS = ("image_png_b64", "instruction", "points_px")
 
 
@@ -38,14 +40,10 @@ class TracePyfunc:
     def load_context(self, context) -> None:
         from pathlib import Path
 
-        import torch
+        from mu0.bundle.trace_bundle import load_trace_bundle
 
-        from mu0.models.registry import load_model
-        from mu0.traces.normalize import DeltaStats
-
-        folder = Path(context.artifacts["model"])
-        self.model = load_model(folder).eval()
-        self.scale = torch.tensor(DeltaStats.load(folder / "delta_stats.json").scale, dtype=torch.float32)
+        bundle = load_trace_bundle(Path(context.artifacts["model"]))
+        self.model, self.scale = bundle.model, bundle.scale
 
     def predict(self, context, model_input, params=None):
         import pandas as pd
@@ -62,11 +60,11 @@ class TracePyfunc:
             pts = np.asarray(json.loads(row["points_px"]), np.float32).reshape(-1, 2)
             uv = np.stack([(pts[:, 0] + 0.5) * 2 / w - 1, (pts[:, 1] + 0.5) * 2 / h - 1], -1)
             n = len(pts)
-            batch = {"image": torch.from_numpy(image.copy()).permute(2, 0, 1)[None],
-                     "instruction": [str(row["instruction"])], "points_uv": torch.from_numpy(uv)[None],
-                     "point_mask": torch.ones(1, n, dtype=torch.bool),
-                     "history": torch.zeros(1, n, cfg.history, 3),
-                     "history_valid": torch.zeros(1, n, cfg.history, dtype=torch.bool)}
+            batch = {IMAGE: torch.from_numpy(image.copy()).permute(2, 0, 1)[None],
+                     INSTRUCTION: [str(row["instruction"])], POINTS_UV: torch.from_numpy(uv)[None],
+                     POINT_MASK: torch.ones(1, n, dtype=torch.bool),
+                     HISTORY: torch.zeros(1, n, cfg.history, 3),
+                     HISTORY_VALID: torch.zeros(1, n, cfg.history, dtype=torch.bool)}
             with torch.no_grad():
                 delta = (self.model.predict(batch, 1)[0, 0] * self.scale).numpy()  # (n,h,3)
             xy = (uv[:, None] + delta[..., :2] + 1) * np.array([w, h]) / 2 - 0.5

@@ -20,11 +20,8 @@ from mu0.episodes import Episode
 from mu0.episodes.atomic import publish_dir
 from mu0.episodes.hashing import content_hash
 from mu0.episodes.schema import CAMERAS, DEPTH, IMAGES, META, ROBOT
+from mu0.episodes.trace_layout import CAPTIONS_FILE, SAMPLES_DIR, TRACKS_FILE, sample_file
 from mu0.episodes.writer import staging_dir_for
-
-SAMPLES = "samples"
-CAPTIONS = "captions.json"
-TRACKS = "tracks.npz"
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -51,11 +48,11 @@ def write_trace_episode(ep: Episode, out_dir: Path, samples: dict[str, np.ndarra
         else:
             np.savez(tmp / CAMERAS, intrinsics=ep.intrinsics, extrinsics=extrinsics.astype(np.float32),
                      height=np.int32(ep.images.shape[1]), width=np.int32(ep.images.shape[2]))
-        (tmp / SAMPLES).mkdir()
+        (tmp / SAMPLES_DIR).mkdir()
         for key, arr in samples.items():
-            np.save(tmp / SAMPLES / f"{key}.npy", arr)
-        (tmp / CAPTIONS).write_text(json.dumps(captions, indent=2) + "\n")
-        np.savez(tmp / TRACKS, **tracks)
+            np.save(sample_file(tmp, key), arr)
+        (tmp / CAPTIONS_FILE).write_text(json.dumps(captions, indent=2) + "\n")
+        np.savez(tmp / TRACKS_FILE, **tracks)
         source = extract_meta.get("stats", {}).get("trace_source", "lk")
         meta = {**ep.meta, "extract": extract_meta, "trace_source": source, "content_hash": content_hash(tmp),
                 "has_gt": False}
@@ -71,8 +68,3 @@ def read_extract_meta(target: Path) -> dict | None:
         return json.loads((target / META).read_text()).get("extract")
     except (OSError, ValueError):
         return None
-
-
-def read_samples(path: Path) -> dict[str, np.ndarray]:
-    """Every array of `samples/` (memory-mapped) of a trace episode, ours or the official tool's."""
-    return {p.stem: np.load(p, mmap_mode="r", allow_pickle=False) for p in sorted((path / SAMPLES).glob("*.npy"))}

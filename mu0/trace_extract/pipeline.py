@@ -8,9 +8,6 @@ and quarantine, and is what a process pool (or a Prefect task) maps over episode
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -19,6 +16,7 @@ import numpy as np
 
 from mu0.config import TraceExtractConfig, to_dict
 from mu0.episodes import Episode, EpisodeFormatError, open_episode
+from mu0.episodes import trace_layout as L
 from mu0.episodes.hashing import episode_seed
 from mu0.episodes.quarantine import clear_quarantine, quarantine
 from mu0.trace_extract import motion
@@ -32,10 +30,11 @@ from mu0.trace_extract.alignment import (
 from mu0.trace_extract.captions import MotionCaptioner, build_captions
 from mu0.trace_extract.dense_flow import DenseFlowTracker
 from mu0.trace_extract.describe import agent_name, chunk_motions, entity_names
+from mu0.trace_extract.freshness import VERSION, config_hash, current_extraction
 from mu0.trace_extract.groundtruth_source import SOURCE_NAME, groundtruth_tracks, require_ground_truth
 from mu0.trace_extract.keypoints import CornerGridSelector
 from mu0.trace_extract.lifting import end_tracks_at_depth_jumps, lift_tracks, make_tracks3d
-from mu0.trace_extract.output import read_extract_meta, write_trace_episode
+from mu0.trace_extract.output import write_trace_episode
 from mu0.trace_extract.samples import SampleSpec, build_samples
 from mu0.trace_extract.segments import agent_entities, entity_speeds, segment
 from mu0.trace_extract.template_fit import TemplateFit
@@ -43,27 +42,8 @@ from mu0.trace_extract.template_tracking import DepthTemplateTracker
 from mu0.trace_extract.tracking import LucasKanadeTracker, PointTracker
 
 log = logging.getLogger(__name__)
-VERSION = "mu0-traceextract-1"
-
-
 class RejectedEpisode(ValueError):
     """The episode cannot give usable traces; the message says why."""
-
-
-@functools.cache
-def code_hash() -> str:
-    """Hash of TraceExtract's own source: a code change re-extracts, like a changed config does."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def config_hash(cfg: TraceExtractConfig) -> str:
-    d = to_dict(cfg)
-    d.pop("workers")
-    payload = {"version": VERSION, "code": code_hash(), **d}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclasses.dataclass
@@ -187,13 +167,13 @@ def trace_episode(ep: Episode, cfg: TraceExtractConfig) -> TraceResult:
     t0 = time.perf_counter()
     captions, n_chunks = _caption(ep, cfg, t3, clusters, T_wc, images, use_depth)
     timing["captions"] = time.perf_counter() - t0
-    tracks = {"uv_px": t3.tracks.uv_px, "visible": t3.tracks.visible, "start": t3.tracks.start,
-              "xyz_world": t3.xyz_world.astype(np.float32), "has_depth": t3.has_depth, "is_moving": moving,
-              "cluster_ids": clusters}
+    tracks = {L.TRACK_UV_PX: t3.tracks.uv_px, L.TRACK_VISIBLE: t3.tracks.visible, L.TRACK_START: t3.tracks.start,
+              L.TRACK_XYZ_WORLD: t3.xyz_world.astype(np.float32), L.TRACK_HAS_DEPTH: t3.has_depth,
+              L.IS_MOVING: moving, L.CLUSTER_IDS: clusters}
     stats = {"trace_source": source, "tracks": int(t3.tracks.num_tracks), "moving_tracks": int(moving.sum()),
              "entities": int(clusters.max()), "coverage": round(cover, 4), "poses": poses,
-             "query_frames": int(len(samples["frame_indices"])), "sample_rows": int(samples["offsets"][-1]),
-             "chunks": n_chunks, "z_valid": use_depth}
+             "query_frames": int(len(samples[L.FRAME_INDICES])), "sample_rows": int(samples[L.OFFSETS][-1]),
+             "chunks": n_chunks, L.STAT_Z_VALID: use_depth}
     extrinsics = np.linalg.inv(T_wc) if poses == "estimated" else None
     return TraceResult(samples, captions, tracks, extrinsics, stats, timing)
 
@@ -227,10 +207,10 @@ def extract_episode(raw: Path, out_dir: Path, quarantine_dir: Path, cfg: TraceEx
     try:
         ep = open_episode(raw)
         target = out_dir / ep.episode_id
-        previous = read_extract_meta(target)
-        digest = config_hash(cfg)
-        if previous and previous.get("input_hash") == ep.meta["content_hash"] and previous.get("config_hash") == digest:
+        previous = current_extraction(ep.meta["content_hash"], target, cfg)
+        if previous is not None:
             return ExtractOutcome(ep.episode_id, "unchanged", str(target), previous.get("stats", {}))
+        digest = config_hash(cfg)
         result = trace_episode(ep, cfg)
         meta = {"version": VERSION, "input_hash": ep.meta["content_hash"], "config_hash": digest,
                 "config": to_dict(cfg), "stats": result.stats, "timing_s": result.timing_s}

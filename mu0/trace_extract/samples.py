@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy as np
 
+from mu0.episodes import trace_layout as L
 from mu0.trace_extract.alignment import project
 from mu0.trace_extract.retarget import arc_length_retarget
 from mu0.trace_extract.tracks import Tracks3D
@@ -70,11 +71,12 @@ def _seen(t3: Tracks3D, rows: np.ndarray, frames: np.ndarray) -> np.ndarray:
 def build_samples(t3: Tracks3D, moving: np.ndarray, cluster_ids: np.ndarray, T_world_cam: np.ndarray,
                   K: np.ndarray, hw: tuple[int, int], spec: SampleSpec, use_depth: bool, seed: int) -> dict:
     rng = np.random.default_rng(seed)
+    raw = L.RAW_PREFIX  # the frame-aligned twins
     present = t3.has_depth if use_depth else t3.tracks.visible
     parts: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "keypoints", "track_ids", "cluster_ids", "is_moving", "traj", "traj_history", "valid_steps",
-        "valid_steps_history", "raw_traj", "raw_traj_history", "raw_valid_steps", "raw_valid_steps_history",
-        "visibs")}
+        L.KEYPOINTS, L.TRACK_IDS, L.CLUSTER_IDS, L.IS_MOVING, L.TRAJ, L.TRAJ_HISTORY, L.VALID_STEPS,
+        L.VALID_STEPS_HISTORY, raw + L.TRAJ, raw + L.TRAJ_HISTORY, raw + L.VALID_STEPS, raw + L.VALID_STEPS_HISTORY,
+        L.VISIBS)}
     frame_indices, offsets = [], [0]
     for t in range(0, present.shape[1], spec.query_stride):
         rows = choose_rows(np.flatnonzero(present[:, t]), moving, spec.max_points, rng)
@@ -85,19 +87,19 @@ def build_samples(t3: Tracks3D, moving: np.ndarray, cluster_ids: np.ndarray, T_w
         seen = _seen(t3, rows, t + np.arange(spec.future_len))
         traj, traj_ok = arc_length_retarget(fut, fut_ok, hw, spec.interval, spec.top_fraction, spec.future_len)
         th, th_ok = arc_length_retarget(hist, hist_ok, hw, spec.interval, spec.top_fraction, spec.history_len)
-        for key, value in (("keypoints", t3.tracks.uv_px[rows, t]), ("track_ids", rows),
-                           ("cluster_ids", cluster_ids[rows]), ("is_moving", moving[rows]), ("traj", traj),
-                           ("traj_history", th), ("valid_steps", traj_ok), ("valid_steps_history", th_ok),
-                           ("raw_traj", fut), ("raw_traj_history", hist), ("raw_valid_steps", fut_ok),
-                           ("raw_valid_steps_history", hist_ok), ("visibs", seen)):
+        for key, value in ((L.KEYPOINTS, t3.tracks.uv_px[rows, t]), (L.TRACK_IDS, rows),
+                           (L.CLUSTER_IDS, cluster_ids[rows]), (L.IS_MOVING, moving[rows]), (L.TRAJ, traj),
+                           (L.TRAJ_HISTORY, th), (L.VALID_STEPS, traj_ok), (L.VALID_STEPS_HISTORY, th_ok),
+                           (raw + L.TRAJ, fut), (raw + L.TRAJ_HISTORY, hist), (raw + L.VALID_STEPS, fut_ok),
+                           (raw + L.VALID_STEPS_HISTORY, hist_ok), (L.VISIBS, seen)):
             parts[key].append(value)
         frame_indices.append(t)
         offsets.append(offsets[-1] + len(rows))
     out = {k: np.concatenate(v) if v else np.empty(0) for k, v in parts.items()}
-    for key in ("traj", "traj_history", "raw_traj", "raw_traj_history"):
+    for key in (L.TRAJ, L.TRAJ_HISTORY, raw + L.TRAJ, raw + L.TRAJ_HISTORY):
         out[key] = out[key].astype(np.float16)  # -inf survives the cast
-    out["keypoints"] = out["keypoints"].astype(np.float32)
-    out["track_ids"], out["cluster_ids"] = out["track_ids"].astype(np.int32), out["cluster_ids"].astype(np.int32)
-    out["frame_indices"] = np.array(frame_indices, np.int32)
-    out["offsets"] = np.array(offsets, np.int64)
+    out[L.KEYPOINTS] = out[L.KEYPOINTS].astype(np.float32)
+    out[L.TRACK_IDS], out[L.CLUSTER_IDS] = out[L.TRACK_IDS].astype(np.int32), out[L.CLUSTER_IDS].astype(np.int32)
+    out[L.FRAME_INDICES] = np.array(frame_indices, np.int32)
+    out[L.OFFSETS] = np.array(offsets, np.int64)
     return out

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-import numpy as np
 
 from mu0.config import TraceDataConfig
 from mu0.episodes import list_episodes
+from mu0.episodes.trace_layout import (
+    IS_MOVING,
+    TRAJ,
+    VALID_STEPS,
+    is_trace_episode,
+    open_trace_episode,
+    read_trace_meta,
+)
 from mu0.traces.dataset import TraceDataset
 from mu0.traces.normalize import DeltaStats, compute_delta_stats
 from mu0.traces.split import limit_train, split_episodes
-
-
-def read_trace_meta(path: Path) -> dict:
-    """A trace episode's meta.json ({} when it has none)."""
-    meta_path = path / "meta.json"
-    return json.loads(meta_path.read_text()) if meta_path.exists() else {}
 
 
 def trace_episode_paths(traces_dir: Path, accepted: set[str] | None = None) -> list[Path]:
     """Trace episodes under `traces_dir` (folders with samples/), restricted to `accepted` if given
     (the validation gate's accepted_episodes)."""
     root = Path(traces_dir)
-    candidates = [p for p in sorted(root.iterdir()) if p.is_dir() and (p / "samples").is_dir()
+    candidates = [p for p in sorted(root.iterdir()) if p.is_dir() and is_trace_episode(p)
                   and not p.name.startswith((".", "_"))] if root.is_dir() else []
     if not candidates:
-        candidates = [p for p in list_episodes(root) if (p / "samples").is_dir()]
+        candidates = [p for p in list_episodes(root) if is_trace_episode(p)]
     return [p for p in candidates if accepted is None or p.name in accepted]
 
 
@@ -54,10 +53,8 @@ def build_datasets(traces_dir: Path, cfg: TraceDataConfig, accepted: set[str] | 
     if stats is None:
         windows = []
         for eid in splits["train"] or list(paths):
-            s = paths[eid] / "samples"
-            hw = tuple(np.load(paths[eid] / "images.npy", mmap_mode="r").shape[1:3])
-            windows.append((np.load(s / "traj.npy", mmap_mode="r"), np.load(s / "valid_steps.npy", mmap_mode="r"), hw,
-                            np.load(s / "is_moving.npy", mmap_mode="r")))
+            ep = open_trace_episode(paths[eid])
+            windows.append((ep.sample(TRAJ), ep.sample(VALID_STEPS), ep.hw, ep.sample(IS_MOVING)))
         stats = compute_delta_stats(windows, cfg.horizon, cfg.delta_percentile, cfg.delta_rows, cfg.scale_history)
         if stats.samples == 0:
             raise ValueError(f"{traces_dir}: no valid future step in the {len(windows)} training episodes "

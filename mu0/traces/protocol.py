@@ -14,9 +14,9 @@ import dataclasses
 import json
 from pathlib import Path
 
+from mu0.bundle.files import PROTOCOL_FILE
 from mu0.config import TraceDataConfig, diff_fields
-
-PROTOCOL_FILE = "protocol.json"
+from mu0.episodes.trace_layout import read_trace_meta, retargeting
 
 
 class ProtocolMismatchError(ValueError):
@@ -43,9 +43,7 @@ def _retargeting(paths: list[Path]) -> tuple[float | None, float | None]:
     """The one (interval, top fraction) all episodes were retargeted with; an error if they disagree."""
     seen: dict[tuple, str] = {}
     for path in paths:
-        meta = path / "meta.json"
-        config = json.loads(meta.read_text()).get("extract", {}).get("config", {}) if meta.exists() else {}
-        key = (config.get("retarget_interval"), config.get("retarget_top_fraction"))
+        key = retargeting(read_trace_meta(path))
         seen.setdefault(key, path.name)
     known = {k: v for k, v in seen.items() if k != (None, None)}
     if len(known) > 1:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mu0.batch import ACTION_VALID, ACTIONS, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
 from mu0.config import PolicyDataConfig
 from mu0.episodes import schema
 from mu0.episodes.reader import list_episodes, read_meta
@@ -130,12 +131,12 @@ class ActionChunkDataset(torch.utils.data.Dataset):
         chunk[:len(part)] = part
         valid = np.arange(self.chunk) < len(part)
         texts = self.instructions[e]
-        sample = {"image": torch.from_numpy(np.array(self.images[e][t])).permute(2, 0, 1),
-                  "instruction": texts[idx % len(texts)],
-                  "proprio": torch.from_numpy(self.robot[e]["proprio"][t]),
-                  "actions": torch.from_numpy(chunk), "action_valid": torch.from_numpy(valid)}
+        sample = {IMAGE: torch.from_numpy(np.array(self.images[e][t])).permute(2, 0, 1),
+                  INSTRUCTION: texts[idx % len(texts)],
+                  PROPRIO: torch.from_numpy(self.robot[e]["proprio"][t]),
+                  ACTIONS: torch.from_numpy(chunk), ACTION_VALID: torch.from_numpy(valid)}
         if self.wrist is not None:
-            sample["wrist_image"] = torch.from_numpy(np.array(self.wrist[e][t])).permute(2, 0, 1)
+            sample[WRIST_IMAGE] = torch.from_numpy(np.array(self.wrist[e][t])).permute(2, 0, 1)
         return sample
 
     def proprio_stats(self) -> tuple[torch.Tensor, torch.Tensor]:

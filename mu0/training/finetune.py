@@ -20,20 +20,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mu0.batch import IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
+from mu0.bundle.files import MODEL_DIR, SNAPSHOTS_DIR
+from mu0.bundle.policy_bundle import save_policy_bundle
+from mu0.bundle.read import read_record
 from mu0.config import ActionExpertConfig, PolicyDataConfig, TrainConfig, to_dict
-from mu0.episodes.atomic import write_json_atomic
 from mu0.models.action_expert import ActionExpert
-from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 from mu0.models.world_model import Mu0WorldModel
-from mu0.traces.protocol import PROTOCOL_FILE, TraceProtocol, check_protocol
+from mu0.traces.protocol import TraceProtocol, check_protocol
 from mu0.training.action_data import ActionChunkDataset, demo_summary, select_demos, wrist_views
 from mu0.training.engine import make_engine
-from mu0.training.pretrain import STATS, TrainingDivergedError, micro_batch_loader, seed_step
+from mu0.training.pretrain import TrainingDivergedError, micro_batch_loader, seed_step
 from mu0.training.tracker import NullTracker, Tracker
 from mu0.training.val_curve import evenly_spread
 
 log = logging.getLogger(__name__)
-MODEL, SNAPSHOTS = "model", "snapshots"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,20 +82,6 @@ def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: P
     return policy
 
 
-def _save(policy: ActionExpert, folder: Path, mu0_folder: Path | None, record: dict) -> Path:
-    staging = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    policy.save_pretrained(staging)
-    # μ_0's statistics turn its normalised traces into pixels; its protocol says what those traces mean
-    for name in (STATS, PROTOCOL_FILE) if policy.cfg.use_trace else (STATS,):
-        if mu0_folder is not None and (Path(mu0_folder) / name).exists():
-            shutil.copy2(Path(mu0_folder) / name, staging / name)
-    write_json_atomic(staging / TRAIN_CONFIG_FILE, record)
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
-    return folder
-
-
 def _train(engine, batches, train_cfg: TrainConfig, tracker: Tracker, on_step: Callable[[int, dict], None] | None,
            snapshot: Callable[[int], None] | None = None) -> tuple[list[float], int, int]:
     """The optimisation loop: (mean loss per step, samples seen, steps run — fewer on a time budget). With
@@ -112,7 +99,7 @@ def _train(engine, batches, train_cfg: TrainConfig, tracker: Tracker, on_step: C
             engine.backward(loss)
             engine.step()
             step_losses.append(info["loss"])
-            seen += len(batch["instruction"])
+            seen += len(batch[INSTRUCTION])
         losses.append(float(np.mean(step_losses)))
         metrics = {**info, "loss": losses[-1], "lr": engine.get_lr()[0],
                    "samples_per_s": seen / (time.perf_counter() - t0)}
@@ -178,7 +165,8 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     def snapshot(step: int) -> None:
         started = time.perf_counter()
         reading = _trace_reading(engine.module, dataset)
-        folder = _save(engine.module, Path(out_dir) / SNAPSHOTS / f"step{step}", source, record(step, reading))
+        folder = save_policy_bundle(engine.module, Path(out_dir) / SNAPSHOTS_DIR / f"step{step}", source,
+                                    record(step, reading))
         try:
             curve[step] = {**on_snapshot(folder, step), **reading}
         finally:
@@ -193,7 +181,7 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     reading = _trace_reading(engine.module, dataset)
     if reading:
         tracker.log_metrics(reading, last)
-    model_dir = _save(engine.module, Path(out_dir) / MODEL, source, record(last, reading))
+    model_dir = save_policy_bundle(engine.module, Path(out_dir) / MODEL_DIR, source, record(last, reading))
     tracker.log_artifact(model_dir)
     log.info("fine-tuned %d steps on %d demos (%s)", last, len(demos), json.dumps({k: len(v["episodes"])
                                                                                     for k, v in summary.items()}))
@@ -208,8 +196,8 @@ def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str
     batch = next(iter(torch.utils.data.DataLoader(evenly_spread(dataset, samples), batch_size=samples)))
     policy.eval()
     try:
-        return policy.trace_reading(batch["image"], list(batch["instruction"]), batch["proprio"],
-                                    batch.get("wrist_image"))
+        return policy.trace_reading(batch[IMAGE], list(batch[INSTRUCTION]), batch[PROPRIO],
+                                    batch.get(WRIST_IMAGE))
     finally:
         policy.train()
 
@@ -223,10 +211,7 @@ def world_source(use_trace: bool, world_model: Path | None, init_from: Path | No
 def _world_holdout_tasks(source: Path | None) -> list[str]:
     """The tasks μ_0 was pretrained without (its train_config.json, or the one an earlier policy recorded), so
     evaluation can report them apart."""
-    config = Path(source) / TRAIN_CONFIG_FILE if source is not None else None
-    if config is None or not config.exists():
-        return []
-    record = json.loads(config.read_text())
+    record = read_record(source) if source is not None else {}
     if "world_holdout_tasks" in record:
         return list(record["world_holdout_tasks"])
     return list(record.get("data", {}).get("holdout_tasks", []))

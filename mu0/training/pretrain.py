@@ -14,7 +14,6 @@ error naming the step; the checkpoints written before it stay the latest.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -23,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mu0.batch import INSTRUCTION
+from mu0.bundle.files import CHECKPOINTS_DIR, MODEL_DIR
+from mu0.bundle.trace_bundle import save_trace_bundle
 from mu0.config import TraceDataConfig, TrainConfig, to_dict
-from mu0.models.checkpoint import TRAIN_CONFIG_FILE
 from mu0.models.depth_image import reads_depth_image
 from mu0.models.registry import build_model, load_model
 from mu0.traces.build import build_datasets, trace_sources
@@ -36,7 +37,6 @@ from mu0.training.tracker import NullTracker, Tracker
 from mu0.training.val_curve import evenly_spread, moving_ade_uv
 
 log = logging.getLogger(__name__)
-CHECKPOINTS, MODEL, STATS = "checkpoints", "model", "delta_stats.json"
 
 
 class TrainingDivergedError(RuntimeError):
@@ -87,16 +87,8 @@ def evaluate_loss(model: torch.nn.Module, dataset, batch_size: int = 16, seed: i
     return float(np.mean(losses))
 
 
-def _save_model(model, folder: Path, stats, train_config: dict) -> Path:
-    """The model folder: config.json + model.safetensors, the normalisation statistics, how it was trained."""
-    model_dir = model.save_pretrained(folder)
-    (model_dir / STATS).write_text(stats.to_json() + "\n")
-    (model_dir / TRAIN_CONFIG_FILE).write_text(json.dumps(train_config, indent=2) + "\n")
-    return model_dir
-
-
 def _latest_step(out_dir: Path) -> int:
-    latest = out_dir / CHECKPOINTS / "latest"
+    latest = out_dir / CHECKPOINTS_DIR / "latest"
     return int(latest.read_text().strip().removeprefix("step")) if latest.exists() else 0
 
 
@@ -106,6 +98,7 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
              init_from: Path | None = None) -> PretrainResult:
     """Train the model `model_cfg` describes (μ_0's WorldModelConfig or a baseline's config), from
     scratch or warm-started from the weights in `init_from` (a model folder of the same config)."""
+    data_cfg = data_cfg.for_model(model_cfg)
     if (data_cfg.horizon, data_cfg.history) != (model_cfg.horizon, model_cfg.history):
         raise ValueError(f"data horizon/history {data_cfg.horizon}/{data_cfg.history} must equal the model's "
                          f"{model_cfg.horizon}/{model_cfg.history}")
@@ -131,11 +124,11 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
     ema = make_ema(model, train_cfg.ema_decay)
     engine, _ = make_engine(model, train_cfg)
     start = 0
-    if (out_dir / CHECKPOINTS / "latest").exists():
-        _, client = engine.load_checkpoint(str(out_dir / CHECKPOINTS))
+    if (out_dir / CHECKPOINTS_DIR / "latest").exists():
+        _, client = engine.load_checkpoint(str(out_dir / CHECKPOINTS_DIR))
         start = int(client["step"])
         if ema is not None:
-            load_ema(ema, out_dir / CHECKPOINTS / f"step{start}")
+            load_ema(ema, out_dir / CHECKPOINTS_DIR / f"step{start}")
         log.info("resumed from step %d", start)
     scored = ema.module if ema is not None else engine.module  # what is validated and saved
     tracker.log_params({"kind": model.kind, "data": to_dict(data_cfg), "model": to_dict(model_cfg),
@@ -154,12 +147,12 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"step {step + 1}: loss is {loss.item()} ({info}); stopped without saving. The last good "
-                    f"checkpoint stays in {out_dir / CHECKPOINTS} (step {_latest_step(out_dir)}); lower "
+                    f"checkpoint stays in {out_dir / CHECKPOINTS_DIR} (step {_latest_step(out_dir)}); lower "
                     f"--train.lr or check the data")
             engine.backward(loss)
             engine.step()
             step_losses.append(info["loss"])
-            samples += len(batch["instruction"])
+            samples += len(batch[INSTRUCTION])
         losses.append(float(np.mean(step_losses)))
         if ema is not None:
             ema.update_parameters(engine.module)
@@ -173,11 +166,11 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
         if (step + 1) % train_cfg.log_every == 0 or step + 1 == last:
             tracker.log_metrics(metrics, step + 1)
         if train_cfg.checkpoint_every and (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == last:
-            tag_dir = out_dir / CHECKPOINTS / f"step{step + 1}"
+            tag_dir = out_dir / CHECKPOINTS_DIR / f"step{step + 1}"
             if ema is not None and engine.global_rank == 0:  # before DeepSpeed moves `latest` to this tag
                 tag_dir.mkdir(parents=True, exist_ok=True)
                 save_ema(ema, tag_dir)
-            engine.save_checkpoint(str(out_dir / CHECKPOINTS), tag=tag_dir.name, client_state={"step": step + 1})
+            engine.save_checkpoint(str(out_dir / CHECKPOINTS_DIR), tag=tag_dir.name, client_state={"step": step + 1})
         if train_cfg.val_every and (step + 1) % train_cfg.val_every == 0 and step + 1 != last:
             curve[step + 1] = _validate(scored, val_subset, stats, train_cfg.seed, tracker, step + 1)
         if out_of_time:
@@ -186,10 +179,9 @@ def pretrain(traces_dir: Path, out_dir: Path, data_cfg: TraceDataConfig, model_c
     val = evaluate_loss(scored, datasets["val"], seed=train_cfg.seed)
     tracker.log_metrics({"val_loss": val}, last)
     train_paths = datasets["train"].paths
-    model_dir = _save_model(scored, out_dir / MODEL, stats, {
+    model_dir = save_trace_bundle(scored, out_dir / MODEL_DIR, stats, protocol_of(train_paths, data_cfg), {
         "data": to_dict(data_cfg), "train": to_dict(train_cfg), "splits": splits,
         "trace_sources": trace_sources(train_paths)})
-    protocol_of(train_paths, data_cfg).save(model_dir)
     tracker.log_artifact(model_dir)
     return PretrainResult(model_dir, last, losses, val, samples / max(time.perf_counter() - t0, 1e-9), start, curve)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mu0.batch import FUTURE, FUTURE_VALID, IS_MOVING, POINT_MASK
 from mu0.traces.normalize import DeltaStats
 
 
@@ -33,8 +34,8 @@ def moving_ade_uv(model: torch.nn.Module, dataset, stats: DeltaStats, batch_size
     total, count = 0.0, 0
     for batch in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
         predicted = model.predict_point(batch)[..., :2].float()
-        error = torch.linalg.vector_norm((predicted - batch["future"][..., :2].float()) * scale, dim=-1)  # (b,n,h)
-        keep = batch["future_valid"] & (batch["is_moving"] & batch["point_mask"])[..., None]
+        error = torch.linalg.vector_norm((predicted - batch[FUTURE][..., :2].float()) * scale, dim=-1)  # (b,n,h)
+        keep = batch[FUTURE_VALID] & (batch[IS_MOVING] & batch[POINT_MASK])[..., None]
         total += float(error[keep].sum())
         count += int(keep.sum())
     model.train(was_training)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mu0.episodes import list_episodes
+from mu0.episodes import trace_layout as layout
 from mu0.episodes.schema import META
 from mu0.validation.gx_runner import Check
 
@@ -27,17 +28,17 @@ def sample_statistics(traces_dir: Path, max_rows: int, seed: int = 0) -> dict[st
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {"length": [], "speed": [], "depth": []}
     for path in list_episodes(traces_dir):
-        if not (path / "samples").is_dir():
+        if not layout.is_trace_episode(path):
             continue
         meta = json.loads((path / META).read_text())
-        s = {k: np.load(path / "samples" / f"{k}.npy", mmap_mode="r") for k in
-             ("valid_steps", "raw_traj", "raw_valid_steps", "traj")}
-        parts["length"].append(np.asarray(s["valid_steps"]).sum(axis=1).astype(np.float64))
-        raw = np.asarray(s["raw_traj"][:, :2, :2], np.float64)
-        ok = np.asarray(s["raw_valid_steps"][:, :2]).all(axis=1)
+        s = {k: layout.load_sample(path, k) for k in (layout.VALID_STEPS, layout.RAW_PREFIX + layout.TRAJ,
+                                                     layout.RAW_PREFIX + layout.VALID_STEPS, layout.TRAJ)}
+        parts["length"].append(np.asarray(s[layout.VALID_STEPS]).sum(axis=1).astype(np.float64))
+        raw = np.asarray(s[layout.RAW_PREFIX + layout.TRAJ][:, :2, :2], np.float64)
+        ok = np.asarray(s[layout.RAW_PREFIX + layout.VALID_STEPS][:, :2]).all(axis=1)
         parts["speed"].append(np.linalg.norm(raw[ok, 1] - raw[ok, 0], axis=1) / float(meta["width"]))
-        if meta.get("extract", {}).get("stats", {}).get("z_valid", True):
-            z = np.asarray(s["traj"][:, 0, 2], np.float64)
+        if layout.z_valid(meta, path):
+            z = np.asarray(s[layout.TRAJ][:, 0, 2], np.float64)
             parts["depth"].append(z[np.isfinite(z)])
     out = {}
     for key, arrays in parts.items():

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mu0.episodes import list_episodes
+from mu0.episodes import trace_layout as layout
 from mu0.episodes.schema import META
 
 _F16_TOL = 0.05  # float16 rounding of pixel coordinates and depths
@@ -46,21 +47,21 @@ def _window_checks(traj: np.ndarray, valid: np.ndarray, axes: int) -> tuple[np.n
 
 def episode_rows(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     meta = json.loads((path / META).read_text())
-    s = {p.stem: np.load(p, mmap_mode="r", allow_pickle=False) for p in (path / "samples").glob("*.npy")}
+    s = layout.read_samples(path)
     h, w = int(meta["height"]), int(meta["width"])
-    z_valid = bool(meta.get("extract", {}).get("stats", {}).get("z_valid", meta.get("has_depth", True)))
+    z_valid = layout.z_valid(meta, path)
     axes = 3 if z_valid else 2
-    offsets, frames = np.asarray(s["offsets"]), np.asarray(s["frame_indices"])
+    offsets, frames = np.asarray(s[layout.OFFSETS]), np.asarray(s[layout.FRAME_INDICES])
     counts = np.diff(offsets)
     frame_of_row = np.repeat(frames, counts)
     finite_ok, padding_ok = np.ones(len(frame_of_row), bool), np.ones(len(frame_of_row), bool)
-    for traj, valid in (("traj", "valid_steps"), ("traj_history", "valid_steps_history"),
-                        ("raw_traj", "raw_valid_steps"), ("raw_traj_history", "raw_valid_steps_history")):
+    windows = ((layout.TRAJ, layout.VALID_STEPS), (layout.TRAJ_HISTORY, layout.VALID_STEPS_HISTORY))
+    for traj, valid in windows + tuple((layout.RAW_PREFIX + t, layout.RAW_PREFIX + v) for t, v in windows):
         f, p = _window_checks(np.asarray(s[traj]), np.asarray(s[valid]), axes)
         finite_ok &= f
         padding_ok &= p
-    kp = np.asarray(s["keypoints"], np.float32)
-    now = np.asarray(s["traj"][:, 0], np.float32)
+    kp = np.asarray(s[layout.KEYPOINTS], np.float32)
+    now = np.asarray(s[layout.TRAJ][:, 0], np.float32)
     rows = pd.DataFrame({
         "episode_id": path.name, "frame": frame_of_row, "finite_where_valid": finite_ok,
         "neginf_where_invalid": padding_ok,
@@ -68,12 +69,12 @@ def episode_rows(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         "keypoint_inside_image": (kp[:, 0] >= -0.5) & (kp[:, 0] <= w - 0.5)
         & (kp[:, 1] >= -0.5) & (kp[:, 1] <= h - 0.5),
         "z_positive": (now[:, 2] > 0) if z_valid else np.ones(len(kp), bool),
-        "history_future_agree": np.all(np.abs(np.asarray(s["traj_history"][:, 0, :axes], np.float32)
+        "history_future_agree": np.all(np.abs(np.asarray(s[layout.TRAJ_HISTORY][:, 0, :axes], np.float32)
                                               - now[:, :axes]) <= _F16_TOL * np.maximum(1, np.abs(now[:, :axes])),
                                        axis=1),
     })
-    moving = np.add.reduceat(np.asarray(s["is_moving"], np.int64), offsets[:-1]) if len(counts) else np.zeros(0)
-    captions = json.loads((path / "captions.json").read_text())
+    moving = np.add.reduceat(np.asarray(s[layout.IS_MOVING], np.int64), offsets[:-1]) if len(counts) else np.zeros(0)
+    captions = json.loads((path / layout.CAPTIONS_FILE).read_text())
     covered = np.zeros(int(meta["num_frames"]), bool)
     for c in captions.get("chunk_texts", []):
         covered[c["start_idx"]: c["end_idx"] + 1] = True
@@ -91,7 +92,7 @@ def trace_tables(traces_dir: Path, threads: int | None = None) -> tuple[pd.DataF
     """The three tables of a trace dataset; episodes are read in threads (numpy releases the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    paths = [p for p in list_episodes(traces_dir) if (p / "samples").is_dir()]
+    paths = [p for p in list_episodes(traces_dir) if layout.is_trace_episode(p)]
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
         parts = list(pool.map(episode_rows, paths))
     rows, frames, episodes = (list(x) for x in zip(*parts, strict=True)) if parts else ([], [], [])

@@ -149,6 +149,10 @@ def test_pretrain_from_the_command_line(metaworld_episodes, tmp_path):
                 "--validation-report", tmp_path / "none.json", "--data.horizon", "64", "--model.horizon", "64",
                 "--no-mlflow")
     assert short.returncode != 0 and "need 65" in short.stderr
+    (tmp_path / "none-accepted.json").write_text(json.dumps({"success": True, "accepted_episodes": []}))
+    nothing = mu0("pretrain", "--preset", "debug", "--traces", traces, "--out", tmp_path / "y",
+                  "--validation-report", tmp_path / "none-accepted.json", "--no-mlflow")
+    assert nothing.returncode != 0 and "none-accepted.json accepts no episode" in nothing.stderr
 
 
 @pytest.mark.slow

@@ -83,9 +83,9 @@ def test_a_tracker_that_follows_the_truth_scores_perfectly_and_one_that_stands_s
     import numpy as np
 
     from mu0.episodes import open_episode
+    from mu0.episodes.trace_layout import TRACKS_FILE
     from mu0.evaluation import query_eval
     from mu0.trace_extract.groundtruth import track_query_pixels
-    from mu0.trace_extract.output import TRACKS
     from mu0.trace_extract.tracks import Tracks2D
 
     name = "mw-pick-place-v3-s00000-front"
@@ -103,7 +103,7 @@ def test_a_tracker_that_follows_the_truth_scores_perfectly_and_one_that_stands_s
             uv = np.repeat(queries[:, None, 1:], t, axis=1).astype(np.float32)
             return Tracks2D(uv, np.ones((len(queries), t), bool), queries[:, 0].astype(np.int64))
 
-    with np.load(traced / "traces" / name / TRACKS) as tr:
+    with np.load(traced / "traces" / name / TRACKS_FILE) as tr:
         tracks = {k: tr[k] for k in tr.files}
     meta = open_episode(traced / "traces" / name).meta
     scores = {}

@@ -6,9 +6,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from mu0.bundle.policy_bundle import PolicyRunner
 from mu0.config import RolloutConfig, TrainConfig
 from mu0.evaluation.policy_eval import check_policies, evaluate_policies, markdown_table, wilson_interval
-from mu0.evaluation.policy_rollout import PolicyRunner, RolloutJob, run_episode
+from mu0.evaluation.policy_rollout import RolloutJob, run_episode
 from mu0.training.finetune import finetune
 from tests.policies import DATA, POLICY, save_world_model
 
@@ -88,7 +89,7 @@ def test_a_policy_whose_action_size_does_not_fit_the_environment_is_refused(poli
 
 def test_a_camera_the_scene_lacks_is_refused_before_any_rollout(policy_dir):
     runner = PolicyRunner(policy_dir)
-    runner.wrist_camera = "no-such-camera"
+    runner.processor = dataclasses.replace(runner.processor, wrist_camera="no-such-camera")
     with pytest.raises(ValueError, match=r"renders camera 'no-such-camera': unknown camera"):
         check_policies({"trace": runner}, ["reach-v3"], RolloutConfig())
 

@@ -98,7 +98,7 @@ def test_a_manual_deployment_run_registers_a_version_with_lineage(stack):
 
 def test_a_worse_model_becomes_challenger_but_not_champion(stack):
     # too high a learning rate, stopped before it turns the loss into NaN (step 7 here): a worse model
-    out = _run(stack, 'overrides=["--train.lr", "0.05", "--train.steps", "6", "--train.warmup-steps", "1"]')
+    out = _run(stack, 'overrides={"train.lr": 0.05, "train.steps": 6, "train.warmup_steps": 1}')
     assert "Flow run finished successfully" in out, out[-2000:] + _log_tail(stack)
     _, env, _ = stack
     tags = _versions(env)["2"]

@@ -139,7 +139,8 @@ def test_a_policy_registers_with_its_own_gate_and_loads_by_alias(registry, tmp_p
         tmp_path / "policy")
     (folder / "train_config.json").write_text(json.dumps({"image_size": 32, "world_model": "mu0/model",
                                                           "policy_data": {"camera": "front"}, "demos": {}}))
-    (folder / "delta_stats.json").write_text(json.dumps({"scale": [0.1, 0.1, 0.05]}))
+    (folder / "delta_stats.json").write_text(json.dumps({"scale": [0.1, 0.1, 0.05], "percentile": 95,
+                                                        "horizon": 16, "samples": 1}))
     with run("register-policy", system_metrics=False) as t:
         first = publish_policy(folder, _policy_report(tmp_path / "p1.json", 0.4, None), None, t.run_id, "p", "trace")
     assert first["model"] == POLICY_MODEL and first["score"] == pytest.approx(0.6)

@@ -9,7 +9,7 @@ import pytest
 from mu0.config import TraceExtractConfig
 from mu0.episodes import open_episode, write_episode
 from mu0.episodes.quarantine import read_quarantine
-from mu0.trace_extract.output import read_samples
+from mu0.episodes.trace_layout import read_samples
 from mu0.trace_extract.pipeline import extract_episode
 from mu0.trace_extract.stage import extract
 

@@ -142,7 +142,7 @@ def test_a_trace_policy_started_from_another_keeps_that_policys_mu0_and_its_reco
 
 def test_success_vs_steps_rolls_snapshots_out_on_validation_seeds_and_leaves_training_as_it_was(
         metaworld_episodes, world_dir, tmp_path):
-    from mu0.cli.finetune import FinetuneArgs, validation_rollouts
+    from mu0.stages.finetune import FinetuneArgs, validation_rollouts
     from tests.training.test_pretrain import RecordingTracker
 
     args = FinetuneArgs(val_episodes_per_task=1, rollout=RolloutConfig(tasks=("pick-place-v3",), max_steps=4,
@@ -173,8 +173,9 @@ def test_success_vs_steps_rolls_snapshots_out_on_validation_seeds_and_leaves_tra
 
 def test_a_wrist_policy_pairs_each_demo_with_its_wrist_episode_and_rolls_out_with_both_cameras(
         metaworld_episodes, world_dir, tmp_path):
+    from mu0.bundle.policy_bundle import PolicyRunner
     from mu0.episodes.reader import read_meta
-    from mu0.evaluation.policy_rollout import PolicyRunner, RolloutJob, run_episode
+    from mu0.evaluation.policy_rollout import RolloutJob, run_episode
     from mu0.training.action_data import ActionChunkDataset, wrist_views
 
     demos = select_demos(metaworld_episodes, DATA)
@@ -188,7 +189,7 @@ def test_a_wrist_policy_pairs_each_demo_with_its_wrist_episode_and_rolls_out_wit
     result = finetune(metaworld_episodes, tmp_path / "out", dataclasses.replace(POLICY, wrist_tokens=2), DATA, TRAIN,
                       world_model=world_dir)
     runner = PolicyRunner(result.model_dir)
-    assert runner.wrist_camera == "gripperPOV"
+    assert runner.processor.wrist_camera == "gripperPOV"
     seen = []
     plan = runner.plan
     runner.plan = lambda frame, proprio, text, wrist=None: seen.append(wrist) or plan(frame, proprio, text, wrist)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mu0.batch import FUTURE, FUTURE_VALID, IMAGE, INSTRUCTION, POINTS_UV
 from mu0.config import TokenizedVLMConfig
 from mu0.models import tokenizer
 from mu0.models.backbone import VLMBackbone
@@ -45,10 +46,10 @@ class TokenizedVLM(Checkpointable, nn.Module):
 
     def _start(self, batch: dict):
         """The prefix cache repeated per point, the attention mask and next position per point sequence."""
-        b, n = batch["points_uv"].shape[:2]
-        _, mask, cache = self.backbone.embed_prefix(batch["image"], list(batch["instruction"]), use_cache=True)
+        b, n = batch[POINTS_UV].shape[:2]
+        _, mask, cache = self.backbone.embed_prefix(batch[IMAGE], list(batch[INSTRUCTION]), use_cache=True)
         cache.batch_repeat_interleave(n)
-        uv = self._to_bins(batch["points_uv"], 1.0).reshape(b * n, 2) + tokenizer.VOCAB_SIZE
+        uv = self._to_bins(batch[POINTS_UV], 1.0).reshape(b * n, 2) + tokenizer.VOCAB_SIZE
         return cache, mask.repeat_interleave(n, dim=0), mask.shape[1], uv
 
     def _step(self, ids: torch.Tensor, cache, mask: torch.Tensor, position: int) -> torch.Tensor:
@@ -64,9 +65,9 @@ class TokenizedVLM(Checkpointable, nn.Module):
         return self.compute_loss(batch)
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        b, n = batch["points_uv"].shape[:2]
+        b, n = batch[POINTS_UV].shape[:2]
         k = self.cfg.num_ctrl
-        target = self.spline.fit(batch["future"], batch["future_valid"])  # (b,n,k,3) normalised, clipped
+        target = self.spline.fit(batch[FUTURE], batch[FUTURE_VALID])  # (b,n,k,3) normalised, clipped
         tokens = self._to_bins(target, self.cfg.ctrl_clip).reshape(b * n, 3 * k) + tokenizer.VOCAB_SIZE
         cache, mask, length, uv = self._start(batch)
         logits, _ = self._step(torch.cat([uv, tokens[:, :-1]], dim=1), cache, mask, length)
@@ -78,7 +79,7 @@ class TokenizedVLM(Checkpointable, nn.Module):
         return loss, {"loss": float(loss.detach()), "keypoints": int(ok.sum())}
 
     def _decode(self, batch: dict, temperature: float) -> torch.Tensor:
-        b, n = batch["points_uv"].shape[:2]
+        b, n = batch[POINTS_UV].shape[:2]
         cache, mask, position, ids = self._start(batch)
         out = []
         for _ in range(3 * self.cfg.num_ctrl):

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mu0.batch import FUTURE, FUTURE_VALID, IMAGE, INSTRUCTION, POINT_MASK, POINTS_UV, Z_VALID
 from mu0.config import TrackTransformerConfig
 from mu0.models import tokenizer
 from mu0.models.checkpoint import Checkpointable
@@ -22,8 +23,8 @@ from mu0.models.trace_expert import FourierUV
 
 def masked_axes(batch: dict) -> torch.Tensor:
     """(b,3) weights of the u, v, z axes: z counts only where the sample has depth."""
-    axes = torch.ones(len(batch["z_valid"]), 3, device=batch["future"].device)
-    axes[:, 2] = batch["z_valid"].float()
+    axes = torch.ones(len(batch[Z_VALID]), 3, device=batch[FUTURE].device)
+    axes[:, 2] = batch[Z_VALID].float()
     return axes
 
 
@@ -51,17 +52,17 @@ class TrackTransformer(Checkpointable, nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def _regress(self, batch: dict) -> torch.Tensor:
-        images = batch["image"]
+        images = batch[IMAGE]
         x = F.interpolate(images.float() / 127.5 - 1.0, size=(self.cfg.image_size,) * 2, mode="bilinear",
                           antialias=True, align_corners=False)
         img = self.patchify(x).flatten(2).transpose(1, 2) + self.image_pos + self.token_type.weight[0]
-        ids, text_mask = tokenizer.encode(list(batch["instruction"]), self.cfg.max_text_tokens)
+        ids, text_mask = tokenizer.encode(list(batch[INSTRUCTION]), self.cfg.max_text_tokens)
         ids, text_mask = ids.to(images.device), text_mask.to(images.device)
         txt = self.text(ids) + self.text_pos[:, : ids.shape[1]] + self.token_type.weight[1]
-        pts = self.query + self.uv(batch["points_uv"]) + self.token_type.weight[2]
+        pts = self.query + self.uv(batch[POINTS_UV]) + self.token_type.weight[2]
         b, n = pts.shape[:2]
         pad = torch.cat([torch.zeros(b, img.shape[1], dtype=torch.bool, device=images.device), ~text_mask,
-                         ~batch["point_mask"]], dim=1)
+                         ~batch[POINT_MASK]], dim=1)
         out = self.encoder(torch.cat([img, txt, pts], dim=1), src_key_padding_mask=pad)
         return self.head(self.out_norm(out[:, -n:])).reshape(b, n, self.cfg.horizon, 3)
 
@@ -70,10 +71,10 @@ class TrackTransformer(Checkpointable, nn.Module):
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         pred = self._regress(batch)
-        weight = batch["future_valid"].float() * trainable(batch, 1)[..., None]  # (b,n,h)
-        err = ((pred - batch["future"]) ** 2 * masked_axes(batch)[:, None, None]).sum(-1)
+        weight = batch[FUTURE_VALID].float() * trainable(batch, 1)[..., None]  # (b,n,h)
+        err = ((pred - batch[FUTURE]) ** 2 * masked_axes(batch)[:, None, None]).sum(-1)
         loss = (err * weight).sum() / weight.sum().clamp(min=1)
-        return loss, {"loss": float(loss.detach()), "keypoints": int(batch["point_mask"].sum())}
+        return loss, {"loss": float(loss.detach()), "keypoints": int(batch[POINT_MASK].sum())}
 
     @torch.no_grad()
     def predict(self, batch: dict, num_samples: int = 1) -> torch.Tensor:
