@@ -45,9 +45,6 @@ class PolicyEvaluation:
     report: dict
     table: str  # markdown
 
-    def mean_success(self, name: str) -> float:
-        return float(self.report["policies"][name]["mean_success"])
-
 
 def policy_folders(specs: tuple[str, ...]) -> dict[str, Path]:
     folders = {}

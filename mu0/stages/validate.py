@@ -37,10 +37,6 @@ class ValidationResult:
     report: dict
     markdown: str
 
-    @property
-    def accepted(self) -> list[str]:
-        return list(self.report.get("accepted_episodes", []))
-
 
 def validate_stage(args: ValidateArgs) -> ValidationResult:
     from mu0.validation import report as report_io
