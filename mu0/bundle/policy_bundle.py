@@ -82,6 +82,18 @@ class PolicyRunner:
             tracks = traces_to_px(out["grid_uv"][0].numpy(), out["trace"][0].numpy(), scale_xy, frame.shape[:2])
         return out["actions"][0].numpy(), tracks
 
+    def trace_reading(self, frame: np.ndarray, proprio: np.ndarray, instruction: str,
+                      wrist_frame: np.ndarray | None = None) -> dict[str, float]:
+        """How much these weights' decoder reads μ_0 on this observation (ActionExpert.trace_reading); the
+        random state is restored, so asking does not change the rollout."""
+        if not self.cfg.use_trace:
+            return {}
+        image, wrist = (None if f is None else torch.from_numpy(np.array(f, np.uint8)).permute(2, 0, 1)[None]
+                        for f in (frame, wrist_frame))
+        with torch.random.fork_rng():
+            return self.policy.trace_reading(image, [instruction], torch.from_numpy(np.asarray(proprio, np.float32))[None],
+                                             wrist=wrist)
+
 
 def save_policy_bundle(policy: ActionExpert, folder: Path, mu0_folder: Path | None, record: dict) -> Path:
     """The policy's weights, `record` and, from its μ_0's folder, the statistics that turn μ_0's normalised

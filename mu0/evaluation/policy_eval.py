@@ -82,12 +82,19 @@ def evaluate_policies(folders: dict[str, Path], cfg: RolloutConfig, video_dir: P
             "mean_success": float(np.mean(rates)),
             # every task has the same episodes, so the pooled rate is the mean over tasks: its Wilson interval
             "mean_success_ci95": overall["ci95"],
-            "trace_reading": runners[name].processor.trace_reading,
+            # measured on the evaluated weights at each episode's first observation; training's record beside it
+            "trace_reading": _mean_reading(outcomes),
+            "trace_reading_at_training": runners[name].processor.trace_reading,
             "heldout": summarise([o for o in outcomes if o.task in heldout]) if heldout else None,
             "episodes": [o.__dict__ for o in outcomes],
             "control_ms_per_step": _control_ms(outcomes, cfg.execute),
         }
     return report
+
+
+def _mean_reading(outcomes: list[EpisodeOutcome]) -> dict[str, float]:
+    readings = [o.trace_reading for o in outcomes if o.trace_reading]
+    return {key: float(np.mean([r[key] for r in readings])) for key in readings[0]} if readings else {}
 
 
 def _control_ms(outcomes: list[EpisodeOutcome], execute: int) -> float | None:

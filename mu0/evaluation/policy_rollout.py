@@ -42,6 +42,7 @@ class EpisodeOutcome:
     video: str | None = None
     plan_ms: float = float("nan")  # mean wall time of one policy call (a chunk)
     plans: int = 0
+    trace_reading: dict = dataclasses.field(default_factory=dict)  # the weights' reading of μ_0 at the first plan
 
 
 def check_action_space(env, runner: PolicyRunner, task: str) -> None:
@@ -96,6 +97,8 @@ def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = defa
                     wrist = renderer.render_rgbd(env.data, wrist_camera)[0] if wrist_camera is not None else None
                     actions, tracks = runner.plan(frame, proprio(obs), instruction, wrist)
                     times.append(time.perf_counter() - start)
+                    if t == 0:
+                        outcome.trace_reading = runner.trace_reading(frame, proprio(obs), instruction, wrist)
                     queue = list(actions[:job.execute])
                 if job.video is not None:
                     frames.append(draw_frame(frame, tracks, f"{job.task} seed {job.seed} t={t}"))

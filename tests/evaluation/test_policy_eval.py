@@ -5,6 +5,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from mu0.bundle.policy_bundle import PolicyRunner
 from mu0.config import RolloutConfig, TrainConfig
@@ -115,7 +116,9 @@ def test_parallel_rollouts_report_success_with_intervals_and_save_trace_videos(p
     assert entry["control_ms_per_step"] > 0
     lo, hi = entry["mean_success_ci95"]
     assert 0.0 <= lo <= entry["mean_success"] <= hi <= 1.0 and entry["mean_success_ci95"] == entry["overall"]["ci95"]
-    assert set(entry["trace_reading"]) == {"trace_gate"}  # recorded by fine-tuning, the gated path's gate
+    gate = float(np.tanh(PolicyRunner(policy_dir).policy.trace_gate.gate.detach().numpy()[0]))
+    assert entry["trace_reading"] == {"trace_gate": pytest.approx(gate)}  # measured on the evaluated weights
+    assert set(entry["trace_reading_at_training"]) == {"trace_gate"}  # and fine-tuning's record beside it
     videos = sorted(p.name for p in (tmp_path / "videos" / "trace").iterdir())
     assert videos == ["pick-place-v3-s100000.gif", "reach-v3-s100000.gif"]
     from PIL import Image
@@ -124,6 +127,15 @@ def test_parallel_rollouts_report_success_with_intervals_and_save_trace_videos(p
         assert gif.n_frames == next(e["length"] for e in entry["episodes"] if e["video"] and "reach" in e["video"])
     table = markdown_table(report)
     assert "| reach-v3 |" in table and "| how much the decoder reads μ_0 | trace_gate" in table
+
+
+def test_an_episode_reads_mu0_from_the_weights_it_runs_not_from_the_training_record(policy_dir):
+    runner = PolicyRunner(policy_dir)
+    with torch.no_grad():
+        runner.policy.trace_gate.gate.fill_(0.0)  # the gate closed after training: the record still says otherwise
+    outcome = run_episode(RolloutJob("reach-v3", 100_000, 4, 2), runner)
+    assert outcome.trace_reading == {"trace_gate": 0.0}
+    assert runner.processor.trace_reading["trace_gate"] != 0.0
 
 
 def test_tasks_held_out_of_mu0s_pretraining_are_reported_on_their_own_line(metaworld_episodes, tmp_path):
