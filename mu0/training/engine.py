@@ -59,6 +59,11 @@ def lr_lambda(cfg: TrainConfig):
     return factor
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    """The LR schedule stepped once per optimizer step (by the engine)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+
+
 def make_engine(model: torch.nn.Module, cfg: TrainConfig):
     """(engine, scheduler). The optimizer is torch's AdamW (β 0.9/0.95): no compiled CPU ops needed."""
     import deepspeed
@@ -67,7 +72,7 @@ def make_engine(model: torch.nn.Module, cfg: TrainConfig):
     build_cpu_comm_op()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    scheduler = make_scheduler(optimizer, cfg)
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
                                                    config=deepspeed_config(cfg), dist_init_required=True)
     if engine.dp_world_size == 1 and cfg.zero_stage == 0:
