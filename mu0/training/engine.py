@@ -48,11 +48,12 @@ def deepspeed_config(cfg: TrainConfig) -> dict:
 
 def lr_lambda(cfg: TrainConfig):
     """Linear warmup to lr, then cosine decay to min_lr at the last step (as a factor of lr)."""
+    # kept: transformers' get_cosine_with_min_lr_schedule_with_warmup decays the same (diff 0) but warms up lr/w lower
     floor = cfg.min_lr / cfg.lr
 
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
+            return (step + 1) / cfg.warmup_steps  # from lr/w, not 0: no step is spent at LR 0
         progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
