@@ -3,7 +3,9 @@
 Aliases only (stages are deprecated in MLflow 3). The gate compares the challenger's score with the
 champion's on the same test episodes — both come from one evaluation report that scored both models —
 and refuses a worse model, recording the reason as a version tag. A manual override needs an explicit
-flag and is recorded too. Works on names, run ids and dicts; knows nothing about the models themselves.
+flag and is recorded too. Each version can carry a markdown description (its model card, written by the
+caller) and the registered model one of its own, set once. Works on names, run ids and dicts; knows nothing
+about the models themselves.
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-IMAGE, INSTRUCTION, POINTS_PX = "image", "instruction", "points_px"
-PROPRIO, WRIST_IMAGE = "proprio", "wrist_image"
+from mu0.batch import IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE  # the batch's names; images here are (b,H,W,3)
+
+POINTS_PX = "points_px"  # pixels, where the batch has unit coordinates (POINTS_UV)
 TRACES, ACTIONS, TRACE_PX = "traces", "actions", "trace_px"
 _ANY = -1
 
