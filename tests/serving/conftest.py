@@ -21,8 +21,12 @@ def registry(tmp_path_factory):
                          TrainConfig(steps=2, micro_batch=4, warmup_steps=1, checkpoint_every=0)).model_dir
     old = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    from mu0.mlops.tracking import configure
+    import mlflow
 
+    from mu0.mlops.tracking import configure, experiment_name
+
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])  # artifacts under root, not ./mlruns
+    mlflow.create_experiment(experiment_name(), artifact_location=(root / "mlartifacts").as_uri())
     configure(root)
     yield root, model_dir
     if old is None:
