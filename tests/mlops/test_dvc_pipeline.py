@@ -1,5 +1,5 @@
 """`dvc repro` of dvc.yaml: one clone pushes data and outputs to S3 (a moto server), a second clone pulls them
-with plain DVC and reproduces reports/metrics.json; `dvc metrics show` / `dvc params diff` read the headline
+with plain DVC and reproduces metrics/traces.json; `dvc metrics show` / `dvc params diff` read the headline
 figures and parameters."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def _leaves(tree) -> int:
     return sum(_leaves(v) for v in tree.values()) if isinstance(tree, dict) else 1
 
 
+@pytest.mark.timeout(1500)  # two whole debug pipelines, a push and a pull
 def test_a_clone_pulls_data_and_outputs_from_s3_and_reproduces_the_metrics(tmp_path, s3):
     s3.create_bucket(Bucket="mu0")
     bin_dir = str(Path(sys.executable).parent)
@@ -48,9 +49,9 @@ def test_a_clone_pulls_data_and_outputs_from_s3_and_reproduces_the_metrics(tmp_p
     _sh(first, env, "mu0", "ingest", "metaworld", "--preset", "debug")  # dvc commit + push of data/raw to S3
     _sh(first, env, "dvc", "repro")
     _sh(first, env, "dvc", "push")  # the stages' outputs too (the default remote: s3, chosen by MU0_DVC_REMOTE)
-    metrics = json.loads((first / "reports" / "metrics.json").read_text())
-    policies = json.loads((first / "reports" / "policy_metrics.json").read_text())["policies"]
-    _sh(first, env, "git", "add", "data.dvc", "dvc.lock", "params.yaml")
+    metrics = json.loads((first / "metrics" / "traces.json").read_text())
+    policies = json.loads((first / "metrics" / "policies.json").read_text())["policies"]
+    _sh(first, env, "git", "add", "data.dvc", "dvc.lock", "params.yaml", "metrics")  # the small, uncached reports
     _sh(first, env, "git", "commit", "-qm", "debug data and pipeline")
 
     # the second clone is a plain DVC user's: the committed remote, credentials and endpoint from the environment
@@ -62,8 +63,8 @@ def test_a_clone_pulls_data_and_outputs_from_s3_and_reproduces_the_metrics(tmp_p
     _sh(second, plain, "dvc", "pull", "-r", "s3")
     assert "up to date" in _sh(second, plain, "dvc", "status")
     _sh(second, plain, "dvc", "repro", "--force")
-    again = json.loads((second / "reports" / "metrics.json").read_text())
-    policies_again = json.loads((second / "reports" / "policy_metrics.json").read_text())["policies"]
+    again = json.loads((second / "metrics" / "traces.json").read_text())
+    policies_again = json.loads((second / "metrics" / "policies.json").read_text())["policies"]
     for name in ("trace", "scratch"):  # same weights, same seeds, same per-episode noise: the same rollouts
         assert [(e["success"], e["length"]) for e in policies[name]["episodes"]] == \
             [(e["success"], e["length"]) for e in policies_again[name]["episodes"]]
@@ -74,7 +75,7 @@ def test_a_clone_pulls_data_and_outputs_from_s3_and_reproduces_the_metrics(tmp_p
 
     shown = json.loads(_sh(second, plain, "dvc", "metrics", "show", "--json"))
     files = json.dumps(shown)
-    assert "reports/metrics_headline.json" in files and "reports/policy_metrics.json" not in files
+    assert "metrics/traces_headline.json" in files and "metrics/policies.json" not in files
     assert _leaves(shown) < 100  # the headline figures, not every number of the reports
     params = yaml.safe_load((second / "params.yaml").read_text())
     (second / "params.yaml").write_text(yaml.safe_dump({**params, "pretrain": {**params["pretrain"], "steps": 20}}))
