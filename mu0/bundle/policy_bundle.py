@@ -90,9 +90,9 @@ class PolicyRunner:
             return {}
         image, wrist = (None if f is None else torch.from_numpy(np.array(f, np.uint8)).permute(2, 0, 1)[None]
                         for f in (frame, wrist_frame))
+        state = torch.from_numpy(np.asarray(proprio, np.float32))[None]
         with torch.random.fork_rng():
-            return self.policy.trace_reading(image, [instruction], torch.from_numpy(np.asarray(proprio, np.float32))[None],
-                                             wrist=wrist)
+            return self.policy.trace_reading(image, [instruction], state, wrist=wrist)
 
 
 def save_policy_bundle(policy: ActionExpert, folder: Path, mu0_folder: Path | None, record: dict) -> Path:
