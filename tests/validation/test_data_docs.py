@@ -6,19 +6,14 @@ import json
 import re
 import shutil
 
-import numpy as np
 import pytest
 
-from mu0.config import TraceExtractConfig
-from mu0.episodes import write_episode
 from mu0.episodes.hashing import content_hash
 from mu0.stages.validate import ValidateArgs, validate_stage
-from mu0.trace_extract.stage import extract
 from mu0.validation import gx_project
 from mu0.validation import report as report_io
-from tests.trace_extract.synthetic import sliding_box_scene
+from tests.validation.box_dataset import write_box_dataset
 
-EPISODES = ["box-a", "box-b", "box-c", "box-d", "box-e"]
 BAD_FPS = 1000.0  # above ValidationConfig.max_fps: raw.fps fails for box-c only
 REPORT_KEYS = {"success", "critical_failures", "episodes", "quarantined", "failing_episodes", "accepted_episodes",
                "drift", "accepted_stats", "checks"}
@@ -36,15 +31,7 @@ class RecordingTracker:
 
 
 def _dataset(root):
-    for i, eid in enumerate(EPISODES):
-        ep = sliding_box_scene(episode_id=eid, speed_px=0.4 + 0.1 * i)
-        t = ep.images.shape[0]
-        ep.robot = {"actions": np.zeros((t, 4), np.float32), "proprio": np.zeros((t, 4), np.float32),
-                    "success": np.zeros(t, bool)}
-        ep.meta["embodiment"] = "sawyer"
-        write_episode(ep, root / "raw")
-    cfg = TraceExtractConfig(future_len=16, history_len=8, query_stride=3, min_coverage=0.2)
-    assert all(o.status == "written" for o in extract(root / "raw", root / "traces", root / "q", cfg))
+    write_box_dataset(root)
     meta_path = root / "raw" / "box-c" / "meta.json"
     meta = json.loads(meta_path.read_text())
     meta["fps"] = BAD_FPS
