@@ -13,13 +13,14 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 PRESET ?= tiny
 
-.PHONY: install system-deps demo test lint bench compare compare-policy scaling clean help
+.PHONY: install system-deps demo test lint pipeline bench compare compare-policy scaling clean help
 
 help:
 	@echo "make demo    install everything; the whole chain as a Prefect flow: MT10 (DVC-versioned) → traces → validation →"
 	@echo "             μ_0 + baselines (DeepSpeed) → evaluation → MLflow registry (challenger → champion)"
 	@echo "make test    install everything and run the test suite (ruff + pytest, import contracts included)"
 	@echo "make bench   run the benchmarks under benchmarks/"
+	@echo "make pipeline      the DVC pipeline (dvc.yaml) at params.yaml: dvc repro, recorded in dvc.lock"
 	@echo "make compare       μ_0 vs its baselines at the small preset on MT10 (hours: COMPARE_MINUTES per model)"
 	@echo "make scaling       μ_0 against the number of pretraining episodes, 37 trainable tasks (hours)"
 	@echo "make compare-policy  trace-conditioned vs action-pretrained vs scratch policies in Meta-World (after compare)"
@@ -65,6 +66,14 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+# The DVC pipeline (dvc.yaml) at params.yaml's settings: `dvc repro` runs what changed and records it in dvc.lock
+# (commit it: git add dvc.lock data.dvc). data/raw comes from the remote (`mu0 data pull`) or, when absent there,
+# from the simulator at params.yaml's preset.
+pipeline: install
+	test -d data/raw || $(BIN)/mu0 data pull || $(BIN)/mu0 ingest metaworld --preset \
+	  $$($(BIN)/python -c "import yaml; print(yaml.safe_load(open('params.yaml'))['preset'])")
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
 
 # μ_0 against its baselines at the `small` preset on MT10 (window-close held out): 200 episodes, trained on
 # simulator-exact traces (--tracker auto), the same steps and wall-clock budget for every model; μ_0 once more on

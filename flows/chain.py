@@ -68,7 +68,7 @@ def _stages(preset, source, overrides, warm_start, baselines, force_promote, rea
     validation = reports / "validation.json"
     tasks.ingest(preset, source)
     extract_flow(preset)
-    validate_flow(preset, str(validation))
+    validate_flow(preset, str(validation), tracking.parent_run_id or "")
     base = dataclasses.replace(PretrainArgs.from_preset(p), validation_report=validation)
     mu0 = with_overrides(dataclasses.replace(base, out=out / "mu0",
                                              init_from=_champion_init() if warm_start else None), overrides)

@@ -45,8 +45,9 @@ def extract_flow(preset: str = "debug", raw: str = "data/raw", out: str = "artif
 
 
 @flow(name="mu0-validate")
-def validate_flow(preset: str = "debug", report: str = "reports/validation.json") -> bool:
-    """The Great Expectations gate; a failure fails the flow, with the report as an artifact."""
+def validate_flow(preset: str = "debug", report: str = "reports/validation.json", parent_run_id: str = "") -> bool:
+    """The Great Expectations gate; a failure fails the flow, with the report as an artifact. The reports and
+    the Data Docs (validation_docs/ beside the report) go to an MLflow run, nested under `parent_run_id` if given."""
     import dataclasses
 
     from mu0.presets import get_preset
@@ -54,7 +55,7 @@ def validate_flow(preset: str = "debug", report: str = "reports/validation.json"
 
     args = dataclasses.replace(ValidateArgs.from_preset(get_preset(preset)), report=Path(report))
     try:
-        return tasks.validate(preset, args).success
+        return tasks.validate(preset, args, Tracking(True, parent_run_id or None)).success
     finally:
         publish_report("validation-report", Path(report).with_suffix(".md"), "Great Expectations gate")
 

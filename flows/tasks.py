@@ -63,12 +63,13 @@ def extract_episode(raw: Path, out: Path, quarantine: Path, cfg) -> dict:
 
 
 @task
-def validate(preset: str, args):
-    """The gate (stages.validate.ValidationResult); a failed gate fails the task."""
+def validate(preset: str, args, tracking: Tracking = Tracking(enabled=False)):
+    """The gate (stages.validate.ValidationResult); a failed gate fails the task. Its reports and Data Docs go
+    to an MLflow run only when the caller passes tracking."""
     from mu0.stages.validate import validate_stage
 
     command = _command("validate", preset)
-    result = validate_stage(args)
+    result = validate_stage(args, tracking)
     if not result.success:
         raise StageFailed(f"{command} exited with 1: the validation gate failed (see {result.report_path})")
     return result

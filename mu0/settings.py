@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # The tools' usage telemetry, off: this platform runs offline, where a telemetry call only logs an error
 # nobody caused. Set in the environment of every server and chain mu0 starts.
 NO_TELEMETRY = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
-                "DVC_NO_ANALYTICS": "1"}
+                "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false"}
 
 
 class Mu0Settings(BaseSettings):

@@ -8,6 +8,7 @@ SNAPSHOTS_DIR = "snapshots"  # fine-tuning's validated snapshots: <run>/snapshot
 
 CONFIG_FILE = "config.json"  # the model's config dataclass plus "kind"
 WEIGHTS_FILE = "model.safetensors"
+MODEL_CARD_FILE = "README.md"  # the model card the Hub mixin writes beside the weights
 STATS_FILE = "delta_stats.json"  # how normalised trace deltas map back to image units and metres
 PROTOCOL_FILE = "protocol.json"  # what one step and one horizon of a trace meant in training
 TRAIN_CONFIG_FILE = "train_config.json"  # how it was trained: data, split, optimiser, demos, readings

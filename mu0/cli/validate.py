@@ -24,5 +24,6 @@ def run(args: list[str]) -> int:
         console.print(f"[red]error:[/red] {exc}")
         return 2
     results.print(Markdown(result.markdown))
-    console.print(f"report → {result.report_path} and {result.report_path.with_suffix('.md')}")
+    console.print(f"report → {result.report_path} and {result.report_path.with_suffix('.md')}; "
+                  f"Data Docs → {result.docs / 'index.html'}")
     return 0 if result.success else 1

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,13 +21,15 @@ from mu0.evaluation.policy_rollout import (
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (stays inside [0, 1], sane at 0/n and n/n)."""
+    """Wilson score interval of a binomial proportion (stays inside [0, 1], sane at 0/n and n/n); `z` is the
+    two-sided normal quantile (1.959964: 95%). NaN for no trials."""
+    from scipy.special import ndtr
+    from scipy.stats import binomtest
+
     if n == 0:
         return float("nan"), float("nan")
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = binomtest(successes, n).proportion_ci(confidence_level=1 - 2 * ndtr(-z), method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def summarise(outcomes: list[EpisodeOutcome]) -> dict:

@@ -3,7 +3,9 @@
 Aliases only (stages are deprecated in MLflow 3). The gate compares the challenger's score with the
 champion's on the same test episodes — both come from one evaluation report that scored both models —
 and refuses a worse model, recording the reason as a version tag. A manual override needs an explicit
-flag and is recorded too. Works on names, run ids and dicts; knows nothing about the models themselves.
+flag and is recorded too. Each version can carry a markdown description (its model card, written by the
+caller) and the registered model one of its own, set once. Works on names, run ids and dicts; knows nothing
+about the models themselves.
 """
 
 from __future__ import annotations
@@ -39,19 +41,32 @@ def alias_version(model: str, alias: str) -> str | None:
         return None
 
 
-def register(model: str, model_uri: str, tags: dict[str, str], alias: str = CHALLENGER) -> str:
-    """Register a logged model (its URI) as a new version of `model` with `tags`, alias it; the version."""
-    import mlflow
+def describe_model(model: str, about: str) -> None:
+    """Create `model` with the description `about`, or give an existing one that has none; never overwrite a
+    description someone wrote in the UI."""
     from mlflow.exceptions import MlflowException
 
     client = _client()
     try:
-        client.create_registered_model(model)
-    except MlflowException:
-        pass  # it exists
-    version = mlflow.register_model(model_uri, model, tags=tags).version
-    client.set_registered_model_alias(model, alias, str(version))
-    return str(version)
+        client.create_registered_model(model, description=about or None)
+    except MlflowException:  # it exists
+        if about and not client.get_registered_model(model).description:
+            client.update_registered_model(model, description=about)
+
+
+def register(model: str, model_uri: str, tags: dict[str, str], alias: str = CHALLENGER, card: str = "",
+             about: str = "") -> str:
+    """Register a logged model (its URI) as a new version of `model` with `tags` and the markdown `card` as its
+    description, alias it; the version. `about` describes the registered model itself (set once)."""
+    import mlflow
+
+    describe_model(model, about)
+    version = str(mlflow.register_model(model_uri, model, tags=tags).version)
+    client = _client()
+    if card:
+        client.update_model_version(model, version, description=card)
+    client.set_registered_model_alias(model, alias, version)
+    return version
 
 
 def gate(challenger: float, champion: float | None, metric: str, tolerance: float = 0.0) -> tuple[bool, str]:

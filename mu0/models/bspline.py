@@ -36,40 +36,13 @@ def knot_vector(num_ctrl: int, kind: str = "mu0") -> np.ndarray:
 
 
 def basis_matrix(knots: np.ndarray, s: np.ndarray, derivative: int = 0) -> np.ndarray:
-    """(len(s), K) values (or derivatives) of the K basis functions at parameters s in [0, 1]
-    (Cox–de Boor; s = 1 belongs to the last non-empty span so the curve ends at the last point)."""
-    s = np.asarray(s, np.float64)
+    """(len(s), K) values (or derivatives) of the K basis functions at parameters s in [0, 1]: scipy's
+    BSpline with identity coefficients (s = 1 belongs to the last span, so the curve ends at the last point)."""
+    from scipy.interpolate import BSpline
+
     t = np.asarray(knots, np.float64)
     num_ctrl = len(t) - DEGREE - 1
-    last = np.flatnonzero(t[:-1] < t[1:])[-1]  # the last non-empty knot span
-    span = np.clip(np.searchsorted(t, s, side="right") - 1, DEGREE, last)
-    out = np.zeros((len(s), num_ctrl))
-    for row, (x, j) in enumerate(zip(s, span, strict=True)):
-        out[row, j - DEGREE: j + 1] = _local_basis(t, j, x, derivative)
-    return out
-
-
-def _local_basis(t: np.ndarray, j: int, x: float, derivative: int) -> np.ndarray:
-    """The DEGREE+1 non-zero basis values (or first derivatives) on knot span j at x: entry r is
-    basis function j - DEGREE + r. Each degree-(p-1) function N_i feeds N_i and N_{i-1} of degree p."""
-    if derivative > 1:
-        raise NotImplementedError("only the first derivative is provided")
-    n = [1.0]
-    for p in range(1, DEGREE + 1):
-        nxt = [0.0] * (p + 1)
-        for r in range(p):
-            i = j - p + 1 + r
-            denom = t[i + p] - t[i]
-            if denom <= 0:
-                continue
-            if derivative and p == DEGREE:
-                nxt[r + 1] += p / denom * n[r]
-                nxt[r] -= p / denom * n[r]
-            else:
-                nxt[r + 1] += (x - t[i]) / denom * n[r]
-                nxt[r] += (t[i + p] - x) / denom * n[r]
-        n = nxt
-    return np.asarray(n)
+    return BSpline(t, np.eye(num_ctrl), DEGREE)(np.asarray(s, np.float64), nu=derivative)
 
 
 def difference_operator(num_ctrl: int) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Publishing a trained trace model: log it as a pyfunc, register it as `challenger` with lineage and its
-evaluation, and fetch the current champion so the next evaluation can score both on the same episodes."""
+"""Publishing a trained trace model: log it as a pyfunc, register it as `challenger` with lineage, its
+evaluation and a model card, and fetch the current champion so the next evaluation can score both on the
+same episodes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from mu0.bundle.files import CONFIG_FILE, WEIGHTS_FILE
 from mu0.bundle.read import find_model_folders, read_config, read_record
 from mu0.mlops import registry
 from mu0.mlops.lineage import lineage_tags
+from mu0.serving import model_cards
 from mu0.serving.log_model import log_policy_model, log_trace_model
 
 WORLD_MODEL = "mu0-world-model"
@@ -67,8 +69,9 @@ def publish_world_model(model_dir: Path, report_path: Path, validation_path: Pat
     if champion is not None:
         tags["eval.champion_score"] = f"{champion:.6g}"
     image = config["model"].get("backbone", {}).get("image_size", 64)
-    uri = log_trace_model(Path(model_dir), run_id, (image, image))
-    version = registry.register(model, uri, tags)
+    uri = log_trace_model(Path(model_dir), run_id, (image, image), int(config["model"].get("horizon", -1)))
+    card = model_cards.world_model_card(report, tags, config)
+    version = registry.register(model, uri, tags, card=card, about=model_cards.WORLD_ABOUT)
     return {"model": model, "version": version, "alias": registry.CHALLENGER, "uri": uri, "score": score,
             "champion_score": champion, "metric": metric}
 
@@ -102,6 +105,12 @@ def policy_gate_scores(report: dict, name: str) -> tuple[float, float | None]:
     return 1.0 - float(policies[name]["mean_success"]), None if champion is None else 1.0 - float(champion)
 
 
+def _world_trace_sources(record: dict) -> dict:
+    """The trace sources the policy's μ_0 recorded, when its folder is still where training found it."""
+    folder = Path(record.get("world_model") or "")
+    return read_record(folder).get("trace_sources", {}) if str(folder) not in ("", ".") else {}
+
+
 def publish_policy(model_dir: Path, report_path: Path, validation_path: Path | None, run_id: str,
                    parent_run_id: str | None, name: str, repo: Path = Path("."), model: str = POLICY_MODEL) -> dict:
     """Log + register a fine-tuned policy as the challenger, gated on its closed-loop failure rate."""
@@ -118,8 +127,8 @@ def publish_policy(model_dir: Path, report_path: Path, validation_path: Path | N
     if champion is not None:
         tags["eval.champion_score"] = f"{champion:.6g}"
     size = int(config["train"].get("image_size", 64))
-    uri = log_policy_model(Path(model_dir), run_id, (size, size), int(config["policy"]["proprio_dim"]),
-                           wrist=bool(config["policy"].get("wrist_tokens", 0)))
-    version = registry.register(model, uri, tags)
+    uri = log_policy_model(Path(model_dir), run_id, (size, size), config["policy"])
+    card = model_cards.policy_card(report, name, tags, config, _world_trace_sources(config["train"]))
+    version = registry.register(model, uri, tags, card=card, about=model_cards.POLICY_ABOUT)
     return {"model": model, "version": version, "alias": registry.CHALLENGER, "uri": uri, "score": score,
             "champion_score": champion, "metric": POLICY_METRIC, "mean_success": entry["mean_success"]}

@@ -1,37 +1,27 @@
 """μ_0 (or any trace model) as an MLflow pyfunc: an image, an instruction and query pixels in, traces out.
 
-Input rows (a DataFrame, or JSON `dataframe_split` over HTTP): `image_png_b64` (a base64 PNG), `instruction`
-and `points_px` (JSON list of [x, y] pixels). Output rows: `trace_px` (JSON, per point `horizon` steps of
-[x, y] pixels) and `depth_delta_m` (JSON, per point and step, metres relative to the query point).
-The model folder travels as an artifact; the wrapper is logged as code (models-from-code), so nothing is
-unpickled when it loads.
+Inputs and outputs are the named tensors of `signatures.trace_signature` (MLflow checks their shapes and
+dtypes before `predict` runs): `image` (b,H,W,3) uint8, `instruction` (b,), `points_px` (b,n,2) float32;
+out `traces` (b,n,h,3) float32, per point and step its pixel (x, y) and depth change in metres relative to
+the query point. Each trace is one flow sample (seed torch for repeatable answers); history is not an input,
+so the model sees none. The model folder travels as an artifact; the wrapper is logged as code
+(models-from-code), so nothing is unpickled when it loads.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import json
-
 import numpy as np
 
 from mu0.batch import HISTORY, HISTORY_VALID, IMAGE, INSTRUCTION, POINT_MASK, POINTS_UV
-
-INPUT_COLUMNS = ("image_png_b64", "instruction", "points_px")
-
-
-def encode_png(image: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
+from mu0.serving import signatures as io
+from mu0.traces.normalize import to_unit_uv
 
 
-def _decode_png(text: str) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(text))).convert("RGB"))
+def require_inputs(model_input, names: tuple[str, ...]) -> None:
+    """MLflow's schema already refuses a missing input; this names it for a wrapper called directly."""
+    missing = [name for name in names if name not in model_input]
+    if missing:
+        raise ValueError(f"input lacks {missing}; expected {list(names)}")
 
 
 class TracePyfunc:
@@ -45,29 +35,25 @@ class TracePyfunc:
         bundle = load_trace_bundle(Path(context.artifacts["model"]))
         self.model, self.scale = bundle.model, bundle.scale
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
+    def predict(self, context, model_input, params=None) -> dict[str, np.ndarray]:
+        require_inputs(model_input, (io.IMAGE, io.INSTRUCTION, io.POINTS_PX))
+        images, points = model_input[io.IMAGE], model_input[io.POINTS_PX]
+        rows = [self._trace(images[i], str(model_input[io.INSTRUCTION][i]), np.asarray(points[i], np.float32))
+                for i in range(len(images))]
+        return {io.TRACES: np.stack(rows).astype(np.float32)}
+
+    def _trace(self, image: np.ndarray, instruction: str, points_px: np.ndarray) -> np.ndarray:
+        """One query: (n,h,3) pixel x, y and depth change in metres per point and future step."""
         import torch
 
-        missing = [c for c in INPUT_COLUMNS if c not in model_input.columns]
-        if missing:
-            raise ValueError(f"input lacks columns {missing}; expected {list(INPUT_COLUMNS)}")
-        rows = []
-        cfg = self.model.cfg
-        for _, row in model_input.iterrows():
-            image = _decode_png(row["image_png_b64"])
-            h, w = image.shape[:2]
-            pts = np.asarray(json.loads(row["points_px"]), np.float32).reshape(-1, 2)
-            uv = np.stack([(pts[:, 0] + 0.5) * 2 / w - 1, (pts[:, 1] + 0.5) * 2 / h - 1], -1)
-            n = len(pts)
-            batch = {IMAGE: torch.from_numpy(image.copy()).permute(2, 0, 1)[None],
-                     INSTRUCTION: [str(row["instruction"])], POINTS_UV: torch.from_numpy(uv)[None],
-                     POINT_MASK: torch.ones(1, n, dtype=torch.bool),
-                     HISTORY: torch.zeros(1, n, cfg.history, 3),
-                     HISTORY_VALID: torch.zeros(1, n, cfg.history, dtype=torch.bool)}
-            with torch.no_grad():
-                delta = (self.model.predict(batch, 1)[0, 0] * self.scale).numpy()  # (n,h,3)
-            xy = (uv[:, None] + delta[..., :2] + 1) * np.array([w, h]) / 2 - 0.5
-            rows.append({"trace_px": json.dumps(np.round(xy, 3).tolist()),
-                         "depth_delta_m": json.dumps(np.round(delta[..., 2], 5).tolist())})
-        return pd.DataFrame(rows)
+        h, w = image.shape[:2]
+        uv = to_unit_uv(points_px, (h, w)).astype(np.float32)
+        n, cfg = len(uv), self.model.cfg
+        batch = {IMAGE: torch.from_numpy(np.array(image, np.uint8)).permute(2, 0, 1)[None],
+                 INSTRUCTION: [instruction], POINTS_UV: torch.from_numpy(uv)[None],
+                 POINT_MASK: torch.ones(1, n, dtype=torch.bool), HISTORY: torch.zeros(1, n, cfg.history, 3),
+                 HISTORY_VALID: torch.zeros(1, n, cfg.history, dtype=torch.bool)}
+        with torch.no_grad():
+            delta = (self.model.predict(batch, 1)[0, 0] * self.scale).numpy()  # (n,h,3)
+        xy = (uv[:, None] + delta[..., :2] + 1) * np.array([w, h]) / 2 - 0.5
+        return np.concatenate([xy, delta[..., 2:]], axis=-1)

@@ -94,6 +94,7 @@ def download(client, bucket: str, obj: RemoteObject, dest: Path, attempts: int, 
     if dest.exists() and dest.stat().st_size == obj.size:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # kept: botocore's retries (standard/adaptive) resend a request, not a body cut mid-stream: 1 GET of 3 without it
     for attempt in range(1, attempts + 1):
         try:
             _download_once(client, bucket, obj, dest)

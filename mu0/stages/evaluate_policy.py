@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mu0.bundle.files import model_in
 from mu0.config import RolloutConfig
+from mu0.evaluation.headline import policy_headline
 from mu0.stages.reports import save_report
 from mu0.stages.tracking import Tracking, stage_run
 
@@ -86,5 +87,6 @@ def evaluate_policy_stage(args: EvaluatePolicyArgs, tracking: Tracking = Trackin
                                  f"{name}/success_ci_low": entry["overall"]["ci95"][0],
                                  f"{name}/success_ci_high": entry["overall"]["ci95"][1],
                                  f"{name}/mean_length": entry["overall"]["mean_length"]}, 0)
-        save_report(tracker, args.report, report, table, args.videos)  # the videos become run artifacts
+        # the videos become run artifacts
+        save_report(tracker, args.report, report, table, args.videos, headline=policy_headline(report))
     return PolicyEvaluation(Path(args.report), report, table)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mu0.bundle.files import model_in
 from mu0.config import TraceDataConfig
+from mu0.evaluation.headline import trace_headline
 from mu0.stages.reports import save_report
 from mu0.stages.tracking import Tracking, stage_run
 
@@ -100,5 +101,5 @@ def evaluate_traces_stage(args: EvaluateTracesArgs, tracking: Tracking = Trackin
                 for h, m in per_h.items():
                     tracker.log_metrics({metric_name(f"{protocol}/{method}/{k}/h{h}"): v for k, v in m.items()
                                          if isinstance(v, (int, float)) and not isinstance(v, bool)}, 0)
-        save_report(tracker, args.report, report, table, args.overlays)
+        save_report(tracker, args.report, report, table, args.overlays, headline=trace_headline(report))
     return TraceEvaluation(Path(args.report), report, table)

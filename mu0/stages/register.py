@@ -1,5 +1,7 @@
 """Registering a trained μ_0 folder (or a fine-tuned policy) in MLflow as `challenger`, with lineage tags (git
-commit, DVC hash of data/raw, validation result, config hash, parent run) and the gate scores of its report."""
+commit, DVC hash of data/raw, validation result, config hash, parent run), the gate scores of its report, a
+typed signature and a model card (metrics against the baselines, data hash, trace source, main config) as
+the version's description."""
 
 from __future__ import annotations
 

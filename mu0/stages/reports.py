@@ -8,11 +8,19 @@ from pathlib import Path
 from mu0.episodes.atomic import write_bytes_atomic, write_json_atomic
 
 
-def save_report(tracker, path: Path, report: dict, table: str, *extra: Path) -> None:
+def headline_path(report: Path) -> Path:
+    """Where a report's headline figures lie (what dvc.yaml's `metrics:` name): `<report>_headline.json`."""
+    return Path(report).with_name(f"{Path(report).stem}_headline.json")
+
+
+def save_report(tracker, path: Path, report: dict, table: str, *extra: Path, headline: dict | None = None) -> None:
+    """`headline`: the report's few figures that DVC compares, written to `headline_path(path)`."""
     path = Path(path)
     write_json_atomic(path, report)
     write_bytes_atomic(path.with_suffix(".md"), table.encode())
-    for item in (path, path.with_suffix(".md"), *extra):
+    if headline is not None:
+        write_json_atomic(headline_path(path), headline)
+    for item in (path, path.with_suffix(".md"), *([headline_path(path)] if headline is not None else []), *extra):
         if Path(item).exists():
             tracker.log_artifact(item)
 

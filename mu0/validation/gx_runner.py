@@ -1,15 +1,17 @@
-"""Great Expectations plumbing: one ephemeral context, a pandas data source, suites built in code,
-and results boiled down to plain dicts (which rows failed, for which episodes)."""
+"""Great Expectations plumbing: tables and their checks are collected, validated together by mu0's GX
+project (gx_project.py: a Checkpoint over persisted ValidationDefinitions, with Data Docs), and the results
+boiled down to plain dicts (which rows failed, for which episodes)."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 
 SAMPLE_ROWS = 5
+ID_COLUMNS = ("episode_id", "frame")  # what names a failing row in a report, where a table has them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,42 +38,49 @@ class CheckResult:
 
 
 class GxRunner:
-    def __init__(self) -> None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+    """`add` each table with its checks, then `run` validates them all at once; Data Docs go to `docs`."""
 
-        self._gx = gx
-        self.context = gx.get_context(mode="ephemeral")
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.source = self.context.data_sources.add_pandas("mu0")
-        self._batches: dict[str, object] = {}
+    def __init__(self, docs: Path | None = None) -> None:
+        self.docs = docs
+        self._tables: dict[str, tuple[pd.DataFrame, list[Check]]] = {}
 
-    def _batch_definition(self, table: str):
-        if table not in self._batches:
-            asset = self.source.add_dataframe_asset(name=table)
-            self._batches[table] = asset.add_batch_definition_whole_dataframe(f"{table}-all")
-        return self._batches[table]
+    def add(self, table: str, df: pd.DataFrame, checks: list[Check]) -> None:
+        self._tables[table] = (df, checks)
 
-    def run(self, table: str, df: pd.DataFrame, checks: list[Check]) -> list[CheckResult]:
-        gx = self._gx
-        suite = gx.ExpectationSuite(name=f"mu0-{table}")
-        for check in checks:
-            suite.add_expectation(check.make())
-        suite = self.context.suites.add_or_update(suite)
-        batch = self._batch_definition(table).get_batch(batch_parameters={"dataframe": df})
-        ids = [c for c in ("episode_id", "frame") if c in df.columns]
-        fmt = {"result_format": "COMPLETE", "unexpected_index_column_names": ids,
-               "return_unexpected_index_query": False}
-        result = batch.validate(suite, result_format=fmt)
-        return [_result(check, r, df) for check, r in zip(checks, result.results, strict=True)]
+    def run(self) -> list[CheckResult]:
+        if not self._tables:
+            return []
+        from mu0.validation.gx_project import run_checkpoint
+
+        tables = {t: (df, [_expectation(c) for c in checks]) for t, (df, checks) in self._tables.items()}
+        suites = run_checkpoint(tables, self.docs)
+        return [_result(check, r, df) for table, (df, checks) in self._tables.items()
+                for check, r in zip(checks, suites[table].results, strict=True)]
+
+
+def _expectation(check: Check):
+    """The check's expectation, with notes that Data Docs show beside it: mu0's name for it, its severity."""
+    expectation = check.make()
+    severity = "critical: fails the run" if check.critical else "quarantines the episodes it names"
+    expectation.notes = [f"mu0 check `{check.name}` ({severity}): {check.description}.",
+                         f"GX expectation `{expectation.expectation_type}`."]
+    return expectation
+
+
+def _failing_rows(r, df: pd.DataFrame, index: list) -> list[dict]:
+    """The first failing rows as {checked column: value, episode_id, frame} (GX gives their index labels)."""
+    ids = [c for c in ID_COLUMNS if c in df.columns]
+    column = r.expectation_config.kwargs.get("column")
+    if not ids or column is None:
+        return []
+    return [{c: df.at[i, c] for c in (column, *ids)} for i in index[:SAMPLE_ROWS]]
 
 
 def _result(check: Check, r, df: pd.DataFrame) -> CheckResult:
     res = r.result or {}
     index = res.get("unexpected_index_list") or []
-    episodes = sorted({str(i["episode_id"]) for i in index if isinstance(i, dict) and "episode_id" in i})
-    rows = [i for i in index if isinstance(i, dict)][:SAMPLE_ROWS]
+    rows = _failing_rows(r, df, index)
+    episodes = sorted({str(e) for e in df.loc[index, "episode_id"]}) if rows and "episode_id" in df.columns else []
     if not rows and "unexpected_list" in res:
         rows = [{"value": v} for v in res["unexpected_list"][:SAMPLE_ROWS]]
     return CheckResult(check.name, check.table, check.critical, check.description, bool(r.success),

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from mu0.episodes.atomic import write_bytes_atomic
 
 
-def markdown(report: dict) -> str:
+def docs_link(md: Path, docs: Path) -> str:
+    """The Data Docs index as a link relative to the markdown report (so a copied report folder keeps it)."""
+    return Path(os.path.relpath(Path(docs) / "index.html", Path(md).parent)).as_posix()
+
+
+def markdown(report: dict, docs: str | None = None) -> str:
+    """The report for people; `docs` (see docs_link) adds a closing link to the run's Data Docs."""
     verdict = "PASSED" if report["success"] else "FAILED"
     lines = [f"# Data validation: {verdict}", "",
              f"{report['episodes']} episodes checked; {len(report['quarantined'])} quarantined; "
@@ -36,6 +43,8 @@ def markdown(report: dict) -> str:
         lines += [f"- `{e}`: {'; '.join(w)}" for e, w in report["quarantined"].items()]
     passed = sum(c["success"] for c in report["checks"])
     lines += ["", f"{passed} of {len(report['checks'])} expectations passed."]
+    if docs:
+        lines += ["", f"Data Docs (every expectation with its result, in a browser): [{docs}]({docs})"]
     return "\n".join(lines) + "\n"
 
 

@@ -125,12 +125,13 @@ def test_validate_gates_from_the_command_line(metaworld_episodes, tmp_path):
                "--future-len", "16", "--min-coverage", "0.1").returncode == 0
     report = tmp_path / "validation.json"
     ok = mu0("validate", "--raw", metaworld_episodes, "--traces", traces, "--report", report,
-             "--quarantine", tmp_path / "vq")
+             "--quarantine", tmp_path / "vq", "--no-mlflow")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert json.loads(report.read_text())["success"] and "PASSED" in report.with_suffix(".md").read_text()
+    assert (tmp_path / "validation_docs" / "index.html").exists() and "validation_docs/index.html" in ok.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
-    bad = mu0("validate", "--raw", empty, "--traces", "", "--report", tmp_path / "v2.json")
+    bad = mu0("validate", "--raw", empty, "--traces", "", "--report", tmp_path / "v2.json", "--no-mlflow")
     assert bad.returncode == 1 and "episodes_present" in bad.stdout
 
 

@@ -31,6 +31,19 @@ def test_wilson_interval_matches_known_values():
     assert np.isnan(wilson_interval(0, 0)[0])
 
 
+# wilson_interval's outputs before it moved onto scipy's binomtest (hand-written formula, z = 1.959964)
+WILSON_PINS = {(0, 1): (0.0, 0.7934506882081973), (1, 1): (0.2065493117918027, 1.0),
+               (0, 10): (0.0, 0.2775328030260577), (3, 10): (0.10779126655639398, 0.6032218546540291),
+               (10, 10): (0.7224671969739421, 0.9999999999999999), (1, 20): (0.008881448702335523, 0.23613119546428119),
+               (13, 20): (0.4328542750684442, 0.818808176876017), (37, 50): (0.6044684262151608, 0.8412847256991044),
+               (0, 100): (0.0, 0.03699349876899627), (99, 100): (0.9455138032509935, 0.9982325679553905)}
+
+
+@pytest.mark.parametrize(("k", "n"), list(WILSON_PINS))
+def test_wilson_interval_keeps_its_pinned_values(k, n):
+    np.testing.assert_allclose(wilson_interval(k, n), WILSON_PINS[k, n], rtol=0, atol=1e-8)
+
+
 class _FailingEnv:
     """A real Meta-World environment whose simulator raises at step `fail_at`."""
 

@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +19,18 @@ def test_basis_and_derivative_match_scipy(kind, k):
     deriv = np.stack([BSpline(t, np.eye(k)[i], 3).derivative()(s) for i in range(k)], axis=1)
     np.testing.assert_allclose(basis_matrix(t, s, derivative=1), deriv, atol=1e-9)
     np.testing.assert_allclose(basis_matrix(t, s).sum(axis=1), 1.0)
+
+
+# the float32 buffers of the default configs (horizon 32, the debug preset's 16) before the basis came from scipy
+PINS = json.loads((Path(__file__).parent / "bspline_pins.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PINS))
+def test_basis_buffers_keep_their_pinned_values(name):
+    config, buffer = name.split("/")
+    horizon, num_ctrl, knots = config.split("-")
+    spline = BSplineTrace(horizon=int(horizon), num_ctrl=int(num_ctrl), knots=knots)
+    np.testing.assert_allclose(getattr(spline, buffer).numpy(), PINS[name], rtol=0, atol=1e-6)
 
 
 def test_released_knots_and_their_kinks():

@@ -57,3 +57,24 @@ def test_weights_of_another_shape_are_listed(folder, tmp_path):
     (folder / "config.json").write_text(json.dumps(raw))
     with pytest.raises(CheckpointError, match=r"model.safetensors: weights do not fit the config.*velocity_out"):
         load_model(folder)
+
+
+def test_a_saved_model_has_a_model_card_that_says_how_to_load_it(folder):
+    card = (folder / "README.md").read_text()
+    assert "library_name: mu0" in card and "# mu0 (Mu0WorldModel)" in card
+    assert "from mu0.models.world_model import Mu0WorldModel" in card and '"horizon": 16' in card
+
+
+def test_a_hub_repository_in_the_cache_loads_like_a_folder_and_an_absent_one_is_named(folder, tmp_path, monkeypatch):
+    import shutil
+
+    cache = tmp_path / "hf-cache"
+    snapshot = cache / "models--lab--mu0-tiny" / "snapshots" / ("0" * 40)
+    shutil.copytree(folder, snapshot)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # nothing leaves this machine
+    loaded = Mu0WorldModel.from_pretrained("lab/mu0-tiny", cache_dir=cache, local_files_only=True)
+    torch.testing.assert_close(loaded.state_dict(), load_model(folder).state_dict())
+    with pytest.raises(CheckpointError, match="lab/other: not a model folder, and not fetched from the Hub"):
+        Mu0WorldModel.from_pretrained("lab/other", cache_dir=cache, local_files_only=True)

@@ -89,7 +89,7 @@ def test_save_and_load_round_trip(tmp_path):
     torch.manual_seed(0)
     model = Mu0WorldModel(CFG).eval()
     folder = model.save_pretrained(tmp_path / "mu0")
-    assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors"}
+    assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors", "README.md"}  # + model card
     loaded = Mu0WorldModel.from_pretrained(folder).eval()
     noise = torch.randn(2, 6, 10, 3)
     before = model.sample(make_batch(), 2, noise)["trace"]

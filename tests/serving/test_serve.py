@@ -1,5 +1,5 @@
-"""A registered μ_0 answers trace predictions over HTTP from `mlflow models serve` (127.0.0.1), loaded
-by alias; registration carries lineage; the promotion gate refuses a worse challenger."""
+"""A registered μ_0 answers typed trace requests over HTTP from `mlflow models serve` (127.0.0.1), loaded
+by alias; registration carries lineage and a model card; the promotion gate refuses a worse challenger."""
 
 from __future__ import annotations
 
@@ -8,46 +8,26 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mu0.config import BackboneConfig, TraceDataConfig, TraceExpertConfig, TrainConfig, WorldModelConfig
-from mu0.training.pretrain import pretrain
 from tests.servers import free_port
-from tests.trace_extract.synthetic import box_trace_dataset
+from tests.serving.fixtures import tiny_policy
 
-MODEL = WorldModelConfig(backbone=BackboneConfig(image_size=32), expert=TraceExpertConfig(width=32, layers=1),
-                         horizon=8, history=4)
-DATA = TraceDataConfig(num_points=8, horizon=8, history=4, train_fraction=0.5, val_fraction=0.2)
+WORLD = "mu0-world-model"
 
 
 def _report(path: Path, mu0: float, champion: float | None) -> Path:
-    methods = {"mu0": {"8": {"ade_uv": mu0}}}
+    methods = {"mu0": {"8": {"ade_uv": mu0, "fde_uv": 2 * mu0}}, "static": {"8": {"ade_uv": 0.2, "fde_uv": 0.4}},
+               "constant_velocity": {"8": {"ade_uv": 0.3, "fde_uv": 0.6}}}
     if champion is not None:
         methods["champion"] = {"8": {"ade_uv": champion}}
-    path.write_text(json.dumps({"split": "test", "episodes": 2, "methods": methods}))
+    path.write_text(json.dumps({"split": "test", "episodes": 2, "truth": "simulator", "methods": methods}))
     return path
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    root = tmp_path_factory.mktemp("registry")
-    traces = box_trace_dataset(root, 4)
-    model_dir = pretrain(traces, root / "mu0", DATA, MODEL,
-                         TrainConfig(steps=2, micro_batch=4, warmup_steps=1, checkpoint_every=0)).model_dir
-    old = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    from mu0.mlops.tracking import configure
-
-    configure(root)
-    yield root, model_dir
-    if old is None:
-        os.environ.pop("MLFLOW_TRACKING_URI")
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = old
 
 
 @pytest.mark.slow
@@ -66,56 +46,90 @@ def test_register_promote_and_refuse_a_worse_challenger(registry):
     refused = promote_version(None)
     assert not refused.promoted and "worse than the champion's 0.05000" in refused.reason
     client = MlflowClient()
-    assert str(client.get_model_version_by_alias("mu0-world-model", "champion").version) == first["version"]
-    assert str(client.get_model_version_by_alias("mu0-world-model", "challenger").version) == second["version"]
-    tags = client.get_model_version("mu0-world-model", second["version"]).tags
+    assert str(client.get_model_version_by_alias(WORLD, "champion").version) == first["version"]
+    assert str(client.get_model_version_by_alias(WORLD, "challenger").version) == second["version"]
+    tags = client.get_model_version(WORLD, second["version"]).tags
     assert tags["lineage.parent_run_id"] == "parent-2" and tags["lineage.config_hash"]
     assert "promotion.refused" in tags
     forced = promote_version(None, force=True, who="tester: new camera setup")
     assert forced.promoted and "manual override by tester" in forced.reason
-    assert "promotion.override" in client.get_model_version("mu0-world-model", second["version"]).tags
+    assert "promotion.override" in client.get_model_version(WORLD, second["version"]).tags
 
 
 @pytest.mark.slow
-def test_served_champion_answers_trace_predictions_over_http(registry):
-    from mu0.serving.trace_pyfunc import encode_png
+def test_each_registered_version_carries_its_model_card(registry):
+    from mlflow import MlflowClient
 
+    from mu0.mlops.tracking import run
+    from mu0.serving.model_cards import WORLD_ABOUT
+    from mu0.serving.publish import publish_world_model
+
+    root, model_dir = registry
+    client = MlflowClient()
+    with run("register", system_metrics=False) as t:
+        version = publish_world_model(model_dir, _report(root / "r3.json", 0.06, 0.05), None, t.run_id, "p")["version"]
+    card = client.get_model_version(WORLD, version).description
+    data_hash = client.get_model_version(WORLD, version).tags["lineage.data_raw_md5"]
+    assert "| method | horizon | ade_uv | fde_uv |" in card and "| static | 8 | 0.2000 | 0.4000 |" in card
+    assert f"DVC hash of data/raw `{data_hash}`" in card and data_hash
+    assert "Trace source: TraceExtract (`lk` tracker): " in card and "| `model.horizon` | `8` |" in card
+    assert client.get_registered_model(WORLD).description == WORLD_ABOUT
+    client.update_registered_model(WORLD, description="edited in the UI")  # registration never overwrites it
+    with run("register", system_metrics=False) as t:
+        publish_world_model(model_dir, _report(root / "r4.json", 0.06, 0.05), None, t.run_id, "p")
+    assert client.get_registered_model(WORLD).description == "edited in the UI"
+
+
+def _post(port: int, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def _wait_until_up(proc: subprocess.Popen, port: int) -> None:
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+            return
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "the model server did not come up in 180 s"
+            time.sleep(1)
+
+
+@pytest.mark.slow
+def test_served_champion_answers_typed_trace_requests_over_http(registry):
     root, _ = registry
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)  # mlflow execs uvicorn from PATH
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
     mlflow = str(Path(bin_dir) / "mlflow")
-    proc = subprocess.Popen([mlflow, "models", "serve", "-m", "models:/mu0-world-model@champion", "--env-manager",
+    proc = subprocess.Popen([mlflow, "models", "serve", "-m", f"models:/{WORLD}@champion", "--env-manager",
                              "local", "-h", "127.0.0.1", "-p", str(port)], env=env, cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-                assert time.monotonic() < deadline, "the model server did not come up in 180 s"
-                time.sleep(1)
-        image = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
-        body = {"dataframe_split": {"columns": ["image_png_b64", "instruction", "points_px"],
-                                    "data": [[encode_png(image), "slide the box", json.dumps([[10, 20], [40, 30]])]]}}
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
-        row = answer["predictions"][0]
-        trace = np.array(json.loads(row["trace_px"]))
-        assert trace.shape == (2, 8, 2) and np.isfinite(trace).all()
-        assert np.array(json.loads(row["depth_delta_m"])).shape == (2, 8)
+        _wait_until_up(proc, port)
+        image = (np.random.default_rng(0).random((1, 48, 64, 3)) * 255).astype(np.uint8)
+        inputs = {"image": image.tolist(), "instruction": ["slide the box"], "points_px": [[[10, 20], [40, 30]]]}
+        status, answer = _post(port, {"inputs": inputs})
+        assert status == 200, answer
+        trace = np.array(answer["predictions"]["traces"])
+        assert trace.shape == (1, 2, 8, 3) and np.isfinite(trace).all()
+        status, answer = _post(port, {"inputs": {**inputs, "points_px": [[[10, 20, 1], [40, 30, 1]]]}})
+        assert status == 400
+        assert "Shape of input (1, 2, 3) does not match expected shape (-1, -1, 2)" in answer["message"]
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
 
 
 def _policy_report(path: Path, success: float, champion: float | None) -> Path:
-    policies = {"trace": {"mean_success": success}}
+    policies = {"trace": {"mean_success": success}, "scratch": {"mean_success": 0.1}}
     if champion is not None:
         policies["champion"] = {"mean_success": champion}
     path.write_text(json.dumps({"tasks": ["reach-v3"], "seeds": [100_000, 100_009], "policies": policies}))
@@ -125,25 +139,18 @@ def _policy_report(path: Path, success: float, champion: float | None) -> Path:
 @pytest.mark.slow
 def test_a_policy_registers_with_its_own_gate_and_loads_by_alias(registry, tmp_path):
     import mlflow
-    import torch
+    from mlflow import MlflowClient
 
-    from mu0.config import ActionExpertConfig
     from mu0.mlops.tracking import run
-    from mu0.models.action_expert import ActionExpert
-    from mu0.serving.log_model import example_policy_input
     from mu0.serving.publish import POLICY_MODEL, promote_version, publish_policy
+    from mu0.serving.signatures import policy_example
 
-    root, _ = registry
-    torch.manual_seed(0)
-    folder = ActionExpert(ActionExpertConfig(world=MODEL, grid=4, width=32, layers=1, chunk=4)).save_pretrained(
-        tmp_path / "policy")
-    (folder / "train_config.json").write_text(json.dumps({"image_size": 32, "world_model": "mu0/model",
-                                                          "policy_data": {"camera": "front"}, "demos": {}}))
-    (folder / "delta_stats.json").write_text(json.dumps({"scale": [0.1, 0.1, 0.05], "percentile": 95,
-                                                        "horizon": 16, "samples": 1}))
+    folder = tiny_policy(tmp_path / "policy")
     with run("register-policy", system_metrics=False) as t:
         first = publish_policy(folder, _policy_report(tmp_path / "p1.json", 0.4, None), None, t.run_id, "p", "trace")
     assert first["model"] == POLICY_MODEL and first["score"] == pytest.approx(0.6)
+    card = MlflowClient().get_model_version(POLICY_MODEL, first["version"]).description
+    assert "| **trace** (this version) | 40.0% | 0.6000 | – |" in card and "| scratch | 10.0% |" in card
     assert promote_version(None, model=POLICY_MODEL).promoted
     with run("register-policy", system_metrics=False) as t:
         publish_policy(folder, _policy_report(tmp_path / "p2.json", 0.2, 0.4), None, t.run_id, "p", "trace")
@@ -151,33 +158,22 @@ def test_a_policy_registers_with_its_own_gate_and_loads_by_alias(registry, tmp_p
     assert not refused.promoted and "failure_rate 0.80000 is worse than the champion's 0.60000" in refused.reason
     (tmp_path / "dl").mkdir()
     served = mlflow.pyfunc.load_model(f"models:/{POLICY_MODEL}@champion", dst_path=str(tmp_path / "dl"))
-    out = served.predict(example_policy_input((32, 32)))
-    actions = np.asarray(json.loads(out["actions"][0]))
-    assert actions.shape == (4, 4) and np.abs(actions).max() <= 1.0
-    assert len(json.loads(out["trace_px"][0])) == 16  # the 4×4 grid's μ_0 tracks it was conditioned on
-    bad = example_policy_input((32, 32)).assign(proprio=["[0.0, 1.0]"])
-    with pytest.raises(Exception, match="proprio has 2 values, the policy expects 4"):
-        served.predict(bad)
+    out = served.predict(policy_example((32, 32)))
+    assert out["actions"].shape == (1, 4, 4) and np.abs(out["actions"]).max() <= 1.0
+    assert out["trace_px"].shape[:2] == (1, 16)  # the 4×4 grid's μ_0 tracks it was conditioned on
+    with pytest.raises(mlflow.exceptions.MlflowException,
+                       match=r"Shape of input \(1, 2\) does not match expected shape \(-1, 4\)"):
+        served.predict({**policy_example((32, 32)), "proprio": np.zeros((1, 2), np.float32)})
 
 
 def test_a_served_wrist_policy_needs_the_wrist_frame_and_plans_with_it(tmp_path):
     import types
 
-    import torch
-
-    from mu0.config import ActionExpertConfig
-    from mu0.models.action_expert import ActionExpert
-    from mu0.serving.log_model import example_policy_input
     from mu0.serving.policy_pyfunc import PolicyPyfunc
+    from mu0.serving.signatures import policy_example
 
-    torch.manual_seed(0)
-    cfg = ActionExpertConfig(world=MODEL, grid=4, width=32, layers=1, chunk=4, wrist_tokens=2)
-    folder = ActionExpert(cfg).save_pretrained(tmp_path / "policy")
-    (folder / "train_config.json").write_text(json.dumps({"image_size": 32, "demos": {}, "policy_data": {
-        "camera": "front", "wrist_camera": "gripperPOV"}}))
     served = PolicyPyfunc()
-    served.load_context(types.SimpleNamespace(artifacts={"model": str(folder)}))
-    with pytest.raises(ValueError, match=r"input lacks columns \['wrist_png_b64'\]"):
-        served.predict(None, example_policy_input((32, 32)))
-    out = served.predict(None, example_policy_input((32, 32), wrist=True))
-    assert np.asarray(json.loads(out["actions"][0])).shape == (4, 4)
+    served.load_context(types.SimpleNamespace(artifacts={"model": str(tiny_policy(tmp_path / "p", wrist=True))}))
+    with pytest.raises(ValueError, match=r"input lacks \['wrist_image'\]"):
+        served.predict(None, policy_example((32, 32)))
+    assert served.predict(None, policy_example((32, 32), wrist=True))["actions"].shape == (1, 4, 4)

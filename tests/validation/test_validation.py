@@ -6,33 +6,19 @@ import shutil
 import numpy as np
 import pytest
 
-from mu0.config import TraceExtractConfig, ValidationConfig
-from mu0.episodes import write_episode
+from mu0.config import ValidationConfig
 from mu0.episodes.hashing import content_hash
 from mu0.episodes.quarantine import read_quarantine
-from mu0.trace_extract.stage import extract
 from mu0.validation import report as report_io
 from mu0.validation.gate import validate
-from tests.trace_extract.synthetic import sliding_box_scene
+from tests.validation.box_dataset import EPISODES, write_box_dataset
 
 CFG = ValidationConfig()
-EPISODES = ["box-a", "box-b", "box-c", "box-d", "box-e"]
 
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
-    root = tmp_path_factory.mktemp("clean")
-    for i, eid in enumerate(EPISODES):
-        ep = sliding_box_scene(episode_id=eid, speed_px=0.4 + 0.1 * i)
-        t = ep.images.shape[0]
-        ep.robot = {"actions": np.zeros((t, 4), np.float32), "proprio": np.zeros((t, 4), np.float32),
-                    "success": np.zeros(t, bool)}
-        ep.meta["embodiment"] = "sawyer"
-        write_episode(ep, root / "raw")
-    cfg = TraceExtractConfig(future_len=16, history_len=8, query_stride=3, min_coverage=0.2)
-    outcomes = extract(root / "raw", root / "traces", root / "q", cfg)
-    assert all(o.status == "written" for o in outcomes)
-    return root
+    return write_box_dataset(tmp_path_factory.mktemp("clean"))
 
 
 @pytest.fixture
