@@ -85,16 +85,19 @@ class Checkpointable(ModelHubMixin, library_name="mu0", tags=["mu0", "robotics"]
         super().save_pretrained(save_directory, **kwargs)
         return Path(save_directory)
 
+    def _config_json(self) -> dict:
+        """config.json: the config dataclass plus the model family's "kind"."""
+        return {"kind": self.kind, **to_dict(self.cfg)}  # type: ignore[attr-defined]
+
     def _save_pretrained(self, save_directory: Path) -> None:
         from safetensors.torch import save_file
 
-        config = {"kind": self.kind, **to_dict(self.cfg)}  # type: ignore[attr-defined]
-        (save_directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        (save_directory / CONFIG_FILE).write_text(json.dumps(self._config_json(), indent=2) + "\n")
         state = {k: v.contiguous() for k, v in self.state_dict().items()}  # type: ignore[attr-defined]
         save_file(state, str(save_directory / WEIGHTS_FILE))
 
     def generate_model_card(self, *args, **kwargs):
-        config = json.dumps({"kind": self.kind, **to_dict(self.cfg)}, indent=2)  # type: ignore[attr-defined]
+        config = json.dumps(self._config_json(), indent=2)
         return super().generate_model_card(*args, kind=self.kind, class_name=type(self).__name__,
                                            module=type(self).__module__, config=config, **kwargs)
 
