@@ -35,11 +35,12 @@ from mu0.trace_extract.groundtruth_source import SOURCE_NAME, groundtruth_tracks
 from mu0.trace_extract.keypoints import CornerGridSelector
 from mu0.trace_extract.lifting import end_tracks_at_depth_jumps, lift_tracks, make_tracks3d
 from mu0.trace_extract.output import write_trace_episode
+from mu0.trace_extract.point_tracker import PointTracker
 from mu0.trace_extract.samples import SampleSpec, build_samples
 from mu0.trace_extract.segments import agent_entities, entity_speeds, segment
 from mu0.trace_extract.template_fit import TemplateFit
 from mu0.trace_extract.template_tracking import DepthTemplateTracker
-from mu0.trace_extract.tracking import LucasKanadeTracker, PointTracker
+from mu0.trace_extract.tracking import LucasKanadeTracker
 
 log = logging.getLogger(__name__)
 class RejectedEpisode(ValueError):

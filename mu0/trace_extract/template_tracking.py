@@ -6,7 +6,11 @@ starts from the best of four guesses — still in the world, moving on at its la
 the camera (a wrist camera's own gripper), moved by dense optical flow — scored on the frame's colour and
 depth; a template the world-still guess already matches is left there (the background, exact and
 cheap), the others are refined by Gauss–Newton. The template is matched against its seed frame, not the
-previous frame, so errors do not add up while it is seen. A point is visible where the frame's depth at
+previous frame, so errors do not add up while it is seen. Under a moving camera the still pose is
+judged with resampling noise in its cost, so a refined pose replaces it only if it halves that cost
+(`refined_gain`), and template points out of view cost little (TemplateFit.out_of_view): otherwise the
+background's points near the border, and points leaving the view, ride along with the camera (the
+wrist camera's table did). A point is visible where the frame's depth at
 its pixel agrees with its own. Template points with something in front of them count as hidden, not
 as mismatched, so an occluder passing by neither drags a point along nor pushes it away; a point whose
 template has too few points coasts on a decaying velocity; in `track` a point ends after `lost_after`
@@ -22,6 +26,7 @@ import numpy as np
 from mu0.trace_extract.alignment import DepthPoseGeometry
 from mu0.trace_extract.keypoints import coverage_grid
 from mu0.trace_extract.template_fit import FrameMaps, TemplateFit, frame_maps
+from mu0.trace_extract.template_state import TemplateTrackState
 from mu0.trace_extract.tracking import LucasKanadeTracker
 from mu0.trace_extract.tracks import Tracks2D
 
@@ -50,40 +55,12 @@ def _pixels(maps: FrameMaps, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uv[:, 1].clip(0, h - 1), uv[:, 0].clip(0, w - 1)
 
 
-class _State:
-    """Per-track template, pose, velocity and per-frame output; grown as tracks are added."""
-
-    def __init__(self, t: int, m: int) -> None:
-        self.t, self.m, self.n = t, m, 0
-        self.uv = np.full((0, t, 2), np.nan, np.float32)
-        self.visible = np.zeros((0, t), bool)
-        self.start = np.zeros(0, np.int32)
-        self.D, self.ref, self.weight = np.zeros((0, m, 3)), np.zeros((0, m, 3)), np.zeros((0, m))
-        self.R, self.c, self.vel = np.zeros((0, 3, 3)), np.zeros((0, 3)), np.zeros((0, 3))
-        self.unseen = np.zeros(0, np.int32)
-        self.lost = np.full(t, np.nan)
-
-    def add(self, frame: int, uv: np.ndarray, X: np.ndarray, D, ref, weight) -> np.ndarray:
-        k = len(uv)
-        grow = {"uv": np.full((k, self.t, 2), np.nan, np.float32), "visible": np.zeros((k, self.t), bool),
-                "start": np.full(k, frame, np.int32), "D": D, "ref": ref, "weight": weight,
-                "R": np.repeat(np.eye(3)[None], k, 0), "c": X, "vel": np.zeros((k, 3)),
-                "unseen": np.zeros(k, np.int32)}
-        for name, rows in grow.items():
-            setattr(self, name, np.concatenate([getattr(self, name), rows]))
-        ids = np.arange(self.n, self.n + k)
-        self.uv[ids, frame], self.visible[ids, frame] = uv, True
-        self.n += k
-        return ids
-
-    def result(self) -> Tracks2D:
-        return Tracks2D(self.uv.copy(), self.visible.copy(), self.start.copy(), self.lost.copy())
-
-
 class DepthTemplateTracker:
     def __init__(self, fallback: LucasKanadeTracker, fit: TemplateFit, radius_px: int = 5, near_m: float = 0.04,
-                 stride_px: int = 1, max_scale: int = 4, still_cost: float = 5e-4, lost_after: int = 10) -> None:
+                 stride_px: int = 1, max_scale: int = 4, still_cost: float = 5e-4, lost_after: int = 10,
+                 refined_gain: float = 0.5) -> None:
         self.fallback, self.fit = fallback, fit
+        self.refined_gain = refined_gain
         self.radius_px, self.near_m, self.stride_px, self.max_scale = radius_px, near_m, stride_px, max_scale
         self.still_cost, self.lost_after = still_cost, lost_after
         steps = np.arange(-radius_px, radius_px + 1)
@@ -123,13 +100,13 @@ class DepthTemplateTracker:
             colour[sl], weight[sl] = maps.colour[rows, cols], take
         return D, colour, weight
 
-    def _add(self, st: _State, maps: FrameMaps, geometry: DepthPoseGeometry, frame: int, uv: np.ndarray):
+    def _add(self, st: TemplateTrackState, maps: FrameMaps, geometry: DepthPoseGeometry, frame: int, uv: np.ndarray):
         X = geometry.anchor(frame, uv)
         X = np.where(np.isfinite(X), X, maps.world[_pixels(maps, uv)])
         return st.add(frame, uv, X, *self._template(maps, X, uv))
 
     # -- one frame ---------------------------------------------------------------------------------------
-    def _guesses(self, st: _State, ids: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
+    def _guesses(self, st: TemplateTrackState, ids: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
                  geometry: DepthPoseGeometry):
         """Candidate poses (R, c) for the tracks `ids` at frame f besides staying still: moving on at the last
         velocity, carried by the camera, moved by the optical flow at the point."""
@@ -140,15 +117,19 @@ class DepthTemplateTracker:
         moved = p + cv2.remap(flow, p[:, :1], p[:, 1:], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
                               ).reshape(-1, 2)
         at = _pixels(maps, moved)
-        flow_c = np.where(maps.valid[at][:, None], maps.world[at], c)
+        h, w = maps.valid.shape
+        # the flow is known inside the image only: a point outside would be clamped onto its border
+        inside = np.all((moved >= 0) & (moved <= [w - 1, h - 1]) & np.isfinite(st.uv[ids, f - 1]), axis=1)
+        flow_c = np.where((maps.valid[at] & inside)[:, None], maps.world[at], c)
         M = geometry.T_world_cam[f] @ np.linalg.inv(geometry.T_world_cam[f - 1])
         return [(R, c + st.vel[ids]), (M[:3, :3] @ R, c @ M[:3, :3].T + M[:3, 3]), (R, flow_c)]
 
-    def _cost(self, st: _State, ids: np.ndarray, R: np.ndarray, c: np.ndarray, maps: FrameMaps) -> np.ndarray:
+    def _cost(self, st: TemplateTrackState, ids: np.ndarray, R: np.ndarray, c: np.ndarray,
+              maps: FrameMaps) -> np.ndarray:
         Y = np.einsum("nij,nmj->nmi", R, st.D[ids]) + c[:, None]
         return self.fit.cost(maps, Y, st.ref[ids], st.weight[ids])
 
-    def _pose(self, st: _State, ids: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
+    def _pose(self, st: TemplateTrackState, ids: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
               geometry: DepthPoseGeometry):
         """The tracks' poses at frame f. A point whose template still matches where it was (cost under
         `still_cost`: the background, up to interpolation under a moving camera) stays there — on weak
@@ -164,10 +145,18 @@ class DepthTemplateTracker:
             cost = self._cost(st, ids[go], gR, gc, maps)
             better = (cost < best) & (cost < 0.5 * still[go])
             R[go[better]], c[go[better]], best[better] = gR[better], gc[better], cost[better]
-        R[go], c[go] = self.fit.refine(maps, st.D[ids[go]], st.ref[ids[go]], st.weight[ids[go]], R[go], c[go])
+        gR, gc = self.fit.refine(maps, st.D[ids[go]], st.ref[ids[go]], st.weight[ids[go]], R[go], c[go])
+        moved = np.ones(len(go), bool)
+        if not np.allclose(geometry.T_world_cam[f], geometry.T_world_cam[f - 1], atol=1e-9):
+            # under a moving camera the still pose's cost carries resampling noise (under a static one it
+            # is exact): a refined pose must beat it clearly, or Gauss–Newton, sliding on a flat face for
+            # gains that are that noise, would drag the background along
+            moved = self._cost(st, ids[go], gR, gc, maps) < self.refined_gain * still[go]
+        R[go[moved]], c[go[moved]] = gR[moved], gc[moved]
+        R[go[~moved]], c[go[~moved]] = st.R[ids[go[~moved]]], st.c[ids[go[~moved]]]
         return R, c
 
-    def _advance(self, st: _State, alive: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
+    def _advance(self, st: TemplateTrackState, alive: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
                  geometry: DepthPoseGeometry) -> None:
         fits = st.weight[alive].sum(axis=1) >= _MIN_TEMPLATE_POINTS
         ids, coast = alive[fits], alive[~fits]
@@ -197,7 +186,7 @@ class DepthTemplateTracker:
         if geometry is None:
             return self.fallback.track(images, None)
         grays, maps, dis = self._frames(images, geometry)
-        st = _State(len(images), len(self.offsets) ** 2)
+        st = TemplateTrackState(len(images), len(self.offsets) ** 2)
         alive = self._seed(st, np.empty(0, np.intp), 0, grays, maps, geometry)
         for f in range(1, len(images)):
             self._advance(st, alive, f, maps[f], dis.calc(grays[f - 1], grays[f], None), geometry)
@@ -209,7 +198,7 @@ class DepthTemplateTracker:
             st.uv[i, seen[-1] + 1:] = np.where(st.unseen[i] > self.lost_after, np.nan, st.uv[i, seen[-1] + 1:])
         return st.result()
 
-    def _seed(self, st: _State, alive: np.ndarray, f: int, grays, maps, geometry) -> np.ndarray:
+    def _seed(self, st: TemplateTrackState, alive: np.ndarray, f: int, grays, maps, geometry) -> np.ndarray:
         """New tracks in grid cells no visible track covers, on pixels with depth: textureless ones too."""
         import cv2
 
@@ -234,7 +223,7 @@ class DepthTemplateTracker:
             raise ValueError(f"query frames must lie in 0..{t - 1}, got {frames.min()}..{frames.max()}")
         grays, maps, dis = self._frames(images, geometry)
         order = np.argsort(frames, kind="stable")
-        st, alive = _State(t, len(self.offsets) ** 2), np.empty(0, np.intp)
+        st, alive = TemplateTrackState(t, len(self.offsets) ** 2), np.empty(0, np.intp)
         for f in range(t):
             if f and len(alive):
                 self._advance(st, alive, f, maps[f], dis.calc(grays[f - 1], grays[f], None), geometry)

@@ -11,86 +11,21 @@ as a static world point would — tracked by LK from `check_gap` frames back, it
 survives LK failures and occlusions (visibility then comes from a depth test), the camera-stabilised
 idea of world-space tracking. Once it departs, it is a moving point, tracked by LK alone until lost.
 Checking over a gap rather than frame to frame lets slow motion add up above LK's per-frame noise.
-A learned tracker (CoTracker-style) implements the same `track`.
+A learned tracker (CoTracker-style) implements the same `PointTracker` protocol (point_tracker.py).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 
 from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
+from mu0.trace_extract.lk_state import LKTrackState
+from mu0.trace_extract.point_tracker import SceneGeometry
 from mu0.trace_extract.segment_motion import region_shift, regions
 from mu0.trace_extract.tracks import Tracks2D
 
 _MOTION_DIFF = 8  # grey-level change that marks a pixel as moving, for seeding priority
 _MIN_FOR_LOSS_RATE = 20  # points needed before a frame's LK loss rate means anything
-
-
-class SceneGeometry(Protocol):
-    def anchor(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
-        """(n,3) world points seen at (n,2) pixels of `frame`; NaN where there is no depth."""
-        ...
-
-    def observe(self, frame: int, xyz_world: np.ndarray, depth_test: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Pixels (n,2) of world points in `frame`, and whether each is visible there (in the image,
-        in front of the camera and, with `depth_test`, not behind other geometry)."""
-        ...
-
-    def behind(self, frame: int, xyz_world: np.ndarray) -> np.ndarray:
-        """(n,) bool: the surface seen where each world point projects lies behind it (it has moved away)."""
-        ...
-
-    def seedable(self, frame: int) -> np.ndarray:
-        """(h,w) bool: pixels away from depth edges. A corner where an object's silhouette crosses the
-        background moves with neither surface, so no keypoint is seeded on one."""
-        ...
-
-
-class PointTracker(Protocol):
-    def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
-        """Tracks over (t,h,w,3) uint8 RGB frames, of points the tracker picks itself."""
-        ...
-
-    def track_queries(self, images: np.ndarray, queries: np.ndarray, geometry: SceneGeometry | None = None
-                      ) -> Tracks2D:
-        """Tracks of given (n,3) (frame, u, v) query points, forward from each one's frame (evaluation)."""
-        ...
-
-
-class _TrackState:
-    """Growable per-track arrays: positions and visibility per frame, plus the world anchor state."""
-
-    def __init__(self, t: int, capacity: int = 256) -> None:
-        self.t, self.n = t, 0
-        self.uv = np.full((capacity, t, 2), np.nan, np.float32)
-        self.visible = np.zeros((capacity, t), bool)
-        self.start = np.zeros(capacity, np.int32)
-        self.anchor = np.full((capacity, 3), np.nan)
-        self.static = np.zeros(capacity, bool)
-        self.strikes = np.zeros(capacity, np.int16)  # consecutive failed static checks
-        self.shadow = np.full((capacity, 2), np.nan, np.float32)  # LK's own path of a static point (departure="path")
-        self.lk_lost = np.full(t, np.nan)
-
-    def add(self, uv: np.ndarray, frame: int, anchor: np.ndarray) -> np.ndarray:
-        k = len(uv)
-        while self.n + k > len(self.start):
-            for name in ("uv", "visible", "start", "anchor", "static", "strikes", "shadow"):
-                arr = getattr(self, name)
-                fill = np.nan if arr.dtype.kind == "f" else 0
-                setattr(self, name, np.concatenate([arr, np.full_like(arr, fill)]))
-        ids = np.arange(self.n, self.n + k)
-        self.uv[ids, frame], self.visible[ids, frame], self.start[ids] = uv, True, frame
-        self.shadow[ids] = uv
-        self.anchor[ids] = anchor
-        self.static[ids] = np.all(np.isfinite(anchor), axis=1)
-        self.n += k
-        return ids
-
-    def result(self) -> Tracks2D:
-        return Tracks2D(self.uv[: self.n].copy(), self.visible[: self.n].copy(), self.start[: self.n].copy(),
-                        self.lk_lost.copy())
 
 
 class LucasKanadeTracker:
@@ -169,7 +104,7 @@ class LucasKanadeTracker:
         p1[keep], ok[keep] = p0[keep], True
         return p1, ok
 
-    def _seed(self, st: _TrackState, alive: np.ndarray, gray: np.ndarray, motion, frame: int,
+    def _seed(self, st: LKTrackState, alive: np.ndarray, gray: np.ndarray, motion, frame: int,
               geometry: SceneGeometry | None) -> np.ndarray:
         seen = alive[st.visible[alive, frame]]
         covered = coverage_grid(st.uv[seen, frame], gray.shape, self.grid_px)
@@ -180,7 +115,7 @@ class LucasKanadeTracker:
         anchor = geometry.anchor(frame, new) if geometry is not None else np.full((len(new), 3), np.nan)
         return np.concatenate([alive, st.add(new, frame, anchor)])
 
-    def _advance(self, st: _TrackState, alive: np.ndarray, f: int, grays: list[np.ndarray],
+    def _advance(self, st: LKTrackState, alive: np.ndarray, f: int, grays: list[np.ndarray],
                  geometry: SceneGeometry | None) -> np.ndarray:
         """Positions and visibility of the alive tracks at frame f; returns the tracks still alive."""
         prev, cur = grays[f - 1], grays[f]
@@ -221,7 +156,7 @@ class LucasKanadeTracker:
         st.uv[statics[keep], f], st.visible[statics[keep], f] = pred[keep], seen[keep]
         return alive[st.static[alive] | st.visible[alive, f]]  # a moving point that is not seen is gone
 
-    def _follow_shadows(self, st: _TrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
+    def _follow_shadows(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
                         grays: list[np.ndarray]) -> None:
         """departure="path": LK follows every static point frame to frame from where LK itself had it
         (its shadow), not from the anchor; a shadow `confirm` frames in a row farther than `static_px`
@@ -246,7 +181,7 @@ class LucasKanadeTracker:
         st.static[ids[switch]] = False
         st.uv[ids[switch], f], st.visible[ids[switch], f] = p1[switch], True
 
-    def _find_departures(self, st: _TrackState, statics: np.ndarray, pred: np.ndarray, f: int,
+    def _find_departures(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, f: int,
                          grays: list[np.ndarray]) -> None:
         """Static tracks that LK, run from `check_gap` frames back, places away from their anchor's
         projection are moving: they lose their static status (and keep this frame's LK position)."""
@@ -273,7 +208,7 @@ class LucasKanadeTracker:
 
         self._begin()
         t = images.shape[0]
-        st = _TrackState(t)
+        st = LKTrackState(t)
         grays = [cv2.cvtColor(np.ascontiguousarray(images[0]), cv2.COLOR_RGB2GRAY)]
         alive = self._seed(st, np.empty(0, int), grays[0], None, 0, geometry)
         for f in range(1, t):
@@ -296,7 +231,7 @@ class LucasKanadeTracker:
         if len(frames) and (frames.min() < 0 or frames.max() >= t):
             raise ValueError(f"query frames must lie in 0..{t - 1}, got {frames.min()}..{frames.max()}")
         order = np.argsort(frames, kind="stable")
-        st, alive, grays = _TrackState(t, max(len(frames), 1)), np.empty(0, int), []
+        st, alive, grays = LKTrackState(t, max(len(frames), 1)), np.empty(0, int), []
         for f in range(t):
             grays.append(cv2.cvtColor(np.ascontiguousarray(images[f]), cv2.COLOR_RGB2GRAY))
             if f:

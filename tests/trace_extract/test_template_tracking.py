@@ -104,6 +104,30 @@ def test_a_part_carried_by_a_moving_camera_stays_in_its_image_place():
     assert (np.linalg.norm(tracks.uv_px[:, -1] - truth, axis=1) < 0.3).all(), tracks.uv_px[:, -1] - truth
 
 
+def test_a_static_wall_leaves_the_view_of_a_moving_camera_and_does_not_come_back():
+    """A camera slides sideways over a faintly textured wall, which shifts 0.75 px per frame towards the
+    left border: points near that border leave the image with the wall and stay out. Paying template pixels
+    to stay in view (or clamping a guess onto the border) made such points jump back in and ride along with
+    the camera: the wrist camera's table points drifted so and were labelled moving."""
+    h, w, t, step = 64, 80, 20, 0.015
+    wall = (texture(h, w, 3) // 8 + 110).astype(np.float64)  # about 30 grey levels of contrast
+    images, depth = np.zeros((t, h, w, 3), np.uint8), np.full((t, h, w), 1.2, np.float32)
+    poses = np.repeat(np.eye(4)[None], t, 0)
+    shift = -F * step / 1.2  # px per frame
+    for f in range(t):
+        gray = shift_image(wall, shift * f, 0)
+        images[f] = np.stack([gray, gray, gray], -1).astype(np.uint8)
+        poses[f, 0, 3] = step * f
+    queries = np.array([[0, u, v] for u in (3.0, 5.0, 9.0) for v in (12.0, 30.0, 50.0)])
+    tracks = _tracker().track_queries(images, queries, _geometry(depth, poses))
+    truth = queries[:, None, 1:] + np.arange(t)[None, :, None] * np.array([shift, 0.0])
+    inside = truth[..., 0] >= 0
+    err = np.linalg.norm(tracks.uv_px - truth, axis=-1)
+    assert (err[inside] < 0.6).all(), np.round(np.where(inside, err, 0).max(axis=1), 2)
+    gone = truth[..., 0] < -1  # more than a pixel out
+    assert not tracks.visible[gone].any() and (tracks.uv_px[gone][:, 0] < 0).all()
+
+
 def test_depth_holes_on_the_moving_box_do_not_stop_it():
     speed = 0.6
     scene, _ = _box(False, speed)

@@ -1,0 +1,42 @@
+"""What every point tracker is (`PointTracker`) and what it may know of the scene (`SceneGeometry`: depth
+and camera poses, alignment.DepthPoseGeometry). Trackers: tracking.py (Lucas–Kanade, the default),
+dense_flow.py (DIS), template_tracking.py (rigid templates)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from mu0.trace_extract.tracks import Tracks2D
+
+
+class SceneGeometry(Protocol):
+    def anchor(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
+        """(n,3) world points seen at (n,2) pixels of `frame`; NaN where there is no depth."""
+        ...
+
+    def observe(self, frame: int, xyz_world: np.ndarray, depth_test: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels (n,2) of world points in `frame`, and whether each is visible there (in the image,
+        in front of the camera and, with `depth_test`, not behind other geometry)."""
+        ...
+
+    def behind(self, frame: int, xyz_world: np.ndarray) -> np.ndarray:
+        """(n,) bool: the surface seen where each world point projects lies behind it (it has moved away)."""
+        ...
+
+    def seedable(self, frame: int) -> np.ndarray:
+        """(h,w) bool: pixels away from depth edges. A corner where an object's silhouette crosses the
+        background moves with neither surface, so no keypoint is seeded on one."""
+        ...
+
+
+class PointTracker(Protocol):
+    def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
+        """Tracks over (t,h,w,3) uint8 RGB frames, of points the tracker picks itself."""
+        ...
+
+    def track_queries(self, images: np.ndarray, queries: np.ndarray, geometry: SceneGeometry | None = None
+                      ) -> Tracks2D:
+        """Tracks of given (n,3) (frame, u, v) query points, forward from each one's frame (evaluation)."""
+        ...
