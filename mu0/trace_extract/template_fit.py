@@ -79,7 +79,7 @@ def in_view(maps: FrameMaps, u: np.ndarray, v: np.ndarray, z: np.ndarray) -> np.
         return (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1) & (z > 0)
 
 
-def sample(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+def sample(img: np.ndarray, u: np.ndarray, v: np.ndarray, dtype=np.float64) -> np.ndarray:
     """(h,w,4) float32 image at float pixels u, v (...): bilinear values (...,4), edge pixels repeated."""
     import cv2
 
@@ -91,7 +91,20 @@ def sample(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         flat[:n] = np.nan_to_num(x, nan=-1.0, posinf=-1.0, neginf=-1.0).ravel()
         maps.append(flat.reshape(rows, _REMAP_COLS))
     out = cv2.remap(img, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(-1, img.shape[-1])[:n].reshape(*shape, img.shape[-1]).astype(np.float64)
+    return out.reshape(-1, img.shape[-1])[:n].reshape(*shape, img.shape[-1]).astype(dtype, copy=False)
+
+
+def placed(R: np.ndarray, D: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """(n,m,3) template points R·D + c of n templates (R (n,3,3), D (n,m,3), c (n,3)); a batched matmul,
+    several times faster than the equivalent einsum."""
+    return D @ R.transpose(0, 2, 1) + c[:, None]
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a × b over the last axis (3), broadcasting; written out, it is faster than np.cross on small axes."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
 def rotations(w: np.ndarray) -> np.ndarray:
@@ -130,19 +143,22 @@ class TemplateFit:
         ok &= ~hidden
         if not jacobian:
             return r, ok
-        K, R = maps.K, maps.world_to_cam[:3, :3]
+        # the Jacobian in float32: it only sets the step's direction, and halves the time of each iteration
+        K, R = maps.K.astype(np.float32), maps.world_to_cam[:3, :3].astype(np.float32)
+        z, cam = z.astype(np.float32), cam.astype(np.float32)
         with np.errstate(divide="ignore", invalid="ignore"):
             zero = np.zeros_like(z)
             du_cam = np.stack([K[0, 0] / z, zero, -K[0, 0] * cam[..., 0] / z ** 2], axis=-1)
             dv_cam = np.stack([zero, K[1, 1] / z, -K[1, 1] * cam[..., 1] / z ** 2], axis=-1)
         du_Y, dv_Y = du_cam @ R, dv_cam @ R
         with np.errstate(invalid="ignore"):
-            gu, gv = sample(maps.grad_u, np.floor(u), v), sample(maps.grad_v, u, np.floor(v))
+            gu = sample(maps.grad_u, np.floor(u), v, np.float32)
+            gv = sample(maps.grad_v, u, np.floor(v), np.float32)
         J = gu[..., None] * du_Y[..., None, :] + gv[..., None] * dv_Y[..., None, :]  # (n,m,4,3)
-        J[..., 3, :] = self.depth_weight * (J[..., 3, :] - R[2])
+        J[..., 3, :] = np.float32(self.depth_weight) * (J[..., 3, :] - R[2])
         bad = ok & ~np.all(np.isfinite(J), axis=(-1, -2))
         r[bad] = self.out_of_view
-        return r, ok & ~bad, np.where((ok & ~bad)[..., None, None], J, 0.0)
+        return r, ok & ~bad, np.where((ok & ~bad)[..., None, None], J, np.float32(0.0))
 
     def cost(self, maps: FrameMaps, Y: np.ndarray, ref: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """(n,) mean robust cost over each template's points (weight (n,m): 1 for template points)."""
@@ -161,17 +177,18 @@ class TemplateFit:
         for _ in range(self.iters):
             if not len(rows):
                 break
-            Y = np.einsum("nij,nmj->nmi", R, D) + c[:, None]
+            Y = placed(R, D, c)
             r, ok, J = self.residuals(maps, Y, ref, jacobian=True)
             a = np.abs(r)
-            W = (weight * ok)[..., None] * np.where(a < self.huber, 1.0, self.huber / np.maximum(a, 1e-12))
+            W = ((weight * ok)[..., None] * np.where(a < self.huber, 1.0, self.huber / np.maximum(a, 1e-12))
+                 ).astype(np.float32)
             # a small rotation w moves a point by w × (Y − c): d r / d w = (Y − c) × (d r / d Y)
-            J6 = np.concatenate([J, np.cross((Y - c[:, None])[..., None, :], J)], axis=-1)
+            J6 = np.concatenate([J, _cross((Y - c[:, None]).astype(np.float32)[..., None, :], J)], axis=-1)
             norm = np.maximum((weight * ok).sum(axis=-1), 1e-12)[:, None]
             n = len(c)
             WJ = (W[..., None] * J6).reshape(n, -1, 6)
-            H = WJ.transpose(0, 2, 1) @ J6.reshape(n, -1, 6) / norm[..., None]
-            g = (WJ.transpose(0, 2, 1) @ r.reshape(n, -1, 1))[..., 0] / norm
+            H = (WJ.transpose(0, 2, 1) @ J6.reshape(n, -1, 6)).astype(np.float64) / norm[..., None]
+            g = (WJ.transpose(0, 2, 1) @ r.astype(np.float32).reshape(n, -1, 1))[..., 0].astype(np.float64) / norm
             # a flat direction (a textureless face sliding along itself) gets a tiny step, not a wild one
             H = H + (1e-3 * np.diagonal(H, axis1=1, axis2=2).mean(axis=1) + 1e-12)[:, None, None] * eye
             step = -np.linalg.solve(H, g[..., None])[..., 0]

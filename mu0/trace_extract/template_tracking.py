@@ -25,7 +25,7 @@ import numpy as np
 
 from mu0.trace_extract.alignment import DepthPoseGeometry
 from mu0.trace_extract.keypoints import coverage_grid
-from mu0.trace_extract.template_fit import FrameMaps, TemplateFit, frame_maps
+from mu0.trace_extract.template_fit import FrameMaps, TemplateFit, frame_maps, placed
 from mu0.trace_extract.template_state import TemplateTrackState
 from mu0.trace_extract.tracking import LucasKanadeTracker
 from mu0.trace_extract.tracks import Tracks2D
@@ -126,7 +126,7 @@ class DepthTemplateTracker:
 
     def _cost(self, st: TemplateTrackState, ids: np.ndarray, R: np.ndarray, c: np.ndarray,
               maps: FrameMaps) -> np.ndarray:
-        Y = np.einsum("nij,nmj->nmi", R, st.D[ids]) + c[:, None]
+        Y = placed(R, st.D[ids], c)
         return self.fit.cost(maps, Y, st.ref[ids], st.weight[ids])
 
     def _pose(self, st: TemplateTrackState, ids: np.ndarray, f: int, maps: FrameMaps, flow: np.ndarray,
