@@ -143,7 +143,7 @@ class TemplateFit:
         ok &= ~hidden
         if not jacobian:
             return r, ok
-        # the Jacobian in float32: it only sets the step's direction, and halves the time of each iteration
+        # the Jacobian in float32: it only sets the step's direction, and is built faster so
         K, R = maps.K.astype(np.float32), maps.world_to_cam[:3, :3].astype(np.float32)
         z, cam = z.astype(np.float32), cam.astype(np.float32)
         with np.errstate(divide="ignore", invalid="ignore"):
