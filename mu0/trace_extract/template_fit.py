@@ -79,7 +79,7 @@ def in_view(maps: FrameMaps, u: np.ndarray, v: np.ndarray, z: np.ndarray) -> np.
         return (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1) & (z > 0)
 
 
-def sample(img: np.ndarray, u: np.ndarray, v: np.ndarray, dtype=np.float64) -> np.ndarray:
+def sample(img: np.ndarray, u: np.ndarray, v: np.ndarray, dtype: type = np.float64) -> np.ndarray:
     """(h,w,4) float32 image at float pixels u, v (...): bilinear values (...,4), edge pixels repeated."""
     import cv2
 

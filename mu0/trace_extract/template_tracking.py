@@ -6,12 +6,11 @@ starts from the best of four guesses — still in the world, moving on at its la
 the camera (a wrist camera's own gripper), moved by dense optical flow — scored on the frame's colour and
 depth; a template the world-still guess already matches is left there (the background, exact and
 cheap), the others are refined by Gauss–Newton. The template is matched against its seed frame, not the
-previous frame, so errors do not add up while it is seen. Under a moving camera the still pose is
-judged with resampling noise in its cost, so a refined pose replaces it only if it halves that cost
-(`refined_gain`), and template points out of view cost little (TemplateFit.out_of_view): otherwise the
-background's points near the border, and points leaving the view, ride along with the camera (the
-wrist camera's table did). A point is visible where the frame's depth at
-its pixel agrees with its own. Template points with something in front of them count as hidden, not
+previous frame, so errors do not add up while it is seen. Under a moving camera the still pose's cost
+carries resampling noise, so a refined pose replaces it only if it halves that cost (`refined_gain`);
+template points out of view cost little (TemplateFit.out_of_view). Otherwise background points near the
+border, and points leaving the view, ride along with the camera (the wrist camera's table did). A point
+is visible where the frame's depth at its pixel agrees with its own. Template points with something in front of them count as hidden, not
 as mismatched, so an occluder passing by neither drags a point along nor pushes it away; a point whose
 template has too few points coasts on a decaying velocity; in `track` a point ends after `lost_after`
 unseen frames.
@@ -59,8 +58,7 @@ class DepthTemplateTracker:
     def __init__(self, fallback: LucasKanadeTracker, fit: TemplateFit, radius_px: int = 5, near_m: float = 0.04,
                  stride_px: int = 1, max_scale: int = 4, still_cost: float = 5e-4, lost_after: int = 10,
                  refined_gain: float = 0.5) -> None:
-        self.fallback, self.fit = fallback, fit
-        self.refined_gain = refined_gain
+        self.fallback, self.fit, self.refined_gain = fallback, fit, refined_gain
         self.radius_px, self.near_m, self.stride_px, self.max_scale = radius_px, near_m, stride_px, max_scale
         self.still_cost, self.lost_after = still_cost, lost_after
         steps = np.arange(-radius_px, radius_px + 1)
