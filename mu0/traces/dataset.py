@@ -38,6 +38,7 @@ from mu0.config import TraceDataConfig
 from mu0.episodes import trace_layout as layout
 from mu0.traces.color_jitter import color_jitter
 from mu0.traces.normalize import DeltaStats, to_unit_uv, unit_deltas
+from mu0.traces.random_shift import draw_shift, shift_image, shift_intrinsics
 
 DEFAULT_INSTRUCTION = "predict future trajectory"
 
@@ -115,14 +116,17 @@ class TraceDataset(torch.utils.data.Dataset):
         hist, hist_ok = unit_deltas(ep.sample(layout.TRAJ_HISTORY)[rows], ep.sample(layout.VALID_STEPS_HISTORY)[rows],
                                     ep.hw, cfg.history)
         image = np.array(ep.images[t])
+        keypoints = np.asarray(ep.sample(layout.KEYPOINTS)[rows], np.float32)
+        dx, dy = 0, 0
         if self.train:
             hist_ok &= rng.random() >= cfg.history_drop_all
             hist_ok &= (rng.random(n) >= cfg.history_drop_point)[:, None]
             image = color_jitter(image, cfg.color_jitter, rng)
+            dx, dy = draw_shift(cfg.random_shift_px, rng)
+            image, keypoints = shift_image(image, dx, dy), keypoints + np.float32([dx, dy])
         item = {
-            IMAGE: torch.from_numpy(image).permute(2, 0, 1),
-            POINTS_UV: _pad(to_unit_uv(np.asarray(ep.sample(layout.KEYPOINTS)[rows], np.float32), ep.hw),
-                            cfg.num_points),
+            IMAGE: torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1),
+            POINTS_UV: _pad(to_unit_uv(keypoints, ep.hw), cfg.num_points),
             POINTS_Z: _pad(np.nan_to_num(np.asarray(ep.sample(layout.TRAJ)[rows, 0, 2], np.float32), neginf=0.0),
                              cfg.num_points),
             POINT_MASK: _pad(np.ones(n, bool), cfg.num_points),
@@ -137,11 +141,11 @@ class TraceDataset(torch.utils.data.Dataset):
             INSTRUCTION: pick_instruction(ep.captions, t, ep.instructions, rng),
             FRAME: torch.tensor(t),
             EPISODE: torch.tensor(e),
-            INTRINSICS: torch.from_numpy(_intrinsics(ep, t)),
+            INTRINSICS: torch.from_numpy(shift_intrinsics(_intrinsics(ep, t), dx, dy)),
         }
         if self.with_depth:  # a 2D-only episode's depth is all NaN, so a batch can mix both kinds
             depth = np.full(ep.hw, np.nan, np.float32) if ep.depth is None else np.asarray(ep.depth[t], np.float32)
-            item[DEPTH] = torch.from_numpy(depth)[None]
+            item[DEPTH] = torch.from_numpy(np.ascontiguousarray(shift_image(depth, dx, dy)))[None]
         return item
 
 
