@@ -64,8 +64,9 @@ def _small() -> Mu0Config:
         model=WorldModelConfig(backbone=BackboneConfig(text_hidden=128, text_layers=4, vision_hidden=128,
                                                        vision_layers=4, image_size=128, patch_size=16),
                                expert=TraceExpertConfig(width=128, layers=6)),
+        # lr 1e-3: at 2000 steps μ_0's val ADE is 23% (no history) and 18% (history) lower than at 3e-4
         train=TrainConfig(steps=3000, micro_batch=16, warmup_steps=100, checkpoint_every=500, log_every=50,
-                          val_every=500, lr=3e-4, num_workers=2),
+                          val_every=500, lr=1e-3, num_workers=2),
         policy=ActionExpertConfig(grid=8, pool=2, width=128, layers=4, chunk=8),
         # val_every: the success-vs-steps curve's interval when `mu0 finetune --val-episodes-per-task` asks for it
         finetune=TrainConfig(steps=2000, micro_batch=16, warmup_steps=100, log_every=50, lr=3e-4, val_every=500),
