@@ -66,11 +66,17 @@ def _protocol_report(models, dataset, protocol, cfg, samples, seed, batch_size, 
     scored = _subset(view, max_queries)
     c = collect(models, scored, protocol, samples if protocol.name != "all" else min(samples, 1), seed,
                 batch_size, ref_scale)
-    tasks = [_task(p) for p in view.paths]
+    tasks = [_meta(p, "task") for p in view.paths]
     held = np.array([tasks[e] in cfg.holdout_tasks for e in c.episode], bool)
     out = {"queries": len(scored), "frames": list(protocol.frames) if protocol.frames else "all",
            "points": "moving" if protocol.moving_only else "moving first, then still",
            "history": protocol.history, "methods": score(c, np.flatnonzero(~held), horizons)}
+    cameras = np.array([_meta(p, "camera") or "unknown" for p in view.paths])[c.episode]
+    out["by_camera"] = {}
+    for camera in sorted(set(cameras[~held])):  # seen tasks, one camera at a time
+        rows = ~held & (cameras == camera)
+        out["by_camera"][camera] = {"episodes": len(set(c.episode[rows].tolist())),
+                                    "methods": score(c, np.flatnonzero(rows), horizons)}
     if held.any():
         out["heldout_tasks"] = {"tasks": sorted(set(cfg.holdout_tasks)),
                                 "episodes": len({int(g) for g in c.episode[held]}),
@@ -159,9 +165,10 @@ def _retrieval(traces_dir: Path, cfg: TraceDataConfig, accepted, stats: DeltaSta
     return RetrievalBaseline.from_dataset(bank) if len(bank) else None
 
 
-def _task(path: Path) -> str:
+def _meta(path: Path, key: str) -> str:
+    """A field of an episode's meta.json ("" when it or the file is missing)."""
     meta = path / "meta.json"
-    return str(json.loads(meta.read_text()).get("task", "")) if meta.exists() else ""
+    return str(json.loads(meta.read_text()).get(key, "")) if meta.exists() else ""
 
 
 def _cell(m: dict, key: str) -> str:
@@ -184,6 +191,9 @@ def markdown_table(report: dict, keys=("ade_uv", "fde_uv", "minade_uv", "ade_px"
         if "heldout_tasks" in proto:
             sections.append((f"held-out tasks ({', '.join(proto['heldout_tasks']['tasks'])})",
                              proto["heldout_tasks"]["methods"]))
+        if len(proto.get("by_camera", {})) > 1:
+            sections += [(f"seen tasks, camera {camera}", part["methods"])
+                         for camera, part in proto["by_camera"].items()]
         for title, methods in sections:
             lines += [f"## {pname}: {title} ({proto['queries']} query frames, frames {proto.get('frames')}, "
                       f"points: {proto.get('points')}, history: {proto.get('history')})", "",

@@ -95,6 +95,28 @@ def test_held_out_tasks_are_scored_apart(trained):
     assert report["protocols"]["recipe"]["heldout_tasks"]["tasks"] == ["slide-box-far"]
 
 
+@pytest.mark.slow
+def test_seen_tasks_are_also_scored_per_camera(trained):
+    root, folders = trained
+    metas = {i: root / "traces" / f"box-{i}" / "meta.json" for i in range(5)}
+    saved = {i: path.read_text() for i, path in metas.items()}
+    try:
+        for i, path in metas.items():  # half the episodes seen by another camera
+            path.write_text(json.dumps({**json.loads(saved[i]), "camera": "wrist" if i % 2 else "front"}))
+        everything_val = TraceDataConfig(num_points=8, train_fraction=0.01, val_fraction=0.98)
+        report = evaluate_traces({"mu0": folders["mu0"]}, root / "traces", everything_val, split="val", samples=1,
+                                 horizons=(8,))
+    finally:
+        for i, path in metas.items():
+            path.write_text(saved[i])
+    for protocol in report["protocols"].values():
+        parts = protocol["by_camera"]
+        assert set(parts) == {"front", "wrist"}
+        total = sum(part["methods"]["static"]["8"]["trajectories"] for part in parts.values())
+        assert total == protocol["methods"]["static"]["8"]["trajectories"]  # the cameras split the seen rows
+    assert "seen tasks, camera wrist" in markdown_table(report)
+
+
 def test_positions_back_project_through_the_intrinsics():
     K = np.array([[[100.0, 0, 31.5], [0, 100.0, 31.5], [0, 0, 1]]])
     delta = np.zeros((1, 2, 3))
