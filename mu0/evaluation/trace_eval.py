@@ -192,7 +192,7 @@ def markdown_table(report: dict, keys=("ade_uv", "fde_uv", "minade_uv", "ade_px"
             sections.append((f"held-out tasks ({', '.join(proto['heldout_tasks']['tasks'])})",
                              proto["heldout_tasks"]["methods"]))
         if len(proto.get("by_camera", {})) > 1:
-            sections += [(f"seen tasks, camera {camera}", part["methods"])
+            sections += [(f"seen tasks, camera {camera}, {part['episodes']} episodes", part["methods"])
                          for camera, part in proto["by_camera"].items()]
         for title, methods in sections:
             lines += [f"## {pname}: {title} ({proto['queries']} query frames, frames {proto.get('frames')}, "
