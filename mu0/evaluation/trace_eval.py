@@ -66,12 +66,12 @@ def _protocol_report(models, dataset, protocol, cfg, samples, seed, batch_size, 
     scored = _subset(view, max_queries)
     c = collect(models, scored, protocol, samples if protocol.name != "all" else min(samples, 1), seed,
                 batch_size, ref_scale)
-    tasks = [_meta(p, "task") for p in view.paths]
-    held = np.array([tasks[e] in cfg.holdout_tasks for e in c.episode], bool)
+    metas = [_meta(p) for p in view.paths]
+    held = np.array([metas[e].get("task", "") in cfg.holdout_tasks for e in c.episode], bool)
     out = {"queries": len(scored), "frames": list(protocol.frames) if protocol.frames else "all",
            "points": "moving" if protocol.moving_only else "moving first, then still",
            "history": protocol.history, "methods": score(c, np.flatnonzero(~held), horizons)}
-    cameras = np.array([_meta(p, "camera") or "unknown" for p in view.paths])[c.episode]
+    cameras = np.array([str(m.get("camera") or "unknown") for m in metas])[c.episode]
     out["by_camera"] = {}
     for camera in sorted(set(cameras[~held])):  # seen tasks, one camera at a time
         rows = ~held & (cameras == camera)
@@ -165,10 +165,10 @@ def _retrieval(traces_dir: Path, cfg: TraceDataConfig, accepted, stats: DeltaSta
     return RetrievalBaseline.from_dataset(bank) if len(bank) else None
 
 
-def _meta(path: Path, key: str) -> str:
-    """A field of an episode's meta.json ("" when it or the file is missing)."""
+def _meta(path: Path) -> dict:
+    """An episode's meta.json ({} when there is none)."""
     meta = path / "meta.json"
-    return str(json.loads(meta.read_text()).get(key, "")) if meta.exists() else ""
+    return json.loads(meta.read_text()) if meta.exists() else {}
 
 
 def _cell(m: dict, key: str) -> str:

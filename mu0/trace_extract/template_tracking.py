@@ -1,20 +1,18 @@
 """Depth-aware point tracking with rigid templates (`motion: template`), for episodes with depth and camera
 poses; without them it hands over to the Lucas–Kanade tracker.
 
-Each point carries the template of its seed
-frame (template_fit.py) and a pose. Per frame, the pose starts from the best of four guesses — still in
-the world, moving on at its last velocity, carried by the camera (a wrist camera's own gripper), moved by
-dense optical flow — scored on the frame's colour and depth; a template the world-still guess already
-matches is left there (the background, exact and cheap), the others are refined by Gauss–Newton. The
-template is matched against its seed frame, not the previous frame, so errors do not add up while it is
-seen. Under a moving camera the still pose's cost carries resampling noise, so a refined pose replaces it
-only if it halves that cost (`refined_gain`); template points out of view cost little
+Each point carries the template of its seed frame (template_fit.py) and a pose. Per frame, the pose starts
+from the best of four guesses — still in the world, moving on at its last velocity, carried by the camera (a
+wrist camera's own gripper), moved by dense optical flow — scored on the frame's colour and depth; a template
+the world-still guess already matches is left there (the background, exact and cheap), the others are refined
+by Gauss–Newton. The template is matched against its seed frame, not the previous frame, so errors do not add
+up while it is seen. Under a moving camera the still pose's cost carries resampling noise, so a refined pose
+replaces it only if it halves that cost (`refined_gain`); template points out of view cost little
 (TemplateFit.out_of_view). Otherwise background points near the border, and points leaving the view, ride
-along with the camera (the wrist camera's table did). A point is visible where the frame's depth at its
-pixel agrees with its own. Template points with something in front of them count as hidden, not as
-mismatched, so an occluder passing by neither drags a point along nor pushes it away; a point whose
-template has too few points coasts on a decaying velocity; in `track` a point ends after `lost_after`
-unseen frames.
+along with the camera (the wrist camera's table did). A point is visible where the frame's depth at its pixel
+agrees with its own. Template points with something in front of them count as hidden, not as mismatched, so an
+occluder passing by neither drags a point along nor pushes it away; a point whose template has too few points
+coasts on a decaying velocity; in `track` a point ends after `lost_after` unseen frames.
 """
 
 from __future__ import annotations
