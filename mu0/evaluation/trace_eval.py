@@ -71,12 +71,13 @@ def _protocol_report(models, dataset, protocol, cfg, samples, seed, batch_size, 
     out = {"queries": len(scored), "frames": list(protocol.frames) if protocol.frames else "all",
            "points": "moving" if protocol.moving_only else "moving first, then still",
            "history": protocol.history, "methods": score(c, np.flatnonzero(~held), horizons)}
-    cameras = np.array([str(m.get("camera") or "unknown") for m in metas])[c.episode]
-    out["by_camera"] = {}
-    for camera in sorted(set(cameras[~held])):  # seen tasks, one camera at a time
-        rows = ~held & (cameras == camera)
-        out["by_camera"][camera] = {"episodes": len(set(c.episode[rows].tolist())),
-                                    "methods": score(c, np.flatnonzero(rows), horizons)}
+    for section, key in (("by_camera", "camera"), ("by_task", "task")):  # seen tasks, one group at a time
+        labels = np.array([str(m.get(key) or "unknown") for m in metas])[c.episode]
+        out[section] = {}
+        for label in sorted(set(labels[~held])):
+            rows = ~held & (labels == label)
+            out[section][label] = {"episodes": len(set(c.episode[rows].tolist())),
+                                   "methods": score(c, np.flatnonzero(rows), horizons)}
     if held.any():
         out["heldout_tasks"] = {"tasks": sorted(set(cfg.holdout_tasks)),
                                 "episodes": len({int(g) for g in c.episode[held]}),
@@ -203,4 +204,21 @@ def markdown_table(report: dict, keys=("ade_uv", "fde_uv", "minade_uv", "ade_px"
                     lines.append(f"| {method} | {h} | {m['trajectories']} | "
                                  + " | ".join(_cell(m, k) for k in keys) + " |")
             lines.append("")
+        lines += _task_table(pname, proto)
     return "\n".join(lines)
+
+
+def _task_table(pname: str, proto: dict, key: str = "ade_uv") -> list[str]:
+    """One line per seen task: every method's `key` at the longest horizon (the full figures are in the JSON)."""
+    tasks = proto.get("by_task", {})
+    if len(tasks) < 2:
+        return []
+    methods = list(proto["methods"])
+    h = max(next(iter(proto["methods"].values())), key=int)
+    lines = [f"## {pname}: seen tasks one by one, {key} at horizon {h}", "",
+             "| task | episodes | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for task, part in tasks.items():
+        cells = [f"{part['methods'][m][h][key]:.4f}" if key in part["methods"].get(m, {}).get(h, {}) else "–"
+                 for m in methods]
+        lines.append(f"| {task} | {part['episodes']} | " + " | ".join(cells) + " |")
+    return [*lines, ""]

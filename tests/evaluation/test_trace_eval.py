@@ -96,13 +96,14 @@ def test_held_out_tasks_are_scored_apart(trained):
 
 
 @pytest.mark.slow
-def test_seen_tasks_are_also_scored_per_camera(trained):
+def test_seen_tasks_are_also_scored_per_camera_and_per_task(trained):
     root, folders = trained
     metas = {i: root / "traces" / f"box-{i}" / "meta.json" for i in range(5)}
     saved = {i: path.read_text() for i, path in metas.items()}
     try:
         for i, path in metas.items():  # half the episodes seen by another camera
-            path.write_text(json.dumps({**json.loads(saved[i]), "camera": "wrist" if i % 2 else "front"}))
+            path.write_text(json.dumps({**json.loads(saved[i]), "camera": "wrist" if i % 2 else "front",
+                                        "task": "slide-left" if i < 2 else "slide-right"}))
         everything_val = TraceDataConfig(num_points=8, train_fraction=0.01, val_fraction=0.98)
         report = evaluate_traces({"mu0": folders["mu0"]}, root / "traces", everything_val, split="val", samples=1,
                                  horizons=(8,))
@@ -110,11 +111,15 @@ def test_seen_tasks_are_also_scored_per_camera(trained):
         for i, path in metas.items():
             path.write_text(saved[i])
     for protocol in report["protocols"].values():
-        parts = protocol["by_camera"]
-        assert set(parts) == {"front", "wrist"}
-        total = sum(part["methods"]["static"]["8"]["trajectories"] for part in parts.values())
-        assert total == protocol["methods"]["static"]["8"]["trajectories"]  # the cameras split the seen rows
-    assert "seen tasks, camera wrist" in markdown_table(report)
+        for section, groups in (("by_camera", {"front", "wrist"}), ("by_task", {"slide-left", "slide-right"})):
+            parts = protocol[section]
+            assert set(parts) == groups
+            total = sum(part["methods"]["static"]["8"]["trajectories"] for part in parts.values())
+            assert total == protocol["methods"]["static"]["8"]["trajectories"]  # the groups split the seen rows
+    table = markdown_table(report)
+    assert "seen tasks, camera wrist" in table
+    assert "## dense: seen tasks one by one, ade_uv at horizon 8" in table
+    assert table.count("| slide-left | ") == len(report["protocols"])
 
 
 def test_positions_back_project_through_the_intrinsics():
