@@ -75,14 +75,17 @@ pipeline: install
 	  $$($(BIN)/python -c "import yaml; print(yaml.safe_load(open('params.yaml'))['preset'])")
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
 
-# μ_0 against its baselines at the `small` preset on MT10 (window-close held out): 200 episodes, trained on
-# simulator-exact traces (--tracker auto), the same steps and wall-clock budget for every model; μ_0 once more on
-# TraceExtract's own traces of the same episodes; all scored against the simulator's truth of the test split.
+# μ_0 against its baselines at the `small` preset on MT10 (window-close held out): COMPARE_ROLLOUTS scripted
+# rollouts per task, each seen by both cameras (20: at 10 the test split held 6 seen-task rollouts, too few to
+# separate intervals), trained on simulator-exact traces (--tracker auto), the same steps and wall-clock budget
+# for every model; μ_0 once more on TraceExtract's own traces of the same episodes; all scored against the
+# simulator's truth of the test split.
 # Writes reports/compare/metrics{,_extracted}.{json,md}. Several hours on 2 cores.
 COMPARE ?= artifacts/compare
 # the comparisons' MLflow runs (loss and validation curves, success vs steps) in experiments of their own
 compare compare-policy: export MLFLOW_EXPERIMENT_NAME = mu0-compare
 scaling: export MLFLOW_EXPERIMENT_NAME = mu0-scaling
+COMPARE_ROLLOUTS ?= 20
 COMPARE_STEPS ?= 6000
 COMPARE_MINUTES ?= 45
 COMPARE_OPTS = --preset small --validation-report /nonexistent --data.holdout-tasks window-close-v3 \
@@ -91,7 +94,8 @@ COMPARE_OPTS = --preset small --validation-report /nonexistent --data.holdout-ta
 COMPARE_EVAL = --preset small --traces $(COMPARE)/traces --raw $(COMPARE)/raw --holdout-tasks window-close-v3 \
 	--samples 5 --max-queries 600
 compare: install
-	$(BIN)/mu0 ingest metaworld --preset small --out $(COMPARE)/raw --quarantine $(COMPARE)/quarantine --no-version
+	$(BIN)/mu0 ingest metaworld --preset small --episodes-per-task $(COMPARE_ROLLOUTS) --out $(COMPARE)/raw \
+	  --quarantine $(COMPARE)/quarantine --no-version
 	$(BIN)/mu0 extract --preset small --in $(COMPARE)/raw --out $(COMPARE)/traces --quarantine $(COMPARE)/q
 	$(BIN)/mu0 extract --preset small --tracker lk --in $(COMPARE)/raw --out $(COMPARE)/traces-extracted \
 	  --quarantine $(COMPARE)/q-extracted
