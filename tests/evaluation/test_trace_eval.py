@@ -101,7 +101,7 @@ def test_seen_tasks_are_also_scored_per_camera_and_per_task(trained):
     metas = {i: root / "traces" / f"box-{i}" / "meta.json" for i in range(5)}
     saved = {i: path.read_text() for i, path in metas.items()}
     try:
-        for i, path in metas.items():  # half the episodes seen by another camera
+        for i, path in metas.items():  # half the episodes seen by another camera, two of another task
             path.write_text(json.dumps({**json.loads(saved[i]), "camera": "wrist" if i % 2 else "front",
                                         "task": "slide-left" if i < 2 else "slide-right"}))
         everything_val = TraceDataConfig(num_points=8, train_fraction=0.01, val_fraction=0.98)
