@@ -90,6 +90,8 @@ def prefect_server(home: Path):
         while True:
             if proc.poll() is not None:
                 raise SystemExit(f"prefect server exited with {proc.returncode}; see {home / 'server.log'}")
+            if time.perf_counter() - start > 120:
+                raise SystemExit(f"prefect server not healthy after 120 s at {url}; see {home / 'server.log'}")
             try:
                 urllib.request.urlopen(f"{url}/health", timeout=2)
                 break
