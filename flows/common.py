@@ -1,12 +1,13 @@
 """What every flow shares: a failed stage, retrying only on I/O, reports as markdown artifacts,
-and the task runner (threads locally, Dask when a cluster address is configured)."""
+and the task runner of mapped stages (threads locally, Dask when a cluster is asked for)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact
+
+from mu0.parallel import dask_address, local_cluster_kwargs
 
 IO_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError)
 
@@ -32,13 +33,20 @@ def publish_report(key: str, path: Path, description: str) -> None:
     create_markdown_artifact(key=key, markdown=text, description=description)
 
 
-def task_runner(workers: int = 2):
-    """Dask (prefect-dask) when MU0_DASK_ADDRESS names a scheduler, else a local thread pool."""
-    address = os.environ.get("MU0_DASK_ADDRESS")
-    if address:
-        from prefect_dask import DaskTaskRunner  # optional: pip install 'mu0[dask]'
+def task_runner(address: str = "", workers: int = 2):
+    """The task runner of a mapped stage, chosen when the flow runs (never at import): Prefect's Dask runner on
+    the scheduler at `address` (else MU0_DASK_ADDRESS), on a temporary local cluster of `workers` processes for
+    "local", else a local thread pool."""
+    address = address or dask_address()
+    if not address:
+        from prefect.task_runners import ThreadPoolTaskRunner
 
-        return DaskTaskRunner(address=address)
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    return ThreadPoolTaskRunner(max_workers=workers)
+        return ThreadPoolTaskRunner(max_workers=workers)
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise RuntimeError(f"a Dask cluster was asked for ({address}) but prefect-dask is not installed: "
+                           "pip install -e '.[dask]' (make install does)") from None
+    if address == "local":
+        return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(workers))
+    return DaskTaskRunner(address=address)

@@ -18,10 +18,12 @@ def ingest_flow(preset: str = "debug", source: str = "metaworld") -> None:
     tasks.ingest(preset, source)
 
 
-@flow(name="mu0-extract", task_runner=task_runner())
+@flow(name="mu0-extract")
 def extract_flow(preset: str = "debug", raw: str = "data/raw", out: str = "artifacts/traces",
-                 quarantine: str = "artifacts/quarantine/traces") -> dict:
-    """TraceExtract mapped over episodes: one task each, skipped while its output is current (cached)."""
+                 quarantine: str = "artifacts/quarantine/traces", dask_address: str = "") -> dict:
+    """TraceExtract mapped over episodes: one task each, skipped while its output is current (cached). The
+    tasks run on a Dask cluster when `dask_address` (or MU0_DASK_ADDRESS) names a scheduler ("local": a
+    temporary local cluster), else on local threads."""
     from prefect.artifacts import create_markdown_artifact
 
     from mu0.episodes import list_episodes, recover_staging
@@ -31,9 +33,10 @@ def extract_flow(preset: str = "debug", raw: str = "data/raw", out: str = "artif
 
     cfg = get_preset(preset).extract
     recover_staging(Path(out))
-    futures = tasks.extract_episode.map(list_episodes(Path(raw)), unmapped(Path(out)), unmapped(Path(quarantine)),
-                                        unmapped(cfg))
-    result = ExtractResult.of(ExtractOutcome(**f.result()) for f in futures)
+    with task_runner(dask_address, cfg.workers) as runner:
+        futures = runner.map(tasks.extract_episode, {"raw": list_episodes(Path(raw)), "out": unmapped(Path(out)),
+                                                     "quarantine": unmapped(Path(quarantine)), "cfg": unmapped(cfg)})
+        result = ExtractResult.of(ExtractOutcome(**f.result()) for f in futures)
     get_run_logger().info("extract: %s", result.counts)
     rows = "\n".join(f"| {o.episode_id} | {o.status} | {o.stats.get('reason', '')} |" for o in result.outcomes)
     table = f"| episode | status | reason |\n|---|---|---|\n{rows}\n"

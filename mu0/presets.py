@@ -38,7 +38,7 @@ def _debug() -> Mu0Config:
                           val_every=10, val_samples=16),
         policy=ActionExpertConfig(grid=4, width=32, layers=2, chunk=4),
         policy_data=PolicyDataConfig(demos_per_task=2, successful_only=False),  # 24 steps: experts rarely finish
-        finetune=TrainConfig(steps=20, micro_batch=8, warmup_steps=2, log_every=5, lr=1e-3),
+        finetune=TrainConfig(steps=20, micro_batch=8, warmup_steps=2, checkpoint_every=10, log_every=5, lr=1e-3),
         rollout=RolloutConfig(episodes_per_task=2, max_steps=24, workers=1, execute=2),
     )
 
@@ -51,7 +51,8 @@ def _tiny() -> Mu0Config:
         # batch 16: at the same steps 13–16% lower val ADE than 8 for a quarter more time (docs/results.md)
         train=TrainConfig(steps=1500, micro_batch=16, warmup_steps=100, checkpoint_every=500, log_every=50, lr=1e-3,
                           val_every=500),
-        finetune=TrainConfig(steps=200, micro_batch=16, warmup_steps=20, log_every=20, lr=5e-4),
+        finetune=TrainConfig(steps=200, micro_batch=16, warmup_steps=20, checkpoint_every=100, log_every=20,
+                              lr=5e-4),
         rollout=RolloutConfig(episodes_per_task=3, max_steps=150, workers=2),
     )
 
@@ -69,7 +70,8 @@ def _small() -> Mu0Config:
                           val_every=500, lr=1e-3, num_workers=2),
         policy=ActionExpertConfig(grid=8, pool=2, width=128, layers=4, chunk=8),
         # val_every: the success-vs-steps curve's interval when `mu0 finetune --val-episodes-per-task` asks for it
-        finetune=TrainConfig(steps=2000, micro_batch=16, warmup_steps=100, log_every=50, lr=3e-4, val_every=500),
+        finetune=TrainConfig(steps=2000, micro_batch=16, warmup_steps=100, checkpoint_every=500, log_every=50,
+                              lr=3e-4, val_every=500),
         rollout=RolloutConfig(episodes_per_task=10, max_steps=200, workers=2),
     )
 

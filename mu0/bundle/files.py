@@ -3,7 +3,7 @@
 from pathlib import Path
 
 MODEL_DIR = "model"  # the finished model of a run: <run>/model/
-CHECKPOINTS_DIR = "checkpoints"  # pretraining's DeepSpeed checkpoints: <run>/checkpoints/
+CHECKPOINTS_DIR = "checkpoints"  # a training run's resumable checkpoints (pretrain and finetune): <run>/checkpoints/
 SNAPSHOTS_DIR = "snapshots"  # fine-tuning's validated snapshots: <run>/snapshots/step<N>/
 
 CONFIG_FILE = "config.json"  # the model's config dataclass plus "kind"

@@ -6,6 +6,7 @@ Each subcommand parses its own options with tyro from the frozen config dataclas
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -35,8 +36,25 @@ def print_help() -> None:
     print("\nSettings (DVC remote, S3 endpoint) come from MU0_* environment variables; see README.md.")
 
 
+def strip_launcher_args(argv: list[str]) -> list[str]:
+    """The `deepspeed` launcher puts --local_rank=N before the subcommand; the rank is in the environment
+    (LOCAL_RANK) as well, which is where training reads it, so the argument is dropped wherever it stands."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith(("--local_rank=", "--local-rank=")):
+            os.environ.setdefault("LOCAL_RANK", arg.split("=", 1)[1])
+        elif arg in ("--local_rank", "--local-rank") and i + 1 < len(argv):
+            os.environ.setdefault("LOCAL_RANK", argv[i + 1])
+            i += 1
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = strip_launcher_args(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] in ("-h", "--help"):
         print_help()
         return 0

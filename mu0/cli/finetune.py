@@ -12,6 +12,8 @@ def run(args: list[str]) -> int:
 
     from mu0.stages.errors import BadArguments, ValidationRefused
     from mu0.stages.finetune import finetune_stage
+    from mu0.training.errors import RunRefused
+    from mu0.training.loop import TrainingDivergedError
 
     parsed = parse_with_preset(FinetuneArgs, FinetuneArgs.from_preset, args, "mu0 finetune",
                                "Fine-tune an action expert (flow-matching action chunks) on action-labelled "
@@ -25,11 +27,16 @@ def run(args: list[str]) -> int:
         try:
             result = finetune_stage(parsed, on_step=lambda step, m: progress.update(task, completed=step,
                                                                                       loss=m["loss"]))
-        except ValidationRefused as exc:
+        except (ValidationRefused, RunRefused) as exc:
             raise SystemExit(f"mu0 finetune: {exc}") from None
+        except TrainingDivergedError as exc:
+            console.print(f"[red]mu0 finetune:[/red] {exc}")
+            return 1
         except BadArguments as exc:
             console.print(f"[red]error:[/red] {exc}")
             return 2
+    if result.model_dir is None:  # a rank other than 0 of a multi-process run: rank 0 reports
+        return 0
     gate = "".join(f", {k} {v:+.3f}" for k, v in result.trace_reading.items())  # how much μ_0 is read
     for step, point in result.val_curve.items():
         console.print(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in point.items()))

@@ -43,6 +43,7 @@ def _jobs(parsed) -> int:
 
 def run(args: list[str]) -> int:
     from mu0.mlops.dvc import DvcError
+    from mu0.sources.s3 import S3Unreachable
     from mu0.stages.ingest import ingest_stage
 
     preset_name, args = pop_preset(args)
@@ -74,6 +75,9 @@ def run(args: list[str]) -> int:
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
+    except S3Unreachable as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
     except DvcError as exc:
         console.print(f"[red]DVC versioning failed:[/red] {exc}")
         return 1

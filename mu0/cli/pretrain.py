@@ -12,6 +12,8 @@ def run(args: list[str]) -> int:
 
     from mu0.stages.errors import ValidationRefused
     from mu0.stages.pretrain import pretrain_stage
+    from mu0.training.errors import RunRefused
+    from mu0.training.loop import TrainingDivergedError
 
     parsed = parse_with_preset(PretrainArgs, PretrainArgs.from_preset, args, "mu0 pretrain",
                                "Pretrain μ_0 (VLM backbone + B-spline trace expert) or a learned baseline with "
@@ -25,8 +27,13 @@ def run(args: list[str]) -> int:
         try:
             result = pretrain_stage(parsed, on_step=lambda step, m: progress.update(
                 task, completed=step, loss=m["loss"], sps=m["samples_per_s"]))
-        except ValidationRefused as exc:
+        except (ValidationRefused, RunRefused) as exc:
             raise SystemExit(f"mu0 pretrain: {exc}") from None
+        except TrainingDivergedError as exc:
+            console.print(f"[red]mu0 pretrain:[/red] {exc}")
+            return 1
+    if result.model_dir is None:  # a rank other than 0 of a multi-process run: rank 0 reports
+        return 0
     console.print(f"pretrain: {result.steps} steps (resumed from {result.resumed_from}), final loss "
                   f"{result.losses[-1] if result.losses else float('nan'):.4f}, val loss {result.val_loss:.4f}, "
                   f"{result.samples_per_s:.0f} samples/s → {result.model_dir}")

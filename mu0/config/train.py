@@ -28,10 +28,17 @@ class TrainConfig:
     weight_decay: float = 1e-10
     # Gradient norm clip.
     grad_clip: float = 10.0
-    # ZeRO stage of infra/deepspeed/zero<stage>.json (0 on a CPU; 1-3 shard optimizer/gradients/weights).
+    # ZeRO stage of the shipped DeepSpeed config mu0/training/deepspeed/zero<stage>.json (0 on a CPU; 1-3
+    # shard optimizer state / gradients / weights across ranks).
     zero_stage: int = 0
+    # A DeepSpeed JSON of your own instead of the shipped one (its zero_optimization, precision, communication
+    # settings); the batch sizes, accumulation and clipping still come from these fields, and the optimizer and
+    # schedule are mu0's, so the file must not set them.
+    deepspeed_config: str = ""
     # Save a resumable checkpoint every this many steps (0: only at the end).
     checkpoint_every: int = 50
+    # Keep the newest this many checkpoints, deleting older ones as new ones land (0: keep all).
+    keep_checkpoints: int = 3
     # Log metrics every this many steps.
     log_every: int = 10
     # Pretraining: score the val split (loss, and uv ADE of the point estimate on moving keypoints, over up
@@ -57,6 +64,7 @@ class TrainConfig:
         require(self.grad_accumulation >= 1, "grad_accumulation", "must be >= 1")
         require(self.val_every >= 0 and self.val_samples >= 1, "val_every", "val_every >= 0, val_samples >= 1")
         require(self.zero_stage in (0, 1, 2, 3), "zero_stage", "must be 0, 1, 2 or 3")
+        require(self.keep_checkpoints >= 0, "keep_checkpoints", "must be >= 0 (0 = keep all)")
         require(0.0 <= self.ema_decay < 1.0, "ema_decay", "must be in [0, 1) (0 = off)")
         require(not (self.ema_decay and self.zero_stage == 3), "ema_decay",
                 "cannot average weights that ZeRO stage 3 partitions across ranks (use stage 0-2)")

@@ -11,16 +11,18 @@ worker processes, each with its own simulator, GL context and a single-threaded 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from mu0.bundle.files import CONFIG_FILE
+from mu0.bundle.files import CONFIG_FILE, WEIGHTS_FILE
 from mu0.bundle.policy_bundle import PolicyRunner
 from mu0.config import RolloutConfig
 from mu0.evaluation.rollout_video import draw_frame, save_gif
+from mu0.parallel import dask_address, map_unordered
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,17 +127,16 @@ def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = defa
     return outcome
 
 
-_RUNNER: PolicyRunner | None = None
+_RUNNER: dict[tuple[str, int], PolicyRunner] = {}  # this worker process's loaded policy, by folder and weights
 
 
-def _init_worker(folder: str) -> None:
-    global _RUNNER
-    _RUNNER = PolicyRunner(Path(folder), threads=1)
-
-
-def _run_in_worker(job: RolloutJob) -> EpisodeOutcome:
-    assert _RUNNER is not None
-    return run_episode(job, _RUNNER)
+def _run_in_worker(indexed_job: tuple[int, RolloutJob], folder: str) -> EpisodeOutcome:
+    # a Dask worker outlives one evaluation: a folder whose weights were rewritten is loaded again
+    key = (folder, (Path(folder) / WEIGHTS_FILE).stat().st_mtime_ns)
+    if key not in _RUNNER:
+        _RUNNER.clear()
+        _RUNNER[key] = PolicyRunner(Path(folder), threads=1)
+    return run_episode(indexed_job[1], _RUNNER[key])
 
 
 def rollout_jobs(tasks: list[str], cfg: RolloutConfig, video_dir: Path | None) -> list[RolloutJob]:
@@ -149,8 +150,9 @@ def rollout_jobs(tasks: list[str], cfg: RolloutConfig, video_dir: Path | None) -
 
 def run_rollouts(folder: Path, jobs: list[RolloutJob], workers: int,
                  on_done: Callable[[EpisodeOutcome], None] | None = None) -> list[EpisodeOutcome]:
-    """Every job, in `workers` processes (in this process when 1), in job order."""
-    if workers <= 1:
+    """Every job, in `workers` processes (in this process when 1; on a Dask cluster with MU0_DASK_ADDRESS), in job
+    order."""
+    if workers <= 1 and not dask_address():
         runner = PolicyRunner(folder)
         outcomes = []
         for job in jobs:
@@ -158,13 +160,11 @@ def run_rollouts(folder: Path, jobs: list[RolloutJob], workers: int,
             if on_done:
                 on_done(outcomes[-1])
         return outcomes
-    import concurrent.futures as cf
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")  # a fresh GL context and torch per worker
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(folder),)) as pool:
-        futures = [pool.submit(_run_in_worker, job) for job in jobs]
-        for future in cf.as_completed(futures):
-            if on_done:
-                on_done(future.result())
-        return [f.result() for f in futures]
+    # a process per worker (spawned: a fresh GL context and torch each), or a Dask cluster when one is asked for
+    work = functools.partial(_run_in_worker, folder=str(folder))
+    done: dict[int, EpisodeOutcome] = {}
+    for (i, _), outcome in map_unordered(work, list(enumerate(jobs)), workers):
+        done[i] = outcome
+        if on_done:
+            on_done(outcome)
+    return [done[i] for i in range(len(jobs))]

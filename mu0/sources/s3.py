@@ -60,6 +60,40 @@ def list_objects(client, bucket: str, prefix: str) -> dict[str, RemoteObject]:
     return objects
 
 
+class S3Unreachable(SourceError):
+    """The endpoint or bucket cannot be reached (after botocore's bounded retries); nothing was written."""
+
+
+def reachable_listing(client, bucket: str, prefix: str, endpoint_url: str) -> dict[str, RemoteObject]:
+    """list_objects, with an unreachable endpoint, a missing bucket or missing credentials said in one message
+    that names the endpoint and what to check (botocore has already retried the request 3 times)."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    endpoint = endpoint_url or "AWS S3 (no MU0_S3_ENDPOINT_URL set)"
+    try:
+        return list_objects(client, bucket, prefix)
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+        raise S3Unreachable(f"s3://{bucket}/{prefix}: cannot reach the S3 endpoint {endpoint} ({type(exc).__name__}, "
+                            "after 3 attempts); check that the endpoint is up and the URL (MU0_S3_ENDPOINT_URL) is "
+                            "right. Nothing was ingested.") from None
+    except NoCredentialsError:
+        raise S3Unreachable(f"s3://{bucket}/{prefix}: no AWS credentials for {endpoint}; set AWS_ACCESS_KEY_ID and "
+                            "AWS_SECRET_ACCESS_KEY (or an IAM role). Nothing was ingested.") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        what = {"NoSuchBucket": f"bucket '{bucket}' does not exist there; check the bucket name",
+                "AccessDenied": "access denied; check the credentials' permissions on the bucket",
+                "InvalidAccessKeyId": "the access key is not known there; check AWS_ACCESS_KEY_ID"}.get(
+                    code, f"{code or 'error'}: {exc}")
+        raise S3Unreachable(f"s3://{bucket}/{prefix} at {endpoint}: {what}. Nothing was ingested.") from None
+
+
 def _stem(key: str) -> str:
     name = key.rsplit("/", 1)[-1]
     return key[: len(key) - len(name)] + name.split(".")[0]
@@ -159,7 +193,7 @@ def plan_s3_ingest(uri: str, out_dir: Path, cache_dir: Path, cfg: S3SourceConfig
     """Jobs for the videos under `uri` not yet ingested, and the URIs skipped as already ingested."""
     bucket, prefix = parse_s3_uri(uri)
     client = make_client(endpoint_url, region)
-    objects = list_objects(client, bucket, prefix)
+    objects = reachable_listing(client, bucket, prefix, endpoint_url)
     seen = ingested_sources(out_dir)
     jobs, skipped = [], []
     for key, obj in sorted(objects.items()):

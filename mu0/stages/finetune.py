@@ -50,6 +50,9 @@ class FinetuneArgs:
     rollout: RolloutConfig = RolloutConfig()
     # Track the run in MLflow.
     mlflow: bool = True
+    # Stop after this step with a checkpoint and the policy saved, on the schedule of --finetune.steps;
+    # running again resumes.
+    stop_after: int | None = None
 
     @classmethod
     def from_preset(cls, preset) -> FinetuneArgs:
@@ -95,7 +98,8 @@ def finetune_stage(args: FinetuneArgs, tracking: Tracking = Tracking(),
             stage_run(f"finetune-{args.mode}", tracking, {"stage": "finetune", "mode": args.mode}) as tracker:
         return finetune(args.episodes, args.out_dir, policy_cfg, args.policy_data, args.finetune, world_model=world,
                         init_from=args.init_from, tracker=tracker, accepted=accepted, on_step=on_step,
-                        on_snapshot=on_snapshot, reserved_seeds=_validation_seeds(args))
+                        on_snapshot=on_snapshot, reserved_seeds=_validation_seeds(args),
+                        stop_after=args.stop_after)
 
 
 def _validation_seeds(args: FinetuneArgs) -> range:

@@ -35,6 +35,9 @@ class PretrainArgs:
     init_from: Path | None = None
     # Track the run in MLflow (params, metrics, system metrics, the model folder).
     mlflow: bool = True
+    # Stop after this step with a checkpoint and the model saved, on the schedule of --train.steps (a
+    # preemptible job's slice); running again resumes.
+    stop_after: int | None = None
 
     @classmethod
     def from_preset(cls, preset) -> PretrainArgs:
@@ -71,4 +74,5 @@ def pretrain_stage(args: PretrainArgs, tracking: Tracking = Tracking(),
     with stage_run(f"pretrain-{args.kind}", dataclasses.replace(tracking, enabled=tracking.enabled and args.mlflow),
                    tags) as tracker:
         return pretrain(args.traces, args.out_dir, args.data, config_for(args.kind, args.model), args.train,
-                        tracker=tracker, accepted=accepted, init_from=args.init_from, on_step=on_step)
+                        tracker=tracker, accepted=accepted, init_from=args.init_from, on_step=on_step,
+                        stop_after=args.stop_after)

@@ -1,5 +1,6 @@
 """Where a stage reports: an MLflow run (the embedded SQLite store unless MLFLOW_TRACKING_URI is set), nested
-under a parent run when a chain passes one, or nowhere (disabled, or mlflow not installed)."""
+under a parent run when a chain passes one, or nowhere (disabled, mlflow not installed, or a rank other than 0
+of a multi-process training: one run per training)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dataclasses
 import importlib.util
 from collections.abc import Iterator
 
+from mu0.training.ranks import is_main
 from mu0.training.tracker import NullTracker
 
 
@@ -20,7 +22,7 @@ class Tracking:
 @contextlib.contextmanager
 def stage_run(name: str, tracking: Tracking, tags: dict[str, str] | None = None) -> Iterator:
     """The tracker of one stage run (a NullTracker when tracking is off)."""
-    if not tracking.enabled or importlib.util.find_spec("mlflow") is None:
+    if not tracking.enabled or not is_main() or importlib.util.find_spec("mlflow") is None:
         yield NullTracker()
         return
     from mu0.mlops.tracking import run

@@ -55,6 +55,22 @@ def pick_instruction(captions: dict, frame: int, fallback: list[str], rng: np.ra
     return texts[int(rng.integers(len(texts)))] if texts else DEFAULT_INSTRUCTION
 
 
+def check_finite_where_valid(path: Path) -> None:
+    """Refuse an episode whose valid trace steps hold NaN or inf (u, v always; depth when the episode has
+    metric depth): they would become zero targets or silently invalid steps. This holds whether or not the
+    validation gate ran."""
+    axes = 3 if layout.z_valid(layout.read_trace_meta(path), path) else 2
+    pairs = ((layout.TRAJ, layout.VALID_STEPS), (layout.TRAJ_HISTORY, layout.VALID_STEPS_HISTORY))
+    for traj_name, valid_name in pairs:
+        traj = np.asarray(layout.load_sample(path, traj_name)[..., :axes], np.float32)
+        bad = np.asarray(layout.load_sample(path, valid_name), bool) & ~np.isfinite(traj).all(-1)
+        if bad.any():
+            row, step = (int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{layout.sample_file(path, traj_name)}: {int(bad.sum())} steps marked valid in "
+                             f"{valid_name}.npy hold NaN or inf (first: row {row}, step {step}); episode {path.name} "
+                             "is corrupt: re-extract it, or run `mu0 validate` to quarantine it")
+
+
 class TraceDataset(torch.utils.data.Dataset):
     def __init__(self, episode_paths: list[Path], cfg: TraceDataConfig, stats: DeltaStats, train: bool,
                  with_depth: bool = False, moving_only: bool = False, frames: tuple[int, ...] | None = None) -> None:
@@ -75,6 +91,7 @@ class TraceDataset(torch.utils.data.Dataset):
                 if have < need:
                     raise ValueError(f"{layout.sample_file(path, name)}: {have} steps, but horizon/history "
                                      f"{cfg.horizon}/{cfg.history} need {need} (re-extract with longer horizons)")
+            check_finite_where_valid(path)
             self.index.extend((e, int(i)) for i in np.flatnonzero(keep))
         self._open: dict[int, layout.TraceEpisode] = {}
         self.scale = np.asarray(stats.scale, np.float32)

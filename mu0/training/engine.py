@@ -1,11 +1,14 @@
-"""The DeepSpeed engine around a model: ZeRO config from infra/deepspeed, AdamW, warmup + cosine LR.
+"""The DeepSpeed engine around a model: the shipped ZeRO config (package data, mu0/training/deepspeed/) or
+the user's own DeepSpeed JSON, AdamW, warmup + cosine LR in optimizer steps.
 
 One process runs in-process (the distributed environment variables are filled in when missing, on
-127.0.0.1); several processes or hosts come from the `deepspeed` launcher, which sets them itself.
+127.0.0.1); several processes or hosts come from a launcher (`deepspeed`, `torchrun`), which sets them itself.
+The global batch is micro × accumulation × world size; the schedule counts optimizer steps, so it follows it.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import math
 import os
@@ -16,8 +19,16 @@ import torch
 
 from mu0.config import TrainConfig
 from mu0.training.ds_ops import build_cpu_comm_op
+from mu0.training.errors import RunRefused
 
-ZERO_DIR = Path(__file__).resolve().parents[2] / "infra" / "deepspeed"
+# Set by mu0 from TrainConfig (a user's JSON may repeat them only with the same values) or owned by mu0.
+TRAIN_KEYS = {"train_micro_batch_size_per_gpu": "micro_batch", "gradient_accumulation_steps": "grad_accumulation",
+              "gradient_clipping": "grad_clip"}
+OWNED_KEYS = ("optimizer", "scheduler", "train_batch_size")
+
+
+class DeepSpeedConfigError(RunRefused):
+    """A user's DeepSpeed JSON that cannot be used as given."""
 
 
 def _free_port() -> int:
@@ -39,10 +50,34 @@ def ensure_single_process_env() -> None:
         os.environ["MASTER_PORT"] = str(_free_port())
 
 
+def shipped_config(zero_stage: int) -> dict:
+    shipped = importlib.resources.files("mu0.training").joinpath(f"deepspeed/zero{zero_stage}.json")
+    return json.loads(shipped.read_text())
+
+
+def _user_config(path: Path, cfg: TrainConfig) -> dict:
+    try:
+        user = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DeepSpeedConfigError(f"{path}: cannot read it as a DeepSpeed JSON ({err})") from None
+    if not isinstance(user, dict):
+        raise DeepSpeedConfigError(f"{path}: a DeepSpeed config is a JSON object, got {type(user).__name__}")
+    owned = [k for k in OWNED_KEYS if k in user]
+    if owned:
+        raise DeepSpeedConfigError(f"{path}: remove {', '.join(owned)}: mu0 sets the optimizer (AdamW) and the "
+                                   "warmup + cosine schedule itself, and the global batch is micro × accumulation × "
+                                   "ranks (--train.micro-batch, --train.grad-accumulation)")
+    clash = [f"{k} {user[k]} != --train.{field.replace('_', '-')} {getattr(cfg, field)}"
+             for k, field in TRAIN_KEYS.items() if k in user and user[k] != getattr(cfg, field)]
+    if clash:
+        raise DeepSpeedConfigError(f"{path}: {'; '.join(clash)}: set them with the mu0 options (or drop them here)")
+    return user
+
+
 def deepspeed_config(cfg: TrainConfig) -> dict:
-    base = json.loads((ZERO_DIR / f"zero{cfg.zero_stage}.json").read_text())
-    base.update(train_micro_batch_size_per_gpu=cfg.micro_batch, gradient_accumulation_steps=cfg.grad_accumulation,
-                gradient_clipping=cfg.grad_clip)
+    """The shipped ZeRO config of cfg.zero_stage, or the user's cfg.deepspeed_config, with mu0's batch fields."""
+    base = _user_config(Path(cfg.deepspeed_config), cfg) if cfg.deepspeed_config else shipped_config(cfg.zero_stage)
+    base.update({key: getattr(cfg, field) for key, field in TRAIN_KEYS.items()})
     return base
 
 
@@ -76,6 +111,6 @@ def make_engine(model: torch.nn.Module, cfg: TrainConfig):
     scheduler = make_scheduler(optimizer, cfg)
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
                                                    config=deepspeed_config(cfg), dist_init_required=True)
-    if engine.dp_world_size == 1 and cfg.zero_stage == 0:
+    if engine.dp_world_size == 1 and engine.zero_optimization_stage() == 0:
         engine.enable_backward_allreduce = False  # one data-parallel rank: nothing to reduce, skip the copies
     return engine, scheduler

@@ -13,11 +13,9 @@ import dataclasses
 import json
 import logging
 import shutil
-import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from mu0.batch import IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
@@ -28,9 +26,13 @@ from mu0.config import ActionExpertConfig, PolicyDataConfig, TrainConfig, to_dic
 from mu0.models.action_expert import ActionExpert
 from mu0.models.world_model import Mu0WorldModel
 from mu0.traces.protocol import TraceProtocol, check_protocol
+from mu0.training import checkpoints
 from mu0.training.action_data import ActionChunkDataset, demo_summary, select_demos, wrist_views
 from mu0.training.engine import make_engine
-from mu0.training.pretrain import TrainingDivergedError, micro_batch_loader, seed_step
+from mu0.training.full_weights import full_weights
+from mu0.training.loop import LoopHooks, run_loop
+from mu0.training.ranks import barrier, is_main
+from mu0.training.run_lock import one_writer
 from mu0.training.tracker import NullTracker, Tracker
 from mu0.training.val_curve import evenly_spread
 
@@ -39,14 +41,15 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class FinetuneResult:
-    model_dir: Path
+    model_dir: Path | None  # None on ranks other than 0, which write nothing
     steps: int
-    losses: list[float]
+    losses: list[float]  # mean loss (over ranks) of each optimizer step run in this call
     samples: int
     episodes: int
     samples_per_s: float
     trace_reading: dict[str, float]  # how much the decoder reads μ_0 at the end (ActionExpert.trace_reading)
     val_curve: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)  # step → on_snapshot's + reading
+    resumed_from: int = 0
 
 
 def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: Path | None) -> ActionExpert:
@@ -82,54 +85,18 @@ def build_policy(cfg: ActionExpertConfig, world_model: Path | None, init_from: P
     return policy
 
 
-def _train(engine, batches, train_cfg: TrainConfig, tracker: Tracker, on_step: Callable[[int, dict], None] | None,
-           snapshot: Callable[[int], None] | None = None) -> tuple[list[float], int, int]:
-    """The optimisation loop: (mean loss per step, samples seen, steps run — fewer on a time budget). With
-    `snapshot`, snapshot(step) runs every val_every steps (if set) and at the end, off the time budget."""
-    losses, seen, t0, last = [], 0, time.perf_counter(), train_cfg.steps
-    for step in range(train_cfg.steps):
-        step_losses, info = [], {}
-        for micro in range(train_cfg.grad_accumulation):
-            batch = next(batches)
-            seed_step(train_cfg.seed, step * train_cfg.grad_accumulation + micro)
-            loss, info = engine(batch)
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(f"fine-tuning step {step + 1}: loss is {loss.item()}; nothing saved. "
-                                            "Lower --finetune.lr or check the demonstrations")
-            engine.backward(loss)
-            engine.step()
-            step_losses.append(info["loss"])
-            seen += len(batch[INSTRUCTION])
-        losses.append(float(np.mean(step_losses)))
-        metrics = {**info, "loss": losses[-1], "lr": engine.get_lr()[0],
-                   "samples_per_s": seen / (time.perf_counter() - t0)}
-        out_of_time = train_cfg.max_minutes > 0 and time.perf_counter() - t0 > 60 * train_cfg.max_minutes
-        last = step + 1 if out_of_time else last
-        if on_step is not None:
-            on_step(step + 1, metrics)
-        if (step + 1) % train_cfg.log_every == 0 or step + 1 == last:
-            tracker.log_metrics(metrics, step + 1)
-        every = train_cfg.val_every and (step + 1) % train_cfg.val_every == 0
-        if snapshot is not None and (every or step + 1 == last):
-            started = time.perf_counter()
-            snapshot(step + 1)
-            t0 += time.perf_counter() - started  # evaluating is not training: the budget and samples/s skip it
-        if out_of_time:
-            log.info("time budget of %.1f min reached at step %d", train_cfg.max_minutes, step + 1)
-            break
-    return losses, seen, last
-
-
 def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data_cfg: PolicyDataConfig,
              train_cfg: TrainConfig, world_model: Path | None = None, init_from: Path | None = None,
              tracker: Tracker | None = None, accepted: set[str] | None = None,
              on_step: Callable[[int, dict], None] | None = None,
              on_snapshot: Callable[[Path, int], dict[str, float]] | None = None,
-             reserved_seeds: Collection[int] = ()) -> FinetuneResult:
+             reserved_seeds: Collection[int] = (), stop_after: int | None = None) -> FinetuneResult:
     """Fine-tune a policy. With `on_snapshot`, every `train_cfg.val_every` steps (if set) and at the end the
     policy is saved to a snapshot folder, scored by on_snapshot(folder, step) (e.g. closed-loop success on
     validation seeds), logged with its trace reading, and removed: the success-vs-steps curve.
-    `reserved_seeds` (those validation seeds): a demonstration with one of them is refused before training."""
+    `reserved_seeds` (those validation seeds): a demonstration with one of them is refused before training.
+    A run folder with checkpoints resumes from the newest, exactly, as pretraining does; `stop_after` ends
+    this call at that step (checkpoint and policy saved) on the schedule of train_cfg.steps."""
     if train_cfg.ema_decay:
         raise ValueError("--finetune.ema-decay: fine-tuning keeps no weight average (pretraining does); leave it at 0")
     tracker = tracker or NullTracker()
@@ -159,35 +126,40 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
                 "episodes_root": str(episodes), "image_size": int(dataset.images[0].shape[1]), "trace_reading": reading,
                 "world_holdout_tasks": _world_holdout_tasks(source)}
 
-    curve: dict[int, dict[str, float]] = {}
-    evaluating = [0.0]  # seconds spent in snapshots, kept out of samples/s
+    def snapshot(step: int) -> dict[str, float]:
+        """A success-vs-steps point: the policy saved, scored by on_snapshot on rank 0, removed."""
+        reading, point = _trace_reading(engine.module, dataset), {}
+        folder = Path(out_dir) / SNAPSHOTS_DIR / f"step{step}"
+        with full_weights(engine):
+            if is_main():
+                save_policy_bundle(engine.module, folder, source, record(step, reading))
+        if is_main():
+            try:
+                point = on_snapshot(folder, step)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+        barrier()
+        point = {**point, **reading}
+        log.info("step %d: %s", step, json.dumps(point))
+        return point
 
-    def snapshot(step: int) -> None:
-        started = time.perf_counter()
+    with one_writer(Path(out_dir)):
+        start, curve = checkpoints.resume(engine, out_dir, train_cfg)
+        hooks = LoopHooks(on_step=on_step, validate=snapshot if on_snapshot is not None else None,
+                          on_diverged="lower --finetune.lr or check the demonstrations")
+        run = run_loop(engine, dataset, train_cfg, Path(out_dir), tracker, hooks, start, curve, stop_after)
         reading = _trace_reading(engine.module, dataset)
-        folder = save_policy_bundle(engine.module, Path(out_dir) / SNAPSHOTS_DIR / f"step{step}", source,
-                                    record(step, reading))
-        try:
-            curve[step] = {**on_snapshot(folder, step), **reading}
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        tracker.log_metrics(curve[step], step)
-        log.info("step %d: %s", step, json.dumps(curve[step]))
-        evaluating[0] += time.perf_counter() - started
-
-    t0 = time.perf_counter()
-    losses, seen, last = _train(engine, micro_batch_loader(dataset, train_cfg, 0), train_cfg, tracker, on_step,
-                                snapshot if on_snapshot is not None else None)
-    reading = _trace_reading(engine.module, dataset)
-    if reading:
-        tracker.log_metrics(reading, last)
-    model_dir = save_policy_bundle(engine.module, Path(out_dir) / MODEL_DIR, source, record(last, reading))
-    tracker.log_artifact(model_dir)
-    log.info("fine-tuned %d steps on %d demos (%s)", last, len(demos), json.dumps({k: len(v["episodes"])
-                                                                                    for k, v in summary.items()}))
-    training_s = time.perf_counter() - t0 - evaluating[0]
-    return FinetuneResult(model_dir, last, losses, len(dataset), len(demos), seen / max(training_s, 1e-9), reading,
-                          curve)
+        model_dir = None
+        with full_weights(engine):
+            if is_main():
+                model_dir = save_policy_bundle(engine.module, Path(out_dir) / MODEL_DIR, source,
+                                               record(run.last, reading))
+                tracker.log_artifact(model_dir)
+        barrier()
+        per_task = {k: len(v["episodes"]) for k, v in summary.items()}
+        log.info("fine-tuned %d steps on %d demos (%s)", run.last, len(demos), json.dumps(per_task))
+        return FinetuneResult(model_dir, run.last, run.losses, len(dataset), len(demos), run.samples_per_s, reading,
+                              run.curve, start)
 
 
 def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str, float]:

@@ -82,3 +82,23 @@ def test_bad_uri_is_rejected():
     with pytest.raises(ValueError, match="not an s3:// URI"):
         parse_s3_uri("videos/robot")
     assert parse_s3_uri("s3://b/p/q") == ("b", "p/q")
+
+
+def test_an_endpoint_that_is_down_is_one_message_naming_it_and_nothing_is_written(s3, tmp_path, monkeypatch, capfd):
+    from mu0.cli import main
+    from tests.servers import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("MU0_S3_ENDPOINT_URL", down)
+    rc = main(["ingest", "s3://videos/robot", "--out", str(tmp_path / "raw"), "--quarantine", str(tmp_path / "q"),
+               "--no-version"])
+    said = " ".join("".join(capfd.readouterr()).split())
+    assert rc == 1 and f"cannot reach the S3 endpoint {down}" in said and "Traceback" not in said
+    assert "Nothing was ingested" in said and not list_episodes(tmp_path / "raw")
+
+
+def test_a_missing_bucket_is_named(s3, moto_server, tmp_path):
+    from mu0.sources.s3 import S3Unreachable
+
+    with pytest.raises(S3Unreachable, match=rf"s3://nope/x at {moto_server.url}: bucket 'nope' does not exist"):
+        _ingest("s3://nope/x", tmp_path, moto_server.url)

@@ -196,3 +196,12 @@ def test_a_wrist_policy_pairs_each_demo_with_its_wrist_episode_and_rolls_out_wit
     outcome = run_episode(RolloutJob("pick-place-v3", 100_000, 4, 2), runner)
     assert outcome.error is None and outcome.length == 4 and len(seen) == 2
     assert all(w is not None and w.shape == (64, 64, 3) for w in seen)  # the wrist camera, rendered at each plan
+
+
+def test_finetuning_stopped_at_a_checkpoint_resumes_to_the_same_loss_curve(metaworld_episodes, world_dir, tmp_path):
+    train = dataclasses.replace(TRAIN, checkpoint_every=3)
+    full = finetune(metaworld_episodes, tmp_path / "full", POLICY, DATA, train, world_model=world_dir)
+    first = finetune(metaworld_episodes, tmp_path / "split", POLICY, DATA, train, world_model=world_dir, stop_after=3)
+    second = finetune(metaworld_episodes, tmp_path / "split", POLICY, DATA, train, world_model=world_dir)
+    assert (first.steps, second.resumed_from, second.steps) == (3, 3, 6)
+    np.testing.assert_allclose(first.losses + second.losses, full.losses, rtol=1e-5)

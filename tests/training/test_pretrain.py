@@ -14,7 +14,8 @@ from mu0.config import (
     WorldModelConfig,
 )
 from mu0.models.world_model import Mu0WorldModel
-from mu0.training.pretrain import TrainingDivergedError, pretrain
+from mu0.training.loop import TrainingDivergedError
+from mu0.training.pretrain import pretrain
 from tests.trace_extract.synthetic import box_trace_dataset
 
 DATA = TraceDataConfig(num_points=8, horizon=8, history=4, train_fraction=0.7, val_fraction=0.3)
@@ -127,7 +128,7 @@ def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
         return (loss * float("nan"), info) if len(calls) == 11 else (loss, info)  # micro-step 11 = step 6
 
     monkeypatch.setattr(Mu0WorldModel, "compute_loss", poisoned)
-    with pytest.raises(TrainingDivergedError, match=r"step 6: loss is nan.*\(step 4\)"):
+    with pytest.raises(TrainingDivergedError, match=r"step 6: the loss is not finite \(this rank.s: nan.*\(step 4\)"):
         pretrain(traces, tmp_path / "run", DATA, MODEL, TRAIN)
     assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "step4"
     assert not (tmp_path / "run" / "model").exists()
