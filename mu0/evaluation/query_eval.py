@@ -7,12 +7,12 @@ config that made the trace episode (TAP-Vid's "first" protocol: frames after the
 Reported per body class (gripper, object, articulated, arm) and over all moving queries.
 
 Three checks read the extractor's own output instead:
-- coverage: each moving body seen in frame 0 with at least `MIN_BODY_PX` pixels counts as covered when
-  at least `COVER_TRACKS` of the extractor's frame-0 tracks start on it;
+- coverage: each moving body seen in frame 0 with at least `MIN_BODY_PX` pixels (at 128 px) counts as
+  covered when at least `COVER_TRACKS` of the extractor's frame-0 tracks start on it;
 - motion labels: `is_moving` of the tracks seeded in a frame with a body map, against their truth;
 - false motion: windows of `WINDOW` frames, starting at each map frame where such a track is seen,
-  whose extracted positions (in that frame's camera) move more than `FALSE_MOTION_PX`, and the share of
-  them where the true point moves less than half that: motion the extractor made up.
+  whose extracted positions (in that frame's camera) move more than `FALSE_MOTION_PX` (at 128 px), and
+  the share of them where the true point moves less than half that: motion the extractor made up.
 Shapes: n queries, t frames.
 """
 
@@ -38,6 +38,9 @@ from mu0.trace_extract.pipeline import point_tracker, scene_geometry
 QUERY_FRAMES = 4
 POINTS_PER_BODY = 12
 MOVING_M = 0.015  # a true track that spans more than this after its query frame is a moving point
+# MIN_BODY_PX (an area) and FALSE_MOTION_PX (a distance) are stated for a 128-px-wide image and scale with
+# the image, so that renders of one scene at 128 and 256 px are held to the same standard.
+REFERENCE_WIDTH_PX = 128
 MIN_BODY_PX = 20
 COVER_TRACKS = 3
 WINDOW = 32
@@ -117,6 +120,7 @@ def _labels_and_false_motion(ep: Episode, tracks: dict) -> tuple[tuple[int, int,
               int((~said & true_moving & ok).sum()))
     extracted = np.asarray(tracks[TRACK_XYZ_WORLD], np.float64)[seeded]
     E, K = ep.extrinsics.astype(np.float64), ep.intrinsics.astype(np.float64)
+    threshold_px = FALSE_MOTION_PX * w / REFERENCE_WIDTH_PX
     made_up = moved = 0
     for f in id_frames:
         alive = ok & (start <= f) & np.asarray(tracks[TRACK_VISIBLE], bool)[seeded, f] & np.isfinite(extracted[:, f, 0])
@@ -127,9 +131,9 @@ def _labels_and_false_motion(ep: Episode, tracks: dict) -> tuple[tuple[int, int,
         seen = np.isfinite(window[..., :1])  # the truth over the frames the extraction still has
         ext = _pixel_path(window, E[f], K[f])
         true = _pixel_path(np.where(seen, gt.xyz_world[alive, f:stop], np.nan), E[f], K[f])
-        moving_ext = ext > FALSE_MOTION_PX
+        moving_ext = ext > threshold_px
         moved += int(moving_ext.sum())
-        made_up += int((moving_ext & (true < FALSE_MOTION_PX / 2)).sum())
+        made_up += int((moving_ext & (true < threshold_px / 2)).sum())
     return labels, (made_up, moved)
 
 
@@ -146,7 +150,8 @@ def _coverage(ep: Episode, tracks: dict, moving_bodies: set[int]) -> tuple[int, 
     ids0 = ep.body_ids[1][0]
     seen = ids0[(ids0 >= 0) & (np.asarray(ep.depth[0]) > 0)]
     counts = np.bincount(seen, minlength=max(int(seen.max(initial=0)) + 1, 1))
-    bodies = [b for b in moving_bodies if b < len(counts) and counts[b] >= MIN_BODY_PX]
+    min_px = MIN_BODY_PX * (ids0.shape[1] / REFERENCE_WIDTH_PX) ** 2
+    bodies = [b for b in moving_bodies if b < len(counts) and counts[b] >= min_px]
     first = np.flatnonzero(tracks[TRACK_START] == 0)
     px = np.rint(tracks[TRACK_UV_PX][first, 0]).astype(np.int64)
     on = ids0[px[:, 1].clip(0, ids0.shape[0] - 1), px[:, 0].clip(0, ids0.shape[1] - 1)]

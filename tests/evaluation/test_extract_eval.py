@@ -115,3 +115,22 @@ def test_a_tracker_that_follows_the_truth_scores_perfectly_and_one_that_stands_s
     assert oracle.moving_3d["median_error_m"] < 0.005
     assert still.moving_2d["delta_avg"] < oracle.moving_2d["delta_avg"] - 0.2
     assert still.moving_3d["within_2cm"] < oracle.moving_3d["within_2cm"]
+
+
+def test_coverage_counts_bodies_by_their_size_at_128_px_whatever_the_render_size():
+    import types
+
+    import numpy as np
+
+    from mu0.episodes.trace_layout import TRACK_START, TRACK_UV_PX
+    from mu0.evaluation.query_eval import _coverage
+
+    def covered(size: int) -> tuple[int, int]:
+        ids = np.full((1, size, size), -1)
+        ids[0, :6, :6] = 7  # 36 px: above 20 px at 128, below the 80 px that 20 px at 128 become at 256
+        ep = types.SimpleNamespace(body_ids=(np.array([0]), ids), depth=np.ones((1, size, size)))
+        tracks = {TRACK_START: np.zeros(3, np.int64), TRACK_UV_PX: np.full((3, 1, 2), 2.0)}
+        return _coverage(ep, tracks, {7})
+
+    assert covered(128) == (1, 1)
+    assert covered(256) == (0, 0)
