@@ -71,6 +71,14 @@ class TraceExtractConfig:
     # anchor; "path" follows the point frame to frame with LK from its own last LK position and compares
     # that path with the anchor.
     departure: str = "gap"
+    # LK window (odd pixels) of the departure checks alone (0: `lk_window_px`), and how many departures in a
+    # row make a static point a moving one. A small window keeps static points still (too little of it to
+    # be pulled along by a passing arm) while moving points are followed with the larger one; it errs less,
+    # so two departures suffice. Against 9 px and 3 (tuning tasks, 128 px, front / wrist): false motion
+    # 0.29 / 0.43 → 0.09 / 0.21, `is_moving` precision 0.78 / 0.64 → 0.90 / 0.83 at the same recall,
+    # given moving queries' δ_avg 0.398 / 0.163 → 0.386 / 0.160 (docs/results.md, "Render size").
+    departure_window_px: int = 3
+    departure_confirm: int = 2
     # Where LK fails, keep a point in place when its 5×5 patch changed by less than this many grey levels
     # on average (0: off): textureless parts that barely move in the image (the gripper pads in the wrist
     # camera) are held instead of lost. Given moving queries, tasks not tuned on: δ_avg 0.399 → 0.403
@@ -141,6 +149,9 @@ class TraceExtractConfig:
         require(self.gt_grid_px >= 1 and self.gt_points_per_body >= 0, "gt_grid_px",
                 "gt_grid_px must be >= 1 and gt_points_per_body >= 0")
         require(self.lk_window_px >= 3 and self.lk_window_px % 2 == 1, "lk_window_px", "must be odd and >= 3")
+        require(self.departure_window_px == 0 or (self.departure_window_px >= 3 and self.departure_window_px % 2 == 1),
+                "departure_window_px", "must be 0 (lk_window_px) or odd and >= 3")
+        require(self.departure_confirm >= 1, "departure_confirm", "must be >= 1")
         require(self.poses in ("auto", "given", "estimate"), "poses", "must be auto, given or estimate")
         require(self.query_stride >= 1, "query_stride", "must be >= 1")
         require(self.min_frames >= 2, "min_frames", "must be >= 2")

@@ -10,7 +10,8 @@ as a static world point would — tracked by LK from `check_gap` frames back, it
 `static_px` of where its anchor projects — its position is the anchor's projection: no drift, and it
 survives LK failures and occlusions (visibility then comes from a depth test), the camera-stabilised
 idea of world-space tracking. Once it departs, it is a moving point, tracked by LK alone until lost.
-Checking over a gap rather than frame to frame lets slow motion add up above LK's per-frame noise.
+Checking over a gap rather than frame to frame lets slow motion add up above LK's per-frame noise; the
+check's own, smaller window (`departure_window_px`) keeps a moving neighbour's texture out of it.
 A learned tracker (CoTracker-style) implements the same `PointTracker` protocol (point_tracker.py).
 """
 
@@ -32,9 +33,10 @@ class LucasKanadeTracker:
     def __init__(self, selector: KeypointSelector, grid_px: int, max_tracks: int, window_px: int, levels: int,
                  fb_max_error_px: float, reseed_every: int, static_px: float = 1.0, check_gap: int = 6,
                  confirm: int = 3, leave_when_uncovered: bool = False, departure: str = "gap",
-                 hold_still_grey: float = 0.0, region_motion: bool = False) -> None:
+                 hold_still_grey: float = 0.0, region_motion: bool = False, departure_window_px: int = 0) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
+        self.departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
         self.reseed_every, self.static_px, self.check_gap, self.confirm = reseed_every, static_px, check_gap, confirm
         self.leave_when_uncovered, self.departure = leave_when_uncovered, departure
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
@@ -44,13 +46,14 @@ class LucasKanadeTracker:
         """Forget per-frame caches: they are keyed by the ids of one episode's frames."""
         self._region_cache.clear()
 
-    def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
+    def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None,
+            window: tuple[int, int] | None = None):
         """LK from `prev` to `cur` (starting at `guess` when given) plus the backward check:
         new (n,2) positions and their forward–backward errors (inf where LK failed)."""
         import cv2
 
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.01)
-        kw = {"winSize": self.window, "maxLevel": self.levels, "criteria": criteria}
+        kw = {"winSize": window or self.window, "maxLevel": self.levels, "criteria": criteria}
         p0 = p0.reshape(-1, 1, 2).astype(np.float32)
         if guess is None:
             p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0, None, **kw)
@@ -169,7 +172,7 @@ class LucasKanadeTracker:
         if not len(ids):
             st.shadow[statics] = pred
             return
-        p1, fb = self._lk(grays[f - 1], grays[f], st.shadow[ids], pred[ok])
+        p1, fb = self._lk(grays[f - 1], grays[f], st.shadow[ids], pred[ok], self.departure_window)
         h, w = grays[f].shape
         inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
         followed = (fb < self.fb_max) & inside
@@ -190,7 +193,7 @@ class LucasKanadeTracker:
         if not np.any(probe):
             return
         ids = statics[probe]
-        p_far, fb = self._lk(grays[f - g], grays[f], st.uv[ids, f - g], pred[probe])
+        p_far, fb = self._lk(grays[f - g], grays[f], st.uv[ids, f - g], pred[probe], self.departure_window)
         checked = fb < self.fb_max  # an inconclusive check leaves the point static
         departed = checked & (np.linalg.norm(p_far - pred[probe], axis=1) > self.static_px)
         st.strikes[ids] = np.where(departed, st.strikes[ids] + 1, 0)

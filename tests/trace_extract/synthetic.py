@@ -29,10 +29,11 @@ def shift_image(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
 
 def sliding_box_scene(t: int = 30, h: int = 64, w: int = 80, speed_px: float = 0.6, box=(20, 40, 14, 34),
                       episode_id: str = "synthetic-box", depth: bool = True, moving: bool = True,
-                      textured_box: bool = True) -> EpisodeData:
+                      textured_box: bool = True, weak_wall: bool = False) -> EpisodeData:
     """Box rows box[0]:box[1], columns box[2]:box[3] in frame 0; it moves right `speed_px` per frame.
-    Without `textured_box` the box is one flat grey (only its silhouette shows its motion)."""
-    wall = texture(h, w, 1)
+    Without `textured_box` the box is one flat grey (only its silhouette shows its motion); with `weak_wall`
+    the wall's texture has a tenth of its contrast (next to the box, the box's texture dominates a window)."""
+    wall = texture(h, w, 1) // 10 + 110 if weak_wall else texture(h, w, 1)
     box_tex = texture(h, w, 2) // 2 + 120 if textured_box else np.full((h, w), 230, np.uint8)
     r0, r1, c0, c1 = box
     images = np.zeros((t, h, w, 3), np.uint8)

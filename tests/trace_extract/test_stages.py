@@ -206,6 +206,29 @@ def test_a_static_point_whose_surface_leaves_its_pixel_becomes_a_moving_one():
     assert not geometry.behind(5, geometry.anchor(0, np.array([[60.0, 10.0]]))).any()  # a wall point stays put
 
 
+def test_a_small_departure_window_keeps_weak_wall_points_still_beside_a_passing_box():
+    """Wall points 2–4 px above a textured box sliding past them: a 9-px departure window is dominated by
+    the box's texture and drags them along (the false motion of a passing arm); the default 3-px window with
+    two departures keeps them on the wall, while points on the box are still followed."""
+    speed, t = 0.8, 20
+    scene = sliding_box_scene(t=t, speed_px=speed, weak_wall=True)
+    geometry = DepthPoseGeometry(scene.depth, scene.intrinsics.astype(np.float64), np.repeat(np.eye(4)[None], t, 0))
+    wall = np.array([[0, c, r] for c in range(17, 42, 3) for r in (16.0, 17.0, 18.0)])  # the box starts at row 20
+    box = np.array([[0, 20.0, 26.0], [0, 26.0, 30.0], [0, 30.0, 34.0]])
+    queries = np.concatenate([wall, box])
+    truth = queries[:, 1:] + np.where(np.arange(len(queries))[:, None] >= len(wall), [(t - 1) * speed, 0.0], 0.0)
+
+    def errors(**kw):
+        tr = _tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True, **kw).track_queries(
+            scene.images, queries, geometry)
+        return np.linalg.norm(tr.uv_px[:, -1] - truth, axis=1)
+
+    small, large = errors(departure_window_px=3, confirm=2), errors(departure_window_px=9, confirm=3)
+    assert (large[: len(wall)] > 5).mean() > 0.9  # dragged ~15 px by the box
+    assert (small[: len(wall)] < 0.5).mean() > 0.9
+    assert (small[len(wall):] < 1.5).all(), small[len(wall):]
+
+
 def test_path_departure_follows_each_static_point_frame_to_frame():
     speed = 0.6
     scene, geometry = _box_with_geometry(speed)
