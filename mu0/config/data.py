@@ -76,7 +76,7 @@ class TraceExtractConfig:
     # be pulled along by a passing arm) while moving points are followed with the larger one; it errs less,
     # so two departures suffice. Against 9 px and 3 (tuning tasks, 128 px, front / wrist): false motion
     # 0.29 / 0.43 → 0.09 / 0.21, `is_moving` precision 0.78 / 0.64 → 0.90 / 0.83 at the same recall,
-    # given moving queries' δ_avg 0.398 / 0.163 → 0.386 / 0.160 (docs/results.md, "Render size").
+    # given moving queries' δ_avg 0.398 / 0.163 → 0.386 / 0.160 (docs/results.md, TraceExtract).
     departure_window_px: int = 3
     departure_confirm: int = 2
     # Where LK fails, keep a point in place when its 5×5 patch changed by less than this many grey levels
