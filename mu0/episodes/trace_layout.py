@@ -9,6 +9,7 @@ same `samples/` but may lack meta.json, cluster_ids and our captions' file name;
 from __future__ import annotations
 
 import json
+import threading
 from functools import cached_property
 from pathlib import Path
 
@@ -44,15 +45,25 @@ def sample_file(path: Path, name: str) -> Path:
     return Path(path) / SAMPLES_DIR / f"{name}.npy"
 
 
+# np.load parses each .npy header with ast.literal_eval, which CPython 3.11 cannot run in two threads at once
+# (a spurious "SystemError: AST constructor recursion depth mismatch", CPython gh-106905); validation reads
+# episodes in threads. Opening a memory map is cheap, so opening them one at a time costs nothing.
+_OPEN_LOCK = threading.Lock()
+
+
+def _open_npy(path: Path) -> np.ndarray:
+    with _OPEN_LOCK:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
 def load_sample(path: Path, name: str) -> np.ndarray:
     """One `samples/` array, memory-mapped (never unpickled)."""
-    return np.load(sample_file(path, name), mmap_mode="r", allow_pickle=False)
+    return _open_npy(sample_file(path, name))
 
 
 def read_samples(path: Path) -> dict[str, np.ndarray]:
     """Every array of `samples/` (memory-mapped), ours or the official tool's."""
-    return {p.stem: np.load(p, mmap_mode="r", allow_pickle=False)
-            for p in sorted((Path(path) / SAMPLES_DIR).glob("*.npy"))}
+    return {p.stem: _open_npy(p) for p in sorted((Path(path) / SAMPLES_DIR).glob("*.npy"))}
 
 
 def read_trace_meta(path: Path) -> dict:
