@@ -74,9 +74,9 @@ class TraceExtractConfig:
     # LK window (odd pixels) of the departure checks alone (0: `lk_window_px`). A small window keeps static
     # points still (too little of it to be pulled along by a passing arm) while moving points are followed
     # with the larger one; it errs less, so two departures suffice (`departure_confirm`). Against 9 px and 3
-    # (tuning tasks, 128 px, front / wrist): false motion
-    # 0.29 / 0.43 → 0.09 / 0.21, `is_moving` precision 0.78 / 0.64 → 0.90 / 0.83 at the same recall,
-    # given moving queries' δ_avg 0.398 / 0.163 → 0.386 / 0.160 (docs/results.md, TraceExtract).
+    # (tuning tasks, 128 px, front / wrist): false motion 0.29 / 0.43 → 0.09 / 0.21, `is_moving` precision
+    # 0.78 / 0.64 → 0.90 / 0.83 at the same recall, given moving queries' δ_avg 0.398 / 0.163 → 0.386 / 0.160
+    # (docs/results.md, TraceExtract).
     departure_window_px: int = 3
     # Departures in a row (of the check above) that make a static point a moving one.
     departure_confirm: int = 2
