@@ -68,6 +68,16 @@ class DepthPoseGeometry:
         near_edge = cv2.dilate(edges, np.ones((size, size), np.uint8)) > 0
         return ~near_edge
 
+    def depth_map(self, frame: int) -> np.ndarray:
+        return np.asarray(self.depth[frame], np.float32)
+
+    def stays_in_camera(self, frame: int, later: int, uv_px: np.ndarray) -> np.ndarray:
+        """(n,) bool: `later` shows the surface at each (n,2) pixel at the depth `frame` shows there."""
+        a = sample_depth(self.depth_map(frame), uv_px, self.radius, self.tol_m)
+        b = sample_depth(self.depth_map(later), uv_px, self.radius, self.tol_m)
+        with np.errstate(invalid="ignore"):
+            return (a > 0) & (np.abs(a - b) <= self.tol_m + 0.03 * a)
+
     def _seen_depth(self, frame: int, xyz_world: np.ndarray):
         """Each point's pixel (n,2) and depth (n,) in `frame`, and the depth the frame shows there (NaN outside)."""
         uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])

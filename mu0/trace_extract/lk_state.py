@@ -17,6 +17,7 @@ class LKTrackState:
         self.start = np.zeros(capacity, np.int32)
         self.anchor = np.full((capacity, 3), np.nan)
         self.static = np.zeros(capacity, bool)
+        self.carried = np.zeros(capacity, bool)  # moves with the camera (found at its start)
         self.strikes = np.zeros(capacity, np.int16)  # consecutive failed static checks
         self.shadow = np.full((capacity, 2), np.nan, np.float32)  # LK's own path of a static point (departure="path")
         self.lk_lost = np.full(t, np.nan)
@@ -24,7 +25,7 @@ class LKTrackState:
     def add(self, uv: np.ndarray, frame: int, anchor: np.ndarray) -> np.ndarray:
         k = len(uv)
         while self.n + k > len(self.start):
-            for name in ("uv", "visible", "start", "anchor", "static", "strikes", "shadow"):
+            for name in ("uv", "visible", "start", "anchor", "static", "carried", "strikes", "shadow"):
                 arr = getattr(self, name)
                 fill = np.nan if arr.dtype.kind == "f" else 0
                 setattr(self, name, np.concatenate([arr, np.full_like(arr, fill)]))

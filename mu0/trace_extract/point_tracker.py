@@ -25,6 +25,14 @@ class SceneGeometry(Protocol):
         """(n,) bool: the surface seen where each world point projects lies behind it (it has moved away)."""
         ...
 
+    def depth_map(self, frame: int) -> np.ndarray:
+        """(h,w) float32 metres seen in `frame` (0 = no measurement)."""
+        ...
+
+    def stays_in_camera(self, frame: int, later: int, uv_px: np.ndarray) -> np.ndarray:
+        """(n,) bool: `later` shows the surface at each (n,2) pixel at the depth `frame` shows there."""
+        ...
+
     def seedable(self, frame: int) -> np.ndarray:
         """(h,w) bool: pixels away from depth edges. A corner where an object's silhouette crosses the
         background moves with neither surface, so no keypoint is seeded on one."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mu0.trace_extract.carried import carried_from_start, stay_if_carried
 from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
 from mu0.trace_extract.lk_state import LKTrackState
 from mu0.trace_extract.point_tracker import SceneGeometry
@@ -33,13 +34,15 @@ class LucasKanadeTracker:
     def __init__(self, selector: KeypointSelector, grid_px: int, max_tracks: int, window_px: int, levels: int,
                  fb_max_error_px: float, reseed_every: int, static_px: float = 1.0, check_gap: int = 6,
                  confirm: int = 3, leave_when_uncovered: bool = False, departure: str = "gap",
-                 hold_still_grey: float = 0.0, region_motion: bool = False, departure_window_px: int = 0) -> None:
+                 hold_still_grey: float = 0.0, region_motion: bool = False, departure_window_px: int = 0,
+                 carried_start: bool = False, carried_near_m: float = 0.10) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         self.departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
         self.reseed_every, self.static_px, self.check_gap, self.confirm = reseed_every, static_px, check_gap, confirm
         self.leave_when_uncovered, self.departure = leave_when_uncovered, departure
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
+        self.carried_start, self.carried_near_m = carried_start, carried_near_m
         self._region_cache: dict[int, tuple] = {}
 
     def _begin(self) -> None:
@@ -107,16 +110,28 @@ class LucasKanadeTracker:
         p1[keep], ok[keep] = p0[keep], True
         return p1, ok
 
-    def _seed(self, st: LKTrackState, alive: np.ndarray, gray: np.ndarray, motion, frame: int,
+    def _seed(self, st: LKTrackState, alive: np.ndarray, grays: list[np.ndarray], motion, frame: int,
               geometry: SceneGeometry | None) -> np.ndarray:
+        gray = grays[frame]
         seen = alive[st.visible[alive, frame]]
         covered = coverage_grid(st.uv[seen, frame], gray.shape, self.grid_px)
         allowed = geometry.seedable(frame) if geometry is not None else None
         new = self.selector.select(gray, covered, motion, self.max_tracks - len(seen), allowed)
         if not len(new):
             return alive
-        anchor = geometry.anchor(frame, new) if geometry is not None else np.full((len(new), 3), np.nan)
-        return np.concatenate([alive, st.add(new, frame, anchor)])
+        return np.concatenate([alive, self._add(st, new, frame, grays, geometry)])
+
+    def _add(self, st: LKTrackState, uv: np.ndarray, frame: int, grays: list[np.ndarray],
+             geometry: SceneGeometry | None) -> np.ndarray:
+        """New tracks at (n,2) pixels of `frame`: static on a world anchor where there is depth, unless the
+        camera carries them (carried.py)."""
+        anchor = geometry.anchor(frame, uv) if geometry is not None else np.full((len(uv), 3), np.nan)
+        ids = st.add(uv, frame, anchor)
+        if self.carried_start and geometry is not None:
+            carried = ids[carried_from_start(uv, anchor, frame, grays, geometry, self.static_px,
+                                                  self.carried_near_m)]
+            st.static[carried], st.carried[carried] = False, True
+        return ids
 
     def _advance(self, st: LKTrackState, alive: np.ndarray, f: int, grays: list[np.ndarray],
                  geometry: SceneGeometry | None) -> np.ndarray:
@@ -128,7 +143,12 @@ class LucasKanadeTracker:
         # so where the camera motion alone would take each point is one projection away
         guess = geometry.observe(f, st.anchor[lk_ids], depth_test=False)[0] if geometry is not None and len(p0) \
             else None
+        if guess is not None:  # a point the camera carries stays where it was, not where the camera takes it
+            guess[st.carried[lk_ids]] = np.nan
         p1, ok = self._step(prev, cur, p0, guess) if len(p0) else (p0, np.zeros(0, bool))
+        if self.carried_start and len(p0):
+            depth = geometry.depth_map(f - 1) if geometry is not None else None
+            p1, ok = stay_if_carried(prev, cur, p0, p1, ok, st.carried[lk_ids], depth)
         if self.region_motion and len(p0) and not ok.all():
             lost = np.flatnonzero(~ok)
             moved, found = region_shift(self._regions(prev), self._regions(cur), p0[lost])
@@ -212,39 +232,39 @@ class LucasKanadeTracker:
         self._begin()
         t = images.shape[0]
         st = LKTrackState(t)
-        grays = [cv2.cvtColor(np.ascontiguousarray(images[0]), cv2.COLOR_RGB2GRAY)]
-        alive = self._seed(st, np.empty(0, int), grays[0], None, 0, geometry)
+        grays = _grey_frames(images)
+        alive = self._seed(st, np.empty(0, int), grays, None, 0, geometry)
         for f in range(1, t):
-            grays.append(cv2.cvtColor(np.ascontiguousarray(images[f]), cv2.COLOR_RGB2GRAY))
             alive = self._advance(st, alive, f, grays, geometry)
             if f % self.reseed_every == 0:
                 motion = cv2.absdiff(grays[f], grays[f - 1]) > _MOTION_DIFF
-                alive = self._seed(st, alive, grays[f], motion, f, geometry)
+                alive = self._seed(st, alive, grays, motion, f, geometry)
         return st.result()
 
     def track_queries(self, images: np.ndarray, queries: np.ndarray, geometry: SceneGeometry | None = None
                       ) -> Tracks2D:
         """Tracks of given points only, (n,3) rows (frame, u, v): each starts at its frame and is followed
         forward by the same machinery as `track` (TAP-Vid's "first" protocol); track i is query i."""
-        import cv2
-
         self._begin()
         t = images.shape[0]
         frames = np.asarray(queries[:, 0], np.int64)
         if len(frames) and (frames.min() < 0 or frames.max() >= t):
             raise ValueError(f"query frames must lie in 0..{t - 1}, got {frames.min()}..{frames.max()}")
         order = np.argsort(frames, kind="stable")
-        st, alive, grays = LKTrackState(t, max(len(frames), 1)), np.empty(0, int), []
+        st, alive, grays = LKTrackState(t, max(len(frames), 1)), np.empty(0, int), _grey_frames(images)
         for f in range(t):
-            grays.append(cv2.cvtColor(np.ascontiguousarray(images[f]), cv2.COLOR_RGB2GRAY))
             if f:
                 alive = self._advance(st, alive, f, grays, geometry)
             now = order[frames[order] == f]
             if len(now):
-                uv = np.asarray(queries[now, 1:], np.float32)
-                anchor = geometry.anchor(f, uv) if geometry is not None else np.full((len(now), 3), np.nan)
-                alive = np.concatenate([alive, st.add(uv, f, anchor)])
+                alive = np.concatenate([alive, self._add(st, np.asarray(queries[now, 1:], np.float32), f, grays,
+                                                         geometry)])
         tracks = st.result()
         back = np.argsort(order)  # tracks were added in frame order
         return Tracks2D(tracks.uv_px[back], tracks.visible[back], tracks.start[back], tracks.lk_lost)
 
+
+def _grey_frames(images: np.ndarray) -> list[np.ndarray]:
+    import cv2
+
+    return [cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY) for im in images]

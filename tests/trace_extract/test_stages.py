@@ -229,6 +229,48 @@ def test_a_small_departure_window_keeps_weak_wall_points_still_beside_a_passing_
     assert (small[len(wall):] < 1.5).all(), small[len(wall):]
 
 
+def _carried_patch_scene(t: int = 20, h: int = 48, w: int = 64, pan_px: float = 0.5, patch_m: float = 0.06):
+    """A textured wall 1 m away, panned over by a camera that carries a flat grey patch `patch_m` in front of
+    it at the bottom of the image (the gripper in the wrist view): the patch never moves in the image."""
+    F = 60.0
+    tex = texture(h, w * 2, 5)
+    rows, cols = slice(36, 46), slice(20, 40)
+    images, depth = [], np.ones((t, h, w), np.float32)
+    for f in range(t):
+        wall = shift_image(tex, -pan_px * f, 0)[:, 16:16 + w].copy()
+        wall[rows, cols] = 200
+        images.append(np.repeat(wall[..., None], 3, -1))
+        depth[f, rows, cols] = patch_m
+    K = np.array([[F, 0, (w - 1) / 2], [0, F, (h - 1) / 2], [0, 0, 1]])
+    T = np.repeat(np.eye(4)[None], t, 0)
+    T[:, 0, 3] = pan_px * np.arange(t) / F  # the wall is 1 m away: 1 px of its image motion = 1/F m of camera motion
+    return np.stack(images), DepthPoseGeometry(depth, np.repeat(K[None], t, 0), T)
+
+
+@pytest.mark.parametrize("pan, patch_m", [(0.5, 0.06), (0.1, 0.15)], ids=["near-anchors-leave", "anchors-on-wall"])
+def test_points_the_camera_carries_stay_with_it_and_the_wall_stays_anchored(pan, patch_m):
+    """Queries on a textureless patch the panning camera carries stay on their pixels with carried_start;
+    without it they are taken for static world points and leave the patch. Wall points keep their anchors.
+    Near the camera the patch's anchors project out of the image; farther, onto the wall behind it."""
+    t = 20
+    images, geometry = _carried_patch_scene(t=t, pan_px=pan, patch_m=patch_m)
+    patch = np.array([[0, c, r] for c in (21.0, 23.0, 25.0) for r in (38.0, 41.0, 44.0)])  # anchors leave the patch
+    wall = np.array([[0, c, r] for c in (10.0, 30.0, 50.0) for r in (8.0, 20.0)])
+    queries = np.concatenate([patch, wall])
+    truth = np.concatenate([patch[:, 1:], wall[:, 1:] - [(t - 1) * pan, 0.0]])
+
+    def run(carried):
+        tr = _tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True, departure_window_px=3, confirm=2,
+                      hold_still_grey=5.0, carried_start=carried).track_queries(images, queries, geometry)
+        return tr, np.linalg.norm(tr.uv_px[:, -1] - truth, axis=1)
+
+    (on, err_on), (off, err_off) = run(True), run(False)
+    n = len(patch)
+    assert on.visible[:n, -1].all() and (err_on[:n] < 0.5).all(), err_on[:n]
+    assert np.median(np.where(off.visible[:n, -1], err_off[:n], np.inf)) > 2.0, err_off[:n]  # the old way loses it
+    assert (err_on[n:] < 0.05).all() and (err_off[n:] < 0.05).all()
+
+
 def test_path_departure_follows_each_static_point_frame_to_frame():
     speed = 0.6
     scene, geometry = _box_with_geometry(speed)
