@@ -255,7 +255,7 @@ def test_points_the_camera_carries_stay_with_it_and_the_wall_stays_anchored(pan,
     t = 20
     images, geometry = _carried_patch_scene(t=t, pan_px=pan, patch_m=patch_m)
     patch = np.array([[0, c, r] for c in (21.0, 23.0, 25.0) for r in (38.0, 41.0, 44.0)])  # anchors leave the patch
-    wall = np.array([[0, c, r] for c in (10.0, 30.0, 50.0) for r in (8.0, 20.0)])
+    wall = np.array([[0, c, r] for c in (3.0, 10.0, 30.0, 50.0) for r in (8.0, 20.0)])  # col 3 leaves the view
     queries = np.concatenate([patch, wall])
     truth = np.concatenate([patch[:, 1:], wall[:, 1:] - [(t - 1) * pan, 0.0]])
 
