@@ -92,13 +92,18 @@ def test_depth_holes_are_tolerated(tmp_path):
     assert np.isfinite(s["traj"][:, 0, 2].astype(np.float32)).all()
 
 
-@pytest.mark.parametrize("case", ["no motion", "too short", "camera jump", "NaN intrinsics"])
+@pytest.mark.parametrize("case", ["no motion", "textureless", "too short", "camera jump", "NaN intrinsics"])
 def test_bad_episodes_are_quarantined_with_a_reason_and_the_rest_go_on(tmp_path, case):
     root = tmp_path / "raw"
     write_episode(sliding_box_scene(episode_id="good"), root)
     if case == "no motion":
         write_episode(sliding_box_scene(episode_id="bad", moving=False), root)
         reason = "no motion"
+    elif case == "textureless":  # one flat grey everywhere, depth intact: nothing to track, said so
+        flat = sliding_box_scene(episode_id="bad")
+        flat.images[:] = 128
+        write_episode(flat, root)
+        reason = "too little trackable texture"
     elif case == "too short":
         write_episode(sliding_box_scene(t=4, episode_id="bad"), root)
         reason = "4 frames is too short"
