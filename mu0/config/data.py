@@ -86,9 +86,9 @@ class TraceExtractConfig:
     # (front), 0.100 → 0.107 (wrist), wrist occlusion accuracy 0.50 → 0.53.
     hold_still_grey: float = 5.0
     # With depth and poses: a new point that the moving camera carries along (the gripper and what it holds, in
-    # the wrist view: its own pixel keeps its depth and look a few frames on, its world anchor's projection does
+    # the wrist view: 10 frames on, its own pixel keeps its depth and look, its world anchor's projection does
     # not) is a moving point from the start, held on its pixel unless LK finds a better match (carried.py).
-    # Wrist camera, given moving queries, tasks not tuned on: δ_avg 0.137 → 0.243, 3D median 56 → 20 cm; the
+    # Wrist camera, given moving queries, tasks not tuned on: δ_avg 0.137 → 0.244, 3D median 56 → 20 cm; the
     # front camera is unchanged (docs/results.md, TraceExtract).
     carried_start: bool = True
     # A point nearer the camera than this (metres) whose world anchor's projection leaves the image counts as
