@@ -16,6 +16,8 @@ import numpy as np
 from mu0.trace_extract.lifting import backproject, sample_depth, to_world
 from mu0.trace_extract.tracks import Tracks2D
 
+DEPTH_REL_TOL = 0.03  # depth tests allow this share of the depth on top of an absolute tolerance
+
 
 class AlignmentError(ValueError):
     """The camera path cannot be recovered (too few static points, or a cut)."""
@@ -68,6 +70,10 @@ class DepthPoseGeometry:
         near_edge = cv2.dilate(edges, np.ones((size, size), np.uint8)) > 0
         return ~near_edge
 
+    def _tol(self, z: np.ndarray) -> np.ndarray:
+        """How far two depths near z (metres) may differ and still be one surface."""
+        return self.tol_m + DEPTH_REL_TOL * z
+
     def depth_map(self, frame: int) -> np.ndarray:
         return np.asarray(self.depth[frame], np.float32)
 
@@ -76,7 +82,7 @@ class DepthPoseGeometry:
         a = sample_depth(self.depth_map(frame), uv_px, self.radius, self.tol_m)
         b = sample_depth(self.depth_map(later), uv_px, self.radius, self.tol_m)
         with np.errstate(invalid="ignore"):
-            return (a > 0) & (np.abs(a - b) <= self.tol_m + 0.03 * a)
+            return (a > 0) & (np.abs(a - b) <= self._tol(a))
 
     def _seen_depth(self, frame: int, xyz_world: np.ndarray):
         """Each point's pixel (n,2) and depth (n,) in `frame`, and the depth the frame shows there (NaN outside)."""
@@ -96,14 +102,14 @@ class DepthPoseGeometry:
                 return uv, z > 0
         uv, z, seen = self._seen_depth(frame, xyz_world)
         with np.errstate(invalid="ignore"):
-            return uv, np.abs(seen - z) <= self.tol_m + 0.03 * z  # NaN outside the image: not visible
+            return uv, np.abs(seen - z) <= self._tol(z)  # NaN outside the image: not visible
 
     def behind(self, frame: int, xyz_world: np.ndarray) -> np.ndarray:
         """(n,) bool: the surface seen at each point's projection lies farther than the point (by the
         visibility tolerance): nothing occludes it, the point has left that pixel."""
         _, z, seen = self._seen_depth(frame, xyz_world)
         with np.errstate(invalid="ignore"):
-            return seen - z > self.tol_m + 0.03 * z
+            return seen - z > self._tol(z)
 
 
 def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-SURFACE_TOL_M, SURFACE_TOL_REL = 0.02, 0.03  # a patch pixel belongs to the point's surface within this of its depth
+from mu0.trace_extract.alignment import DEPTH_REL_TOL
+
+SURFACE_TOL_M = 0.02  # a patch pixel is on the point's surface within this (+ DEPTH_REL_TOL of it) of its depth
 
 
 def _sample(img: np.ndarray, uv: np.ndarray, radius: int, interpolation: int) -> np.ndarray:
@@ -39,7 +41,7 @@ def patch_error(img_a: np.ndarray, uv_a: np.ndarray, img_b: np.ndarray, uv_b: np
         return out
     d = _sample(depth_a, uv_a[ok], radius, cv2.INTER_NEAREST)
     centre = d[:, radius, radius][:, None, None]
-    same = (d > 0) & (np.abs(d - centre) <= SURFACE_TOL_M + SURFACE_TOL_REL * centre)
+    same = (d > 0) & (np.abs(d - centre) <= SURFACE_TOL_M + DEPTH_REL_TOL * centre)
     same[:, radius, radius] = True  # the point itself always counts, with or without depth
     out[ok] = (diff * same).sum(axis=(1, 2)) / same.sum(axis=(1, 2))
     return out
