@@ -9,6 +9,7 @@ from mu0.config.model import WorldModelConfig
 
 POLICY_MODES = ("trace", "scratch")
 TRACE_TOKENS = ("states", "waypoints", "both")  # how μ_0's forecast reaches the action decoder
+TRACE_QUERIES = ("grid", "moving")  # where μ_0 is queried for the waypoint tokens
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,13 @@ class ActionExpertConfig:
     trace_tokens: str = "states"
     # With waypoint tokens: predicted waypoints per grid keypoint along the horizon.
     waypoints: int = 8
+    # Which keypoints the waypoint tokens carry: "grid" — the grid × grid lattice; "moving" — μ_0 is queried on
+    # a finer `candidates` × `candidates` lattice and the grid² keypoints it forecasts to move farthest are kept
+    # (the gripper and what it acts on, found by μ_0 itself, without the simulator's segmentation). Waypoint
+    # tokens only: the gated states are pooled on the lattice.
+    trace_queries: str = "grid"
+    # With trace_queries "moving": the candidate lattice's side (the recipe queries a 20×20 grid).
+    candidates: int = 16
     # The wrist camera's image as wrist_tokens × wrist_tokens context tokens (0: the decoder sees no wrist view;
     # the recipe: 8): its stride-4 feature map, average-pooled, projected, with learned positions. A trace
     # policy reads it through μ_0's frozen scene encoder (as the recipe reads it through μ_0's frozen DINOv2);
@@ -68,6 +76,12 @@ class ActionExpertConfig:
         require(self.trace_tokens in TRACE_TOKENS, "trace_tokens", f"must be one of {', '.join(TRACE_TOKENS)}")
         require(1 <= self.waypoints <= self.world.horizon, "waypoints",
                 f"must be within [1, the world model's horizon {self.world.horizon}]")
+        require(self.trace_queries in TRACE_QUERIES, "trace_queries",
+                f"must be one of {', '.join(TRACE_QUERIES)}")
+        require(self.trace_queries == "grid" or self.trace_tokens == "waypoints", "trace_queries",
+                "\"moving\" queries need trace_tokens \"waypoints\" (the gated states are pooled on the grid)")
+        require(self.trace_queries == "grid" or self.candidates >= self.grid, "candidates",
+                f"must be at least grid ({self.grid}): the moving keypoints are chosen among them")
         require(self.wrist_tokens >= 0, "wrist_tokens", "must be >= 0 (0 = no wrist view)")
 
 

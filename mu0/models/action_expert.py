@@ -8,7 +8,9 @@ trace tokens. The prefix reads them through a gated cross-attention whose gate t
 the policy begins as if μ_0's traces were absent and opens the gate only where they help
 (`trace_tokens` "states", the recipe). With "waypoints" the forecast itself is the conditioning: each grid
 keypoint's predicted waypoints become a context token the decoder attends to directly (a gate that starts
-closed stayed closed in training: the decoder learned to ignore μ_0); "both" has both paths. With
+closed stayed closed in training: the decoder learned to ignore μ_0); "both" has both paths. With "moving"
+`trace_queries` the waypoint keypoints are not the grid but those of a finer lattice that μ_0 forecasts to move
+farthest: the recipe queries the points it cares about, and μ_0's own forecast finds them. With
 `train_backbone` the gated prefix comes from the policy's own trainable copy of μ_0's backbone instead
 (μ_0 itself stays frozen). Without `use_trace` the same decoder sits on a trainable backbone of the same
 shape, randomly initialised (scratch) or action-pretrained.
@@ -73,6 +75,8 @@ class ActionExpert(Checkpointable, nn.Module):
             self.world = Mu0WorldModel(cfg.world)
             self.world.requires_grad_(False)
             self.register_buffer("grid", grid_uv(cfg.grid), persistent=False)
+            if cfg.trace_queries == "moving":
+                self.register_buffer("candidate_grid", grid_uv(cfg.candidates), persistent=False)
             if cfg.trace_tokens != "waypoints":
                 self.trace_gate = GatedCrossAttention(cfg.world.backbone.text_hidden, cfg.world.expert.width,
                                                       cfg.heads)
@@ -134,15 +138,14 @@ class ActionExpert(Checkpointable, nn.Module):
                 with_trace: bool = False, wrist: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The decoder's context (b,l+1(+k)(+n),w) — prefix, proprio token, the wrist camera's k tokens (with
-        wrist_tokens; `wrist` its uint8 images) and, with waypoint tokens, one per grid keypoint, last — its
-        padding mask, and — with `with_trace` and use_trace — μ_0's normalised trace on the grid (b,n,h,3)."""
+        wrist_tokens; `wrist` its uint8 images) and, with waypoint tokens, one per keypoint, last — its padding
+        mask, and — with `with_trace` and use_trace — μ_0's keypoints (b,n,2) and normalised trace (b,n,h,3)."""
         trace, waypoint_tokens = None, []
         if self.cfg.use_trace:
             with torch.no_grad():
                 world_context = self.world.embed(images, instructions)
                 prefix, mask = world_context.prefix, world_context.mask
-                uv = self.grid.expand(len(images), -1, -1)
-                states, trace = self.world.trace_features(world_context, uv, self.cfg.trace_steps)
+                uv, states, trace = self._forecast(world_context, len(images))
             if self.cfg.train_backbone:
                 prefix, mask = self.backbone.embed_prefix(images, instructions)
             if self.cfg.trace_tokens != "waypoints":
@@ -156,7 +159,25 @@ class ActionExpert(Checkpointable, nn.Module):
                         dim=1)
         extra = ctx.shape[1] - mask.shape[1]  # the proprio, wrist and waypoint tokens are never padding
         ctx_mask = torch.cat([mask, torch.ones_like(mask[:, :1]).expand(-1, extra)], dim=1)
-        return ctx, ctx_mask, (trace if with_trace else None)
+        return ctx, ctx_mask, ((uv, trace) if with_trace and trace is not None else None)
+
+    def _forecast(self, world_context, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """μ_0's forecast at the policy's keypoints: their (b,n,2) uv, future states (b,n,w) and normalised
+        trace (b,n,h,3). With "moving" queries, the n = grid² candidates whose forecast (u, v) strays farthest
+        from where they start."""
+        if self.cfg.trace_queries == "grid":
+            uv = self.grid.expand(b, -1, -1)
+            return (uv, *self.world.trace_features(world_context, uv, self.cfg.trace_steps))
+        uv = self.candidate_grid.expand(b, -1, -1)
+        states, trace = self.world.trace_features(world_context, uv, self.cfg.trace_steps)
+        reach = trace[..., :2].norm(dim=-1).amax(dim=-1)  # the trace is relative to its start (b,N)
+        keep = reach.topk(self.cfg.grid ** 2, dim=1).indices
+
+        def pick(x: torch.Tensor) -> torch.Tensor:
+            index = keep.reshape(*keep.shape, *(1,) * (x.dim() - 2)).expand(-1, -1, *x.shape[2:])
+            return x.gather(1, index)
+
+        return pick(uv), pick(states), pick(trace)
 
     def _pool(self, states: torch.Tensor) -> torch.Tensor:
         """(b, grid², w) → (b, (grid/pool)², w) by average pooling on the lattice."""
@@ -226,12 +247,11 @@ class ActionExpert(Checkpointable, nn.Module):
     def act(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
             noise: torch.Tensor | None = None, wrist: torch.Tensor | None = None) -> dict:
         """An action chunk (b,c,a), clipped to [-1, 1], and μ_0's grid trace (b,n,h,3) when it has one."""
-        ctx, ctx_mask, trace = self.context(images, instructions, proprio, with_trace=True, wrist=wrist)
+        ctx, ctx_mask, forecast = self.context(images, instructions, proprio, with_trace=True, wrist=wrist)
         b = len(images)
         x = noise if noise is not None else torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=images.device)
         x = euler(x, lambda x, t: self.velocity(ctx, ctx_mask, x, t), self.cfg.flow_steps)
         out = {"actions": x.clamp(-1.0, 1.0)}
-        if trace is not None:
-            out["trace"] = trace
-            out["grid_uv"] = self.grid.expand(b, -1, -1)
+        if forecast is not None:
+            out["grid_uv"], out["trace"] = forecast
         return out

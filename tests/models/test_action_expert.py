@@ -218,3 +218,48 @@ def test_a_scratch_policy_trains_its_own_wrist_encoder():
     assert all(p.grad is not None for p in policy.wrist_encoder.parameters())  # every weight of it trains
     assert policy.act(batch["image"], batch["instruction"], batch["proprio"], wrist=batch["wrist_image"])[
         "actions"].shape == (4, CFG.chunk, CFG.action_dim)
+
+
+def test_moving_queries_keep_the_candidates_mu0_forecasts_to_move_farthest(monkeypatch):
+    cfg = dataclasses.replace(CFG, trace_tokens="waypoints", waypoints=4, trace_queries="moving", candidates=8)
+    policy = ActionExpert(cfg).eval()
+    batch = policy_batch(2)
+    n_candidates, keep = 64, CFG.grid ** 2
+    movers = torch.tensor([[3, 9, 17, 20, 26, 31, 33, 38, 40, 44, 47, 50, 55, 58, 60, 63],
+                           [0, 1, 2, 5, 8, 13, 21, 34, 35, 36, 37, 41, 42, 43, 61, 62]])
+    forecast = torch.zeros(2, n_candidates, 16, 3)
+    for b in range(2):
+        forecast[b, movers[b], -1, 0] = torch.linspace(0.2, 0.5, keep)  # these move in u by the end
+    forecast[:, :, :, 2] = 5.0  # depth change does not count: only the image motion picks queries
+    forecast[0, 7, -1, 2] = 9.0
+
+    def fake_features(context, uv, steps):
+        assert uv.shape == (2, n_candidates, 2) and steps == cfg.trace_steps
+        states = uv.new_zeros(2, n_candidates, cfg.world.expert.width) + torch.arange(n_candidates)[None, :, None]
+        return states, forecast
+
+    monkeypatch.setattr(policy.world, "trace_features", fake_features)
+    out = policy.act(batch["image"], batch["instruction"], batch["proprio"])
+    for b in range(2):
+        chosen = {tuple(p) for p in out["grid_uv"][b].tolist()}
+        assert chosen == {tuple(p) for p in policy.candidate_grid[movers[b]].tolist()}
+        # each kept keypoint brings its own forecast along
+        rows = [policy.candidate_grid.tolist().index(p) for p in out["grid_uv"][b].tolist()]
+        torch.testing.assert_close(out["trace"][b], forecast[b, rows])
+    ctx, mask, _ = policy.context(batch["image"], batch["instruction"], batch["proprio"])
+    plain = ActionExpert(CFG).context(batch["image"], batch["instruction"], batch["proprio"])[0]
+    assert ctx.shape[1] == plain.shape[1] + keep and mask[:, -keep:].all()
+
+
+def test_moving_queries_need_waypoint_tokens_and_enough_candidates():
+    from mu0.config.base import ConfigError
+
+    with pytest.raises(ConfigError, match="trace_queries"):
+        dataclasses.replace(CFG, trace_queries="moving")  # gated states are pooled on the grid
+    with pytest.raises(ConfigError, match="candidates"):
+        dataclasses.replace(CFG, trace_tokens="waypoints", trace_queries="moving", candidates=2)
+    policy = ActionExpert(dataclasses.replace(CFG, trace_tokens="waypoints", waypoints=4, trace_queries="moving",
+                                              candidates=6)).eval()
+    batch = policy_batch(2)
+    out = policy.act(batch["image"], batch["instruction"], batch["proprio"])  # the real μ_0, untrained
+    assert out["grid_uv"].shape == (2, 16, 2) and out["trace"].shape == (2, 16, 16, 3)
