@@ -172,6 +172,10 @@ compare-policy: install
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-waypoints-full $(POLICY_OPTS)
 	$(BIN)/mu0 finetune --mode trace --policy.train-backbone --policy.trace-tokens waypoints --policy.trace-steps 4 \
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-tuned-waypoints $(POLICY_OPTS)
+	$(BIN)/mu0 finetune --mode trace --policy.trace-tokens waypoints --policy.trace-steps 4 --policy.trace-queries moving \
+	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-moving-full $(POLICY_OPTS)
+	$(BIN)/mu0 finetune --mode trace --policy.trace-tokens waypoints --policy.trace-steps 4 \
+	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-waypoints-full-wrist $(POLICY_OPTS) $(WRIST)
 	$(BIN)/mu0 finetune --mode scratch --episodes $(COMPARE)/raw --policy-data.demos-per-task 0 \
 	  --policy-data.tasks $(PRETRAIN_TASKS) --out $(COMPARE)/policy-action-pretrain-wrist $(POLICY_OPTS) $(WRIST)
 	$(BIN)/mu0 finetune --mode action-pretrained --init-from $(COMPARE)/policy-action-pretrain-wrist/model \
@@ -186,6 +190,8 @@ compare-policy: install
 	  trace-tuned=$(COMPARE)/policy-trace-tuned/model trace-waypoints=$(COMPARE)/policy-trace-waypoints/model \
 	  trace-waypoints-full=$(COMPARE)/policy-trace-waypoints-full/model \
 	  trace-tuned-waypoints=$(COMPARE)/policy-trace-tuned-waypoints/model \
+	  trace-moving-full=$(COMPARE)/policy-trace-moving-full/model \
+	  trace-waypoints-full-wrist=$(COMPARE)/policy-trace-waypoints-full-wrist/model \
 	  trace-tuned-waypoints-wrist=$(COMPARE)/policy-trace-tuned-waypoints-wrist/model \
 	  scratch-wrist=$(COMPARE)/policy-scratch-wrist/model \
 	  action-pretrained-wrist=$(COMPARE)/policy-action-pretrained-wrist/model \
