@@ -29,12 +29,12 @@ class TraceExtractConfig:
     min_texture: float = 0.002
     # Most tracks alive at once.
     max_tracks: int = 800
-    # With depth: keypoints are seeded only more than this many pixels from a depth discontinuity (a corner
-    # made by a silhouette moves with neither surface; 0: only off the edge pixels themselves). At 128 px
-    # 3 leaves the gripper pads and thin links without seeds (moving-body coverage 0.34 / 0.50, front /
-    # wrist, tasks not tuned on; 0 gives 0.86 / 1.00), but points next to silhouettes are tracked slow and
-    # late (README, TraceExtract): kept at 3 until that is fixed.
-    seed_edge_px: int = 3
+    # With depth: keypoints are seeded only more than this many pixels from a depth discontinuity (0: only off
+    # the edge pixels themselves, so a 6-px pad or a thin link gets points). Against 3 px (tuning tasks, front /
+    # wrist): moving-body coverage 0.34 / 0.43 → 0.89 / 1.00, wrist `is_moving` precision 0.78 → 0.87 and false
+    # motion 0.26 → 0.14, at a cost on the front camera (precision and recall 0.90 / 0.90 → 0.83 / 0.83, false
+    # motion 0.09 → 0.15); 1 px lies between (docs/results.md, TraceExtract).
+    seed_edge_px: int = 0
     # How TraceExtract's tracker moves a point from frame to frame: "lk" (pyramidal Lucas–Kanade on the
     # point's window) or "dis" (OpenCV's DIS dense optical flow, whose variational refinement fills
     # textureless regions), both with the forward–backward check below; or "template" (needs depth and

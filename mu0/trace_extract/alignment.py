@@ -47,7 +47,7 @@ class DepthPoseGeometry:
     T_world_cam: np.ndarray  # (t,4,4)
     radius: int = 1
     tol_m: float = 0.02
-    seed_edge_px: int = 3  # keypoints keep this far from a depth discontinuity (`seedable`)
+    seed_edge_px: int = 0  # keypoints keep this far from a depth discontinuity (`seedable`)
 
     def anchor(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
         z = sample_depth(np.asarray(self.depth[frame], np.float32), uv_px, self.radius, self.tol_m)
