@@ -70,7 +70,8 @@ def point_tracker(cfg: TraceExtractConfig) -> PointTracker:
               leave_when_uncovered=cfg.leave_when_uncovered, departure=cfg.departure,
               hold_still_grey=cfg.hold_still_grey, region_motion=cfg.region_motion,
               departure_window_px=cfg.departure_window_px, confirm=cfg.departure_confirm,
-              carried_start=cfg.carried_start, carried_near_m=cfg.carried_near_m)
+              carried_start=cfg.carried_start, carried_near_m=cfg.carried_near_m,
+              departure_surface=cfg.departure_surface)
     if cfg.motion != "template":
         return lk
     fit = TemplateFit(depth_weight=cfg.template_depth_weight, iters=cfg.template_iters)

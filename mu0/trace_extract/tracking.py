@@ -22,6 +22,7 @@ import numpy as np
 from mu0.trace_extract.carried import carried_from_start, stay_if_carried
 from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
 from mu0.trace_extract.lk_state import LKTrackState
+from mu0.trace_extract.patches import patch_error
 from mu0.trace_extract.point_tracker import SceneGeometry
 from mu0.trace_extract.segment_motion import region_shift, regions
 from mu0.trace_extract.tracks import Tracks2D
@@ -35,7 +36,7 @@ class LucasKanadeTracker:
                  fb_max_error_px: float, reseed_every: int, static_px: float = 1.0, check_gap: int = 6,
                  confirm: int = 3, leave_when_uncovered: bool = False, departure: str = "gap",
                  hold_still_grey: float = 0.0, region_motion: bool = False, departure_window_px: int = 0,
-                 carried_start: bool = False, carried_near_m: float = 0.10) -> None:
+                 carried_start: bool = False, carried_near_m: float = 0.10, departure_surface: bool = False) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         self.departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
@@ -43,6 +44,7 @@ class LucasKanadeTracker:
         self.leave_when_uncovered, self.departure = leave_when_uncovered, departure
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
         self.carried_start, self.carried_near_m = carried_start, carried_near_m
+        self.departure_surface = departure_surface
         self._region_cache: dict[int, tuple] = {}
 
     def _begin(self) -> None:
@@ -172,7 +174,7 @@ class LucasKanadeTracker:
         if self.departure == "path":
             self._follow_shadows(st, statics, pred, seen, f, grays)
         elif f % 2 == 0 or f < self.check_gap:  # every other frame is enough to catch a departure
-            self._find_departures(st, statics, pred, f, grays)
+            self._find_departures(st, statics, pred, f, grays, geometry)
         moving = lk_ids[ok][~st.static[lk_ids[ok]]]
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
         keep = st.static[statics]  # the static ones sit on their anchor's projection, seen or not
@@ -205,7 +207,7 @@ class LucasKanadeTracker:
         st.uv[ids[switch], f], st.visible[ids[switch], f] = p1[switch], True
 
     def _find_departures(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, f: int,
-                         grays: list[np.ndarray]) -> None:
+                         grays: list[np.ndarray], geometry: SceneGeometry) -> None:
         """Static tracks that LK, run from `check_gap` frames back, places away from their anchor's
         projection are moving: they lose their static status (and keep this frame's LK position)."""
         g = min(self.check_gap, f)
@@ -216,6 +218,9 @@ class LucasKanadeTracker:
         p_far, fb = self._lk(grays[f - g], grays[f], st.uv[ids, f - g], pred[probe], self.departure_window)
         checked = fb < self.fb_max  # an inconclusive check leaves the point static
         departed = checked & (np.linalg.norm(p_far - pred[probe], axis=1) > self.static_px)
+        if self.departure_surface and np.any(departed):
+            departed &= ~self._surface_stays(st.uv[ids, f - g], p_far, pred[probe], departed, grays[f - g], grays[f],
+                                             geometry.depth_map(f - g))
         st.strikes[ids] = np.where(departed, st.strikes[ids] + 1, 0)
         # one bad LK match on weak texture is not motion: it takes `confirm` departures in a row; the
         # point then continues from where LK over the gap found it, not from its stale static position
@@ -225,6 +230,18 @@ class LucasKanadeTracker:
         inside = (p_far[:, 0] >= 0) & (p_far[:, 0] <= w - 1) & (p_far[:, 1] >= 0) & (p_far[:, 1] <= h - 1)
         st.uv[ids[switch], f] = np.where(inside[switch, None], p_far[switch], np.nan)
         st.visible[ids[switch & ~inside], f] = False  # it left the image while it was thought static
+
+    @staticmethod
+    def _surface_stays(p0: np.ndarray, p_far: np.ndarray, pred: np.ndarray, which: np.ndarray, before: np.ndarray,
+                       now: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """(n,) bool, for the points `which`: their own surface's patch (by `depth` of `before`) matches at the
+        anchor's projection `pred` at least as well as at LK's `p_far` — the point has not moved."""
+        out = np.zeros(len(p0), bool)
+        i = np.flatnonzero(which)
+        e_far = patch_error(before, p0[i], now, p_far[i], depth_a=depth)
+        e_stay = patch_error(before, p0[i], now, pred[i], depth_a=depth)
+        out[i] = e_stay <= e_far
+        return out
 
     def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
         import cv2

@@ -229,6 +229,30 @@ def test_a_small_departure_window_keeps_weak_wall_points_still_beside_a_passing_
     assert (small[len(wall):] < 1.5).all(), small[len(wall):]
 
 
+def test_the_surface_check_keeps_wall_points_right_beside_a_passing_box_still():
+    """Wall points 1 px above a textured box sliding past (seeds reach up to depth edges): even the 3-px
+    departure window straddles the box and drags most of them along; a departure that must also match the
+    point's own surface (its patch's wall pixels, by depth) better at LK's place than at the anchor keeps them
+    on the wall, while points on the box, next to its edge too, are still followed."""
+    speed, t = 0.8, 20
+    scene = sliding_box_scene(t=t, speed_px=speed, weak_wall=True)
+    geometry = DepthPoseGeometry(scene.depth, scene.intrinsics.astype(np.float64), np.repeat(np.eye(4)[None], t, 0))
+    wall = np.array([[0, c, 19.0] for c in range(17, 42, 3)])  # the box starts at row 20
+    box = np.array([[0, 20.0, 26.0], [0, 26.0, 30.0], [0, 30.0, 34.0], [0, 22.0, 21.0], [0, 33.0, 21.0]])
+    queries = np.concatenate([wall, box])
+    truth = queries[:, 1:] + np.where(np.arange(len(queries))[:, None] >= len(wall), [(t - 1) * speed, 0.0], 0.0)
+
+    def errors(surface):
+        tr = _tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True, departure_window_px=3, confirm=2,
+                      departure_surface=surface).track_queries(scene.images, queries, geometry)
+        return np.linalg.norm(tr.uv_px[:, -1] - truth, axis=1)
+
+    checked, unchecked = errors(True), errors(False)
+    assert (unchecked[: len(wall)] > 5).mean() > 0.5  # dragged with the box
+    assert (checked[: len(wall)] < 0.5).mean() > 0.85
+    assert (checked[len(wall):] < 1.5).all(), checked[len(wall):]
+
+
 def _carried_patch_scene(t: int = 20, h: int = 48, w: int = 64, pan_px: float = 0.5, patch_m: float = 0.06):
     """A textured wall 1 m away, panned over by a camera that carries a flat grey patch `patch_m` in front of
     it at the bottom of the image (the gripper in the wrist view): the patch never moves in the image."""
