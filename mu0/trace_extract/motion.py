@@ -1,7 +1,8 @@
 """Motion labels, entity grouping and the episode quality filter.
 
-- `is_moving`: a track moves when its world position spans more than a threshold over the episode
-  (2D-only episodes: its image motion, after removing the median motion of all tracks, does).
+- `is_moving`: a track moves when its world position spans more than a threshold over the episode,
+  single-frame depth spikes removed (2D-only episodes: its image motion, after removing the median
+  motion of all tracks, does).
 - `group_entities`: moving tracks are grouped into rigid entities by motion coherence — two points
   of one rigid body keep their distance — with average-linkage clustering; static tracks are entity 0.
 - `coverage`: the share of a 16×16 patch grid covered by visible tracks, averaged over frames.
@@ -34,10 +35,22 @@ def _span(x: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.linalg.norm(hi - lo, axis=1), nan=0.0)
 
 
+def _despiked(x: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(k,t,d) positions with each track's known ones replaced by the running median of 3 consecutive known
+    ones (NaN elsewhere): one frame's depth read off the far side of an edge is not motion; motion lasts."""
+    from scipy.ndimage import median_filter
+
+    out = np.full(x.shape, np.nan)
+    for i in np.flatnonzero(known.sum(axis=1) >= 3):
+        at = np.flatnonzero(known[i])
+        out[i, at] = median_filter(x[i, at], size=(3, 1), mode="nearest")
+    return out
+
+
 def is_moving(t3: Tracks3D, threshold_m: float, threshold_px: float, use_depth: bool) -> np.ndarray:
     if use_depth:
-        xyz = np.where(t3.has_depth[..., None], t3.xyz_world, np.nan)
-        return _span(xyz) > threshold_m
+        # tracks with fewer than 3 depth readings cannot tell a spike from motion: they count as static
+        return _span(_despiked(t3.xyz_world, t3.has_depth)) > threshold_m
     uv = np.where(t3.tracks.visible[..., None], t3.tracks.uv_px, np.nan).astype(np.float64)
     with _nan_ok():
         step = np.diff(uv, axis=1)
