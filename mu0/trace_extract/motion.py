@@ -36,15 +36,19 @@ def _span(x: np.ndarray) -> np.ndarray:
 
 
 def _despiked(x: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(k,t,d) positions with each track's known ones replaced by the running median of 3 consecutive known
-    ones (NaN elsewhere): one frame's depth read off the far side of an edge is not motion; motion lasts."""
-    from scipy.ndimage import median_filter
-
-    out = np.full(x.shape, np.nan)
-    for i in np.flatnonzero(known.sum(axis=1) >= 3):
-        at = np.flatnonzero(known[i])
-        out[i, at] = median_filter(x[i, at], size=(3, 1), mode="nearest")
-    return out
+    """(k,t,d): each track's known positions in time order, packed to the front, each the median of itself and
+    its two known neighbours (the ends keep their own), then NaN; all NaN for tracks with fewer than 3. One
+    frame's depth read off the far side of an edge is not motion; motion lasts."""
+    k, t = known.shape
+    order = np.argsort(~known, axis=1, kind="stable")  # each track's known frames first, in time order
+    packed = np.take_along_axis(x, order[..., None], axis=1)
+    n = known.sum(axis=1)[:, None]
+    j = np.arange(t)[None]
+    prev = np.take_along_axis(packed, np.clip(j - 1, 0, None).repeat(k, 0)[..., None], axis=1)
+    after = np.take_along_axis(packed, np.minimum(j + 1, np.maximum(n - 1, 0))[..., None], axis=1)
+    lo, hi = np.minimum(prev, packed), np.maximum(prev, packed)
+    median = np.maximum(lo, np.minimum(hi, after))
+    return np.where(((j < n) & (n >= 3))[..., None], median, np.nan)
 
 
 def is_moving(t3: Tracks3D, threshold_m: float, threshold_px: float, use_depth: bool) -> np.ndarray:
