@@ -14,22 +14,37 @@ MIN_AREA = 12  # pixels: smaller regions are texture, not parts
 MAX_AREA_SHARE = 0.25  # a region covering more of the image is background: its centroid does not track
 
 
-def regions(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Region label per pixel (0 = none), and per label its grey bin and centroid (x, y)."""
+def regions(gray: np.ndarray, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Region label per pixel (0 = none), and per label its grey bin and centroid (x, y); with `only`, the
+    regions of those grey bins alone (the rest of the image is labelled 0)."""
     import cv2
 
     bins = (gray.astype(np.int32) // LEVEL).astype(np.int32)
     labels = np.zeros(gray.shape, np.int32)
-    levels, centroids = [0], [(np.nan, np.nan)]
+    levels, centroids = [np.zeros(1, np.int64)], [np.full((1, 2), np.nan)]
     limit = MAX_AREA_SHARE * gray.size
-    for b in np.unique(bins):
-        count, comp, stats, cent = cv2.connectedComponentsWithStats((bins == b).astype(np.uint8), connectivity=4)
-        for c in range(1, count):
-            if MIN_AREA <= stats[c, cv2.CC_STAT_AREA] <= limit:
-                labels[comp == c] = len(levels)
-                levels.append(int(b))
-                centroids.append(tuple(cent[c]))
-    return labels, np.asarray(levels), np.asarray(centroids, np.float64)
+    for b in np.unique(bins) if only is None else np.unique(only):
+        mask = bins == b
+        count, comp, stats, cent = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4)
+        area = stats[:, cv2.CC_STAT_AREA]
+        keep = np.flatnonzero((area >= MIN_AREA) & (area <= limit))
+        keep = keep[keep > 0]
+        if not len(keep):
+            continue
+        lut = np.zeros(count, np.int32)
+        lut[keep] = sum(len(x) for x in levels) + np.arange(len(keep))
+        labels = np.where(mask, lut[comp], labels)
+        levels.append(np.full(len(keep), b, np.int64))
+        centroids.append(cent[keep])
+    return labels, np.concatenate(levels), np.concatenate(centroids).astype(np.float64)
+
+
+def bins_at(gray: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The grey bins (as `regions` quantises) under (n,2) points."""
+    h, w = gray.shape
+    cols = np.rint(points[:, 0]).astype(int).clip(0, w - 1)
+    rows = np.rint(points[:, 1]).astype(int).clip(0, h - 1)
+    return gray[rows, cols].astype(np.int32) // LEVEL
 
 
 def region_shift(prev: tuple, cur: tuple, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
 from mu0.trace_extract.lk_state import LKTrackState
 from mu0.trace_extract.patches import patch_error
 from mu0.trace_extract.point_tracker import SceneGeometry
-from mu0.trace_extract.segment_motion import region_shift, regions
+from mu0.trace_extract.segment_motion import bins_at, region_shift, regions
 from mu0.trace_extract.tracks import Tracks2D
 
 _MOTION_DIFF = 8  # grey-level change that marks a pixel as moving, for seeding priority
@@ -45,11 +45,9 @@ class LucasKanadeTracker:
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
         self.carried_start, self.carried_near_m = carried_start, carried_near_m
         self.departure_surface = departure_surface
-        self._region_cache: dict[int, tuple] = {}
 
     def _begin(self) -> None:
-        """Forget per-frame caches: they are keyed by the ids of one episode's frames."""
-        self._region_cache.clear()
+        """A new episode starts: subclasses forget caches keyed by the ids of the last one's frames."""
 
     def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None,
             window: tuple[int, int] | None = None):
@@ -82,16 +80,6 @@ class LucasKanadeTracker:
         h, w = prev.shape
         inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
         return p1, (fb < self.fb_max) & inside
-
-    def _regions(self, gray: np.ndarray) -> tuple:
-        """The frame's uniform regions, computed once per frame (the grey frames live for the whole episode,
-        so their ids do not repeat; the two latest are kept)."""
-        cache = self._region_cache
-        if id(gray) not in cache:
-            if len(cache) >= 2:
-                cache.pop(next(iter(cache)))
-            cache[id(gray)] = regions(gray)
-        return cache[id(gray)]
 
     def _hold_still(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, p1: np.ndarray, ok: np.ndarray):
         """Where LK fails, a point whose surroundings look the same in both frames (mean grey difference of
@@ -153,7 +141,8 @@ class LucasKanadeTracker:
             p1, ok = stay_if_carried(prev, cur, p0, p1, ok, st.carried[lk_ids], depth)
         if self.region_motion and len(p0) and not ok.all():
             lost = np.flatnonzero(~ok)
-            moved, found = region_shift(self._regions(prev), self._regions(cur), p0[lost])
+            needed = bins_at(prev, p0[lost])  # only the regions the lost points lie in are needed
+            moved, found = region_shift(regions(prev, needed), regions(cur, needed), p0[lost])
             p1, ok = p1.copy(), ok.copy()
             p1[lost[found]], ok[lost[found]] = moved[found], True
         if self.hold_still_grey > 0 and len(p0):
