@@ -136,7 +136,7 @@ class ActionExpert(Checkpointable, nn.Module):
 
     def context(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
                 with_trace: bool = False, wrist: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+                ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         """The decoder's context (b,l+1(+k)(+n),w) — prefix, proprio token, the wrist camera's k tokens (with
         wrist_tokens; `wrist` its uint8 images) and, with waypoint tokens, one per keypoint, last — its padding
         mask, and — with `with_trace` and use_trace — μ_0's keypoints (b,n,2) and normalised trace (b,n,h,3)."""
@@ -246,7 +246,8 @@ class ActionExpert(Checkpointable, nn.Module):
     @torch.no_grad()
     def act(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
             noise: torch.Tensor | None = None, wrist: torch.Tensor | None = None) -> dict:
-        """An action chunk (b,c,a), clipped to [-1, 1], and μ_0's grid trace (b,n,h,3) when it has one."""
+        """An action chunk (b,c,a), clipped to [-1, 1], and when it reads μ_0, μ_0's trace (b,n,h,3) at the
+        keypoints it queried (`grid_uv`, (b,n,2): the grid, or the moving ones)."""
         ctx, ctx_mask, forecast = self.context(images, instructions, proprio, with_trace=True, wrist=wrist)
         b = len(images)
         x = noise if noise is not None else torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=images.device)

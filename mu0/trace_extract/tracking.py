@@ -198,7 +198,8 @@ class LucasKanadeTracker:
     def _find_departures(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, f: int,
                          grays: list[np.ndarray], geometry: SceneGeometry) -> None:
         """Static tracks that LK, run from `check_gap` frames back, places away from their anchor's
-        projection are moving: they lose their static status (and keep this frame's LK position)."""
+        projection (and, with `departure_surface`, whose own surface agrees) are moving: they lose their
+        static status (and keep this frame's LK position)."""
         g = min(self.check_gap, f)
         probe = st.visible[statics, f - g] & st.visible[statics, f] & np.all(np.isfinite(pred), axis=1)
         if not np.any(probe):
