@@ -41,7 +41,8 @@ class ActionExpertConfig:
     waypoints: int = 8
     # Which keypoints the waypoint tokens carry: "grid" — the grid × grid lattice; "moving" — μ_0 is queried on
     # a finer `candidates` × `candidates` lattice and the grid² keypoints it forecasts to move farthest are kept
-    # (the gripper and what it acts on, found by μ_0 itself, without the simulator's segmentation). Waypoint
+    # (meant to find the gripper and what it acts on without the simulator's segmentation; the 12000-step `small`
+    # μ_0 puts them mostly on the far background, where it was hardly ever queried: docs/results.md). Waypoint
     # tokens only: the gated states are pooled on the lattice.
     trace_queries: str = "grid"
     # With trace_queries "moving": the candidate lattice's side (the recipe queries a 20×20 grid).

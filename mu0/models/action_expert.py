@@ -10,7 +10,7 @@ the policy begins as if μ_0's traces were absent and opens the gate only where 
 keypoint's predicted waypoints become a context token the decoder attends to directly (a gate that starts
 closed stayed closed in training: the decoder learned to ignore μ_0); "both" has both paths. With "moving"
 `trace_queries` the waypoint keypoints are not the grid but those of a finer lattice that μ_0 forecasts to move
-farthest: the recipe queries the points it cares about, and μ_0's own forecast finds them. With
+farthest: the recipe queries the points it cares about, and μ_0's own forecast is meant to find them. With
 `train_backbone` the gated prefix comes from the policy's own trainable copy of μ_0's backbone instead
 (μ_0 itself stays frozen). Without `use_trace` the same decoder sits on a trainable backbone of the same
 shape, randomly initialised (scratch) or action-pretrained.
