@@ -147,6 +147,8 @@ scaling: install
 # trainable backbone copy; μ_0's waypoints as tokens after one Euler step, or after all 4 (its point estimate);
 # the trainable copy with the full waypoints. μ_0 itself stays frozen in every one. The `-wrist` policies also
 # see the wrist camera as 8×8 tokens (the recipe's), read through μ_0's frozen scene encoder in the trace policy.
+# `trace-hand-full` also queries μ_0 on a 3×3 lattice around the hand's pixel (proprio through the camera's
+# calibration): the hand's forecast path as tokens of their own.
 # POLICY_STEPS: at the preset's 2000 steps scratch was still improving (validation success 0.17, 0.17, 0.33,
 # 0.47 at 500..2000 steps, 2026-12-03), so every policy gets 6000, validated every 1000.
 POLICY_STEPS ?= 6000
@@ -174,6 +176,8 @@ compare-policy: install
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-tuned-waypoints $(POLICY_OPTS)
 	$(BIN)/mu0 finetune --mode trace --policy.trace-tokens waypoints --policy.trace-steps 4 --policy.trace-queries moving \
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-moving-full $(POLICY_OPTS)
+	$(BIN)/mu0 finetune --mode trace --policy.trace-tokens waypoints --policy.trace-steps 4 --policy.hand-queries 3 \
+	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-hand-full $(POLICY_OPTS)
 	$(BIN)/mu0 finetune --mode trace --policy.trace-tokens waypoints --policy.trace-steps 4 \
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-waypoints-full-wrist $(POLICY_OPTS) $(WRIST)
 	$(BIN)/mu0 finetune --mode scratch --episodes $(COMPARE)/raw --policy-data.demos-per-task 0 \
@@ -191,6 +195,7 @@ compare-policy: install
 	  trace-waypoints-full=$(COMPARE)/policy-trace-waypoints-full/model \
 	  trace-tuned-waypoints=$(COMPARE)/policy-trace-tuned-waypoints/model \
 	  trace-moving-full=$(COMPARE)/policy-trace-moving-full/model \
+	  trace-hand-full=$(COMPARE)/policy-trace-hand-full/model \
 	  trace-waypoints-full-wrist=$(COMPARE)/policy-trace-waypoints-full-wrist/model \
 	  trace-tuned-waypoints-wrist=$(COMPARE)/policy-trace-tuned-waypoints-wrist/model \
 	  scratch-wrist=$(COMPARE)/policy-scratch-wrist/model \

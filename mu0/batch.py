@@ -29,5 +29,6 @@ EPISODE = "episode"  # (b,) int64 the episode's index in its dataset
 # what an action expert reads and learns
 PROPRIO = "proprio"  # (b,q) float32 robot state at the query frame
 WRIST_IMAGE = "wrist_image"  # (b,3,H,W) uint8 the wrist camera's frame (policies with wrist tokens)
+HAND_UV = "hand_uv"  # (b,2) float32 the hand's pixel in unit coordinates (policies with hand queries)
 ACTIONS = "actions"  # (b,c,a) float32 the chunk of actions from the query frame on
 ACTION_VALID = "action_valid"  # (b,c) bool: the step lies inside the episode

@@ -1,7 +1,8 @@
 """A policy's folder and what runs it: the action expert (with its frozen μ_0), the processor its training
-recorded (camera, wrist camera, image size, μ_0's delta statistics for drawing traces, demo seeds and tasks)
-and `plan(frame, proprio, instruction)` — what rollouts and serving both call, so both feed the policy the
-same way (as lerobot keeps a policy's pre/post-processors with the policy)."""
+recorded (camera, wrist camera, image size, μ_0's delta statistics for drawing traces, demo seeds and tasks,
+the camera's calibration for a policy that queries μ_0 at the hand) and `plan(frame, proprio, instruction)` —
+what rollouts and serving both call, so both feed the policy the same way (as lerobot keeps a policy's
+pre/post-processors with the policy)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import torch
 from mu0.bundle.files import PROTOCOL_FILE, STATS_FILE
 from mu0.bundle.read import read_record
 from mu0.bundle.save import save_folder
+from mu0.episodes.cameras import world_to_pixels
 from mu0.models.action_expert import ActionExpert
-from mu0.traces.normalize import DeltaStats
+from mu0.traces.normalize import DeltaStats, to_unit_uv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +33,7 @@ class PolicyProcessor:
     tasks: tuple[str, ...] = ()
     trace_reading: dict = dataclasses.field(default_factory=dict)  # how much its decoder read μ_0
     world_holdout_tasks: tuple[str, ...] = ()  # tasks its μ_0 never saw
+    calibration: dict | None = None  # the static camera's intrinsics, extrinsics, height, width (hand queries)
 
     @classmethod
     def read(cls, folder: Path, wrist_tokens: int) -> PolicyProcessor:
@@ -43,7 +46,25 @@ class PolicyProcessor:
                    scale_xy=tuple(DeltaStats.load(stats).scale[:2]) if stats.exists() else None,
                    train_seeds=frozenset(int(s) for task in demos.values() for s in task["seeds"] if s is not None),
                    tasks=tuple(sorted(demos)), trace_reading=record.get("trace_reading", {}),
-                   world_holdout_tasks=tuple(record.get("world_holdout_tasks", [])))
+                   world_holdout_tasks=tuple(record.get("world_holdout_tasks", [])),
+                   calibration=record.get("camera_calibration"))
+
+    def hand_uv(self, proprio: np.ndarray, hand_xyz: tuple[int, int, int]) -> np.ndarray:
+        """The hand's unit pixel (2,) in the policy's camera, through the calibration its training recorded."""
+        if self.calibration is None:
+            raise ValueError("this policy queries μ_0 at the hand but its folder records no camera calibration "
+                             "(train_config.json: camera_calibration)")
+        c = self.calibration
+        return hand_unit_uv(proprio, hand_xyz, np.asarray(c["intrinsics"]), np.asarray(c["extrinsics"]),
+                            (c["height"], c["width"]))
+
+
+def hand_unit_uv(proprio: np.ndarray, hand_xyz: tuple[int, int, int], intrinsics: np.ndarray,
+                 extrinsics: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """The hand's pixel (...,2) in unit coordinates from proprio (...,p) and the camera (leading axes broadcast):
+    how training reads it from each demo frame's camera and a running policy from its recorded calibration."""
+    xyz = np.asarray(proprio, np.float64)[..., list(hand_xyz)]
+    return to_unit_uv(world_to_pixels(xyz, intrinsics, extrinsics), hw).astype(np.float32)
 
 
 def traces_to_px(grid_uv: np.ndarray, trace: np.ndarray, scale_xy: tuple[float, float],
@@ -75,7 +96,7 @@ class PolicyRunner:
                         for f in (frame, wrist_frame))  # writable copies
         noise = torch.randn(1, self.cfg.chunk, self.cfg.action_dim, generator=self.generator)
         out = self.policy.act(image, [instruction], torch.from_numpy(np.asarray(proprio, np.float32))[None], noise,
-                              wrist=wrist)
+                              wrist=wrist, hand_uv=self._hand_uv(proprio))
         tracks = None
         scale_xy = self.processor.scale_xy
         if "trace" in out and scale_xy is not None:
@@ -92,7 +113,13 @@ class PolicyRunner:
                         for f in (frame, wrist_frame))
         state = torch.from_numpy(np.asarray(proprio, np.float32))[None]
         with torch.random.fork_rng():
-            return self.policy.trace_reading(image, [instruction], state, wrist=wrist)
+            return self.policy.trace_reading(image, [instruction], state, wrist=wrist, hand_uv=self._hand_uv(proprio))
+
+    def _hand_uv(self, proprio: np.ndarray) -> torch.Tensor | None:
+        """(1,2) the hand's unit pixel for a policy with hand queries, else None."""
+        if not (self.cfg.use_trace and self.cfg.hand_queries):
+            return None
+        return torch.from_numpy(self.processor.hand_uv(np.asarray(proprio), self.cfg.hand_xyz))[None]
 
 
 def save_policy_bundle(policy: ActionExpert, folder: Path, mu0_folder: Path | None, record: dict) -> Path:

@@ -47,6 +47,15 @@ class ActionExpertConfig:
     trace_queries: str = "grid"
     # With trace_queries "moving": the candidate lattice's side (the recipe queries a 20×20 grid).
     candidates: int = 16
+    # Waypoint tokens also at the hand: μ_0 is queried on a hand_queries × hand_queries lattice centred on the
+    # hand's pixel (proprio's hand xyz through the camera's calibration, which the policy keeps), each a token
+    # marked as the hand's by a learned embedding; 0: none. The recipe queries the points it cares about; the
+    # hand's forecast path is the plan an action follows. Needs waypoint tokens and one static camera.
+    hand_queries: int = 0
+    # Spacing of the hand lattice in unit image coordinates ([-1, 1] across the image; 0.1 ≈ 6 px at 128 px).
+    hand_spacing: float = 0.1
+    # Which proprio entries are the hand's world position (x, y, z) in metres (Meta-World: the first three).
+    hand_xyz: tuple[int, int, int] = (0, 1, 2)
     # The wrist camera's image as wrist_tokens × wrist_tokens context tokens (0: the decoder sees no wrist view;
     # the recipe: 8): its stride-4 feature map, average-pooled, projected, with learned positions. A trace
     # policy reads it through μ_0's frozen scene encoder (as the recipe reads it through μ_0's frozen DINOv2);
@@ -83,6 +92,11 @@ class ActionExpertConfig:
                 "\"moving\" queries need trace_tokens \"waypoints\" (the gated states are pooled on the grid)")
         require(self.trace_queries == "grid" or self.candidates >= self.grid, "candidates",
                 f"must be at least grid ({self.grid}): the moving keypoints are chosen among them")
+        require(self.hand_queries >= 0, "hand_queries", "must be >= 0 (0 = no hand keypoints)")
+        require(not self.hand_queries or self.trace_tokens != "states", "hand_queries",
+                "hand keypoints are waypoint tokens: set trace_tokens \"waypoints\" or \"both\"")
+        require(len(self.hand_xyz) == 3 and all(0 <= i < self.proprio_dim for i in self.hand_xyz), "hand_xyz",
+                f"must be three proprio indices within [0, {self.proprio_dim})")
         require(self.wrist_tokens >= 0, "wrist_tokens", "must be >= 0 (0 = no wrist view)")
 
 

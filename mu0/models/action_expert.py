@@ -11,6 +11,8 @@ keypoint's predicted waypoints become a context token the decoder attends to dir
 closed stayed closed in training: the decoder learned to ignore μ_0); "both" has both paths. With "moving"
 `trace_queries` the waypoint keypoints are not the grid but those of a finer lattice that μ_0 forecasts to move
 farthest: the recipe queries the points it cares about, and μ_0's own forecast is meant to find them. With
+`hand_queries` μ_0 is also queried on a small lattice around the hand's pixel (`hand_uv`: the hand's position from
+proprio through the camera's calibration), whose waypoint tokens carry a learned "hand" embedding. With
 `train_backbone` the gated prefix comes from the policy's own trainable copy of μ_0's backbone instead
 (μ_0 itself stays frozen). Without `use_trace` the same decoder sits on a trainable backbone of the same
 shape, randomly initialised (scratch) or action-pretrained.
@@ -32,7 +34,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from mu0.batch import ACTION_VALID, ACTIONS, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
+from mu0.batch import ACTION_VALID, ACTIONS, HAND_UV, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
 from mu0.config import ActionExpertConfig
 from mu0.models.backbone import VLMBackbone
 from mu0.models.checkpoint import Checkpointable
@@ -85,6 +87,10 @@ class ActionExpert(Checkpointable, nn.Module):
                 self.register_buffer("waypoint_steps", steps, persistent=False)
                 self.waypoint_in = nn.Sequential(nn.Linear(2 + 3 * cfg.waypoints, cfg.width), nn.GELU(),
                                                  nn.Linear(cfg.width, cfg.width))
+            if cfg.hand_queries:
+                offsets = grid_uv(cfg.hand_queries) * (cfg.hand_spacing * cfg.hand_queries / 2)
+                self.register_buffer("hand_offsets", offsets, persistent=False)
+                self.hand_embed = nn.Parameter(torch.zeros(cfg.hand_queries ** 2, cfg.width))
         if cfg.wrist_tokens:
             if not self._reads_wrist_through_mu0():
                 # its own, trainable (scratch: no μ_0 to borrow from): the feature map's layers only
@@ -135,23 +141,28 @@ class ActionExpert(Checkpointable, nn.Module):
         self.proprio_std.copy_(std.clamp(min=1e-3))
 
     def context(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
-                with_trace: bool = False, wrist: torch.Tensor | None = None
+                with_trace: bool = False, wrist: torch.Tensor | None = None, hand_uv: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         """The decoder's context (b,l+1(+k)(+n),w) — prefix, proprio token, the wrist camera's k tokens (with
-        wrist_tokens; `wrist` its uint8 images) and, with waypoint tokens, one per keypoint, last — its padding
-        mask, and — with `with_trace` and use_trace — μ_0's keypoints (b,n,2) and normalised trace (b,n,h,3)."""
+        wrist_tokens; `wrist` its uint8 images) and, with waypoint tokens, one per keypoint, last (the hand's
+        last of all, with hand_queries; `hand_uv` (b,2) the hand's unit pixel) — its padding mask, and — with
+        `with_trace` and use_trace — μ_0's keypoints (b,n,2) and normalised trace (b,n,h,3)."""
         trace, waypoint_tokens = None, []
         if self.cfg.use_trace:
             with torch.no_grad():
                 world_context = self.world.embed(images, instructions)
                 prefix, mask = world_context.prefix, world_context.mask
-                uv, states, trace = self._forecast(world_context, len(images))
+                uv, states, trace = self._forecast(world_context, len(images), self._hand_lattice(hand_uv))
             if self.cfg.train_backbone:
                 prefix, mask = self.backbone.embed_prefix(images, instructions)
             if self.cfg.trace_tokens != "waypoints":
-                prefix = self.trace_gate(prefix, self._pool(states))
+                prefix = self.trace_gate(prefix, self._pool(states[:, :self.cfg.grid ** 2]))
             if self.cfg.trace_tokens != "states":
-                waypoint_tokens = [self.waypoint_in(torch.cat([uv, trace[:, :, self.waypoint_steps].flatten(2)], -1))]
+                tokens = self.waypoint_in(torch.cat([uv, trace[:, :, self.waypoint_steps].flatten(2)], -1))
+                if self.cfg.hand_queries:
+                    k = self.cfg.hand_queries ** 2
+                    tokens = torch.cat([tokens[:, :-k], tokens[:, -k:] + self.hand_embed], dim=1)
+                waypoint_tokens = [tokens]
         else:
             prefix, mask = self.backbone.embed_prefix(images, instructions)
         p = (proprio - self.proprio_mean) / self.proprio_std
@@ -161,17 +172,31 @@ class ActionExpert(Checkpointable, nn.Module):
         ctx_mask = torch.cat([mask, torch.ones_like(mask[:, :1]).expand(-1, extra)], dim=1)
         return ctx, ctx_mask, ((uv, trace) if with_trace and trace is not None else None)
 
-    def _forecast(self, world_context, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _hand_lattice(self, hand_uv: torch.Tensor | None) -> torch.Tensor | None:
+        """(b,k,2) the hand keypoints around `hand_uv` (b,2), inside the image; None without hand_queries."""
+        if not self.cfg.hand_queries:
+            return None
+        if hand_uv is None:
+            raise ValueError("this policy queries μ_0 at the hand (policy.hand_queries > 0): pass the hand's pixel")
+        return (hand_uv[:, None, :].to(self.hand_offsets.dtype) + self.hand_offsets).clamp(-1.0, 1.0)
+
+    def _forecast(self, world_context, b: int, hand: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """μ_0's forecast at the policy's keypoints: their (b,n,2) uv, future states (b,n,w) and normalised
-        trace (b,n,h,3). With "moving" queries, the n = grid² candidates whose forecast (u, v) strays farthest
-        from where they start."""
-        if self.cfg.trace_queries == "grid":
-            uv = self.grid.expand(b, -1, -1)
-            return (uv, *self.world.trace_features(world_context, uv, self.cfg.trace_steps))
-        uv = self.candidate_grid.expand(b, -1, -1)
+        trace (b,n,h,3). With "moving" queries, the grid² candidates whose forecast (u, v) strays farthest
+        from where they start; then the `hand` keypoints (b,k,2), if any. μ_0 forecasts each keypoint on its
+        own (its keypoints do not attend to each other), so one call serves all."""
+        base = self.grid if self.cfg.trace_queries == "grid" else self.candidate_grid
+        uv = base.expand(b, -1, -1)
+        if hand is not None:
+            uv = torch.cat([uv, hand], dim=1)
         states, trace = self.world.trace_features(world_context, uv, self.cfg.trace_steps)
-        reach = trace[..., :2].norm(dim=-1).amax(dim=-1)  # the trace is relative to its start (b,N)
-        keep = reach.topk(self.cfg.grid ** 2, dim=1).indices
+        if self.cfg.trace_queries == "grid":
+            return uv, states, trace
+        n = len(base)
+        reach = trace[:, :n, :, :2].norm(dim=-1).amax(dim=-1)  # the trace is relative to its start (b,N)
+        keep = torch.cat([reach.topk(self.cfg.grid ** 2, dim=1).indices,
+                          torch.arange(n, uv.shape[1], device=uv.device).expand(b, -1)], dim=1)
 
         def pick(x: torch.Tensor) -> torch.Tensor:
             index = keep.reshape(*keep.shape, *(1,) * (x.dim() - 2)).expand(-1, -1, *x.shape[2:])
@@ -198,10 +223,11 @@ class ActionExpert(Checkpointable, nn.Module):
         return self.compute_loss(batch)
 
     def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        """Batch: image (b,3,h,w) uint8, instruction [b], proprio (b,p), actions (b,c,a), action_valid (b,c)."""
+        """Batch: image (b,3,h,w) uint8, instruction [b], proprio (b,p), actions (b,c,a), action_valid (b,c)
+        (+ wrist_image, hand_uv for policies that read them)."""
         actions, valid = batch[ACTIONS], batch[ACTION_VALID].float()
         ctx, ctx_mask, _ = self.context(batch[IMAGE], list(batch[INSTRUCTION]), batch[PROPRIO],
-                                        wrist=batch.get(WRIST_IMAGE))
+                                        wrist=batch.get(WRIST_IMAGE), hand_uv=batch.get(HAND_UV))
         t = sample_time(len(actions), actions.device)
         noise = torch.randn_like(actions)
         x_t = noised(actions, noise, t)
@@ -214,7 +240,7 @@ class ActionExpert(Checkpointable, nn.Module):
 
     @torch.no_grad()
     def trace_reading(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
-                      wrist: torch.Tensor | None = None) -> dict[str, float]:
+                      wrist: torch.Tensor | None = None, hand_uv: torch.Tensor | None = None) -> dict[str, float]:
         """How much the decoder reads μ_0 (empty without use_trace): the gate tanh(g) of the gated path
         (`trace_gate`) and, with waypoint tokens, the share of the decoder's cross-attention that lands on them
         while it samples chunks for these inputs (`waypoint_attention`, mean over blocks, heads, chunk steps,
@@ -226,7 +252,7 @@ class ActionExpert(Checkpointable, nn.Module):
             reading["trace_gate"] = float(torch.tanh(self.trace_gate.gate)[0])
         if self.cfg.trace_tokens == "states":
             return reading
-        n, shares, uniform = self.cfg.grid ** 2, [], []
+        n, shares, uniform = self.cfg.grid ** 2 + self.cfg.hand_queries ** 2, [], []
 
         def capture(module, args, kwargs, output):  # the same attention again, now with its weights
             weights = module.forward(*args, **{**kwargs, "need_weights": True, "average_attn_weights": True})[1]
@@ -235,7 +261,7 @@ class ActionExpert(Checkpointable, nn.Module):
 
         hooks = [block.cross_attn.register_forward_hook(capture, with_kwargs=True) for block in self.blocks]
         try:
-            self.act(images, instructions, proprio, wrist=wrist)
+            self.act(images, instructions, proprio, wrist=wrist, hand_uv=hand_uv)
         finally:
             for hook in hooks:
                 hook.remove()
@@ -245,10 +271,12 @@ class ActionExpert(Checkpointable, nn.Module):
 
     @torch.no_grad()
     def act(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
-            noise: torch.Tensor | None = None, wrist: torch.Tensor | None = None) -> dict:
+            noise: torch.Tensor | None = None, wrist: torch.Tensor | None = None,
+            hand_uv: torch.Tensor | None = None) -> dict:
         """An action chunk (b,c,a), clipped to [-1, 1], and when it reads μ_0, μ_0's trace (b,n,h,3) at the
-        keypoints it queried (`grid_uv`, (b,n,2): the grid, or the moving ones)."""
-        ctx, ctx_mask, forecast = self.context(images, instructions, proprio, with_trace=True, wrist=wrist)
+        keypoints it queried (`grid_uv`, (b,n,2): the grid or the moving ones, then the hand's)."""
+        ctx, ctx_mask, forecast = self.context(images, instructions, proprio, with_trace=True, wrist=wrist,
+                                               hand_uv=hand_uv)
         b = len(images)
         x = noise if noise is not None else torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=images.device)
         x = euler(x, lambda x, t: self.velocity(ctx, ctx_mask, x, t), self.cfg.flow_steps)

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mu0.batch import ACTION_VALID, ACTIONS, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
+from mu0.batch import ACTION_VALID, ACTIONS, HAND_UV, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
+from mu0.bundle.policy_bundle import hand_unit_uv
 from mu0.config import PolicyDataConfig
 from mu0.episodes import schema
 from mu0.episodes.reader import list_episodes, read_meta
@@ -79,6 +80,27 @@ def wrist_views(demos: list[Path], camera: str) -> list[Path]:
     return views
 
 
+def camera_calibration(paths: list[Path], tol: float = 1e-4) -> dict:
+    """The one calibration (intrinsics, world-to-camera extrinsics, height, width) of the demonstrations' camera,
+    which a policy with hand queries keeps to find the hand's pixel when it runs; an error naming the first
+    episode whose camera differs (a moving camera, another rig): such a policy needs one static camera."""
+    calib = None
+    for path in paths:
+        with np.load(path / schema.CAMERAS, allow_pickle=False) as z:
+            K, E = np.asarray(z["intrinsics"], np.float64), np.asarray(z["extrinsics"], np.float64)
+        meta = read_meta(path)
+        if calib is None:
+            calib = {"intrinsics": K[0], "extrinsics": E[0], "height": int(meta["height"]), "width": int(meta["width"])}
+        same = (np.allclose(K, calib["intrinsics"], atol=tol) and np.allclose(E, calib["extrinsics"], atol=tol)
+                and (int(meta["height"]), int(meta["width"])) == (calib["height"], calib["width"]))
+        if not same:
+            raise ValueError(f"{path / schema.CAMERAS}: the camera differs from {paths[0].name}'s (or moves within "
+                             "the episode); a policy with hand queries needs one static, calibrated camera")
+    if calib is None:
+        raise ValueError("no demonstrations to read a camera calibration from")
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in calib.items()}
+
+
 def demo_summary(paths: list[Path]) -> dict:
     """Tasks, per-task counts and seeds of the chosen demonstrations (saved with the policy)."""
     out: dict[str, dict] = {}
@@ -94,11 +116,13 @@ class ActionChunkDataset(torch.utils.data.Dataset):
     """One sample per frame of every demonstration; arrays stay memory-mapped until indexed."""
 
     def __init__(self, paths: list[Path], chunk: int, action_dim: int, proprio_dim: int,
-                 wrist_paths: list[Path] | None = None) -> None:
+                 wrist_paths: list[Path] | None = None, hand_xyz: tuple[int, int, int] | None = None) -> None:
         """`wrist_paths`: each demonstration's wrist-camera episode (`wrist_views`), whose frames become the
-        samples' `wrist_image`."""
+        samples' `wrist_image`; `hand_xyz`: the proprio entries of the hand's world position, whose pixel in each
+        frame's camera becomes the samples' `hand_uv`."""
         self.paths, self.chunk = list(paths), chunk
         self.images, self.robot, self.instructions, index = [], [], [], []
+        self.hand_uv: list[np.ndarray] | None = [] if hand_xyz is not None else None
         self.wrist = [np.load(p / schema.IMAGES, mmap_mode="r") for p in wrist_paths] if wrist_paths else None
         for e, path in enumerate(self.paths):
             with np.load(path / schema.ROBOT, allow_pickle=False) as z:
@@ -113,11 +137,25 @@ class ActionChunkDataset(torch.utils.data.Dataset):
             if self.wrist is not None and len(self.wrist[e]) != len(images):
                 raise ValueError(f"{wrist_paths[e] / schema.IMAGES}: {len(self.wrist[e])} wrist frames for "
                                  f"{len(images)} frames of {path.name}")
+            if self.hand_uv is not None:
+                self.hand_uv.append(self._hand_uv(path, robot["proprio"], hand_xyz, images.shape[1:3]))
             self.images.append(images)
             self.robot.append(robot)
             self.instructions.append(list(json.loads((path / schema.META).read_text()).get("instructions", [])) or [""])
             index += [(e, t) for t in range(len(images))]
         self.index = index
+
+    @staticmethod
+    def _hand_uv(path: Path, proprio: np.ndarray, hand_xyz: tuple[int, int, int], hw: tuple[int, int]) -> np.ndarray:
+        with np.load(path / schema.CAMERAS, allow_pickle=False) as z:
+            K, E = z["intrinsics"], z["extrinsics"]
+        if len(K) != len(proprio):
+            raise ValueError(f"{path / schema.CAMERAS}: {len(K)} cameras for {len(proprio)} proprio readings")
+        uv = hand_unit_uv(proprio, hand_xyz, K, E, hw)
+        if not np.isfinite(uv).all():
+            raise ValueError(f"{path / schema.ROBOT}: the hand (proprio {list(hand_xyz)}) is behind the camera in "
+                             f"frame {int(np.flatnonzero(~np.isfinite(uv).all(-1))[0])}; check --policy.hand-xyz")
+        return uv
 
     def __len__(self) -> int:
         return len(self.index)
@@ -137,6 +175,8 @@ class ActionChunkDataset(torch.utils.data.Dataset):
                   ACTIONS: torch.from_numpy(chunk), ACTION_VALID: torch.from_numpy(valid)}
         if self.wrist is not None:
             sample[WRIST_IMAGE] = torch.from_numpy(np.array(self.wrist[e][t])).permute(2, 0, 1)
+        if self.hand_uv is not None:
+            sample[HAND_UV] = torch.from_numpy(self.hand_uv[e][t])
         return sample
 
     def proprio_stats(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from mu0.batch import IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
+from mu0.batch import HAND_UV, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
 from mu0.bundle.files import MODEL_DIR, SNAPSHOTS_DIR
 from mu0.bundle.policy_bundle import save_policy_bundle
 from mu0.bundle.read import read_record
@@ -27,7 +27,7 @@ from mu0.models.action_expert import ActionExpert
 from mu0.models.world_model import Mu0WorldModel
 from mu0.traces.protocol import TraceProtocol, check_protocol
 from mu0.training import checkpoints
-from mu0.training.action_data import ActionChunkDataset, demo_summary, select_demos, wrist_views
+from mu0.training.action_data import ActionChunkDataset, camera_calibration, demo_summary, select_demos, wrist_views
 from mu0.training.engine import make_engine
 from mu0.training.full_weights import full_weights
 from mu0.training.loop import LoopHooks, run_loop
@@ -110,7 +110,10 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
         raise ValueError(f"{episodes}: demonstrations with seeds {clash[:5]}, which validation rollouts would reuse; "
                          "move --val-seed")
     wrist = wrist_views(demos, data_cfg.wrist_camera) if cfg.wrist_tokens else None
-    dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim, wrist)
+    hands = cfg.use_trace and cfg.hand_queries > 0
+    calibration = camera_calibration(demos) if hands else None  # checked before any training
+    dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim, wrist,
+                                 cfg.hand_xyz if hands else None)
     if len(dataset) < train_cfg.micro_batch:
         raise ValueError(f"{episodes}: {len(dataset)} samples, fewer than one micro-batch of {train_cfg.micro_batch}")
     if init_from is None:
@@ -124,7 +127,8 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
         return {"policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg), "steps": steps, "demos": summary,
                 "world_model": str(world_model or ""), "init_from": str(init_from or ""),
                 "episodes_root": str(episodes), "image_size": int(dataset.images[0].shape[1]), "trace_reading": reading,
-                "world_holdout_tasks": _world_holdout_tasks(source)}
+                "world_holdout_tasks": _world_holdout_tasks(source),
+                **({"camera_calibration": calibration} if calibration is not None else {})}
 
     def snapshot(step: int) -> dict[str, float]:
         """A success-vs-steps point: the policy saved, scored by on_snapshot on rank 0, removed."""
@@ -169,7 +173,7 @@ def _trace_reading(policy: ActionExpert, dataset, samples: int = 16) -> dict[str
     policy.eval()
     try:
         return policy.trace_reading(batch[IMAGE], list(batch[INSTRUCTION]), batch[PROPRIO],
-                                    batch.get(WRIST_IMAGE))
+                                    batch.get(WRIST_IMAGE), batch.get(HAND_UV))
     finally:
         policy.train()
 

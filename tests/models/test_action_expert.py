@@ -263,3 +263,49 @@ def test_moving_queries_need_waypoint_tokens_and_enough_candidates():
     batch = policy_batch(2)
     out = policy.act(batch["image"], batch["instruction"], batch["proprio"])  # the real μ_0, untrained
     assert out["grid_uv"].shape == (2, 16, 2) and out["trace"].shape == (2, 16, 16, 3)
+
+
+@pytest.mark.parametrize("queries", ["grid", "moving"])
+def test_hand_queries_ask_mu0_around_the_hands_pixel_and_mark_those_tokens(queries):
+    cfg = dataclasses.replace(CFG, trace_tokens="both" if queries == "grid" else "waypoints", waypoints=4,
+                              trace_queries=queries, candidates=6, hand_queries=2, hand_spacing=0.2)
+    policy = ActionExpert(cfg).eval()
+    _forecasting_world(policy)
+    batch = policy_batch(2)
+    hand = torch.tensor([[0.3, -0.2], [0.95, 0.0]])  # the second lattice reaches past the image's edge
+    with pytest.raises(ValueError, match="pass the hand's pixel"):
+        policy.act(batch["image"], batch["instruction"], batch["proprio"])
+    out = policy.act(batch["image"], batch["instruction"], batch["proprio"], hand_uv=hand)
+    assert out["grid_uv"].shape == (2, 16 + 4, 2)
+    expected = torch.tensor([[[0.2, -0.3], [0.4, -0.3], [0.2, -0.1], [0.4, -0.1]],
+                             [[0.85, -0.1], [1.0, -0.1], [0.85, 0.1], [1.0, 0.1]]])  # clamped into the image
+    torch.testing.assert_close(out["grid_uv"][:, -4:], expected)
+    # each hand keypoint carries μ_0's own forecast there (keypoints are forecast independently)
+    context = policy.world.embed(batch["image"], batch["instruction"])
+    torch.testing.assert_close(out["trace"][:, -4:], policy.world.trace_features(context, expected, cfg.trace_steps)[1])
+    ctx, mask, _ = policy.context(batch["image"], batch["instruction"], batch["proprio"], hand_uv=hand)
+    plain = ActionExpert(dataclasses.replace(cfg, hand_queries=0)).eval()
+    plain.load_state_dict(policy.state_dict(), strict=False)
+    base = plain.context(batch["image"], batch["instruction"], batch["proprio"])[0]
+    assert ctx.shape[1] == base.shape[1] + 4 and mask[:, -4:].all()
+    with torch.no_grad():
+        policy.hand_embed.add_(1.0)  # the learned mark moves the hand tokens only
+    marked = policy.context(batch["image"], batch["instruction"], batch["proprio"], hand_uv=hand)[0]
+    torch.testing.assert_close(marked[:, :-4], ctx[:, :-4])
+    torch.testing.assert_close(marked[:, -4:], ctx[:, -4:] + 1.0)
+    before = policy.hand_embed.detach().clone()
+    opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=1e-3)
+    for _ in range(3):  # adaLN-Zero blocks start as the identity: the context gets gradient from step 2
+        opt.zero_grad()
+        policy.train().compute_loss({**batch, "hand_uv": hand})[0].backward()
+        opt.step()
+    assert not torch.equal(before, policy.hand_embed) and all(p.grad is None for p in policy.world.parameters())
+
+
+def test_hand_queries_are_waypoint_tokens():
+    from mu0.config.base import ConfigError
+
+    with pytest.raises(ConfigError, match="hand_queries"):
+        dataclasses.replace(CFG, hand_queries=2)  # trace_tokens "states": nothing would carry them
+    with pytest.raises(ConfigError, match="hand_xyz"):
+        dataclasses.replace(CFG, trace_tokens="waypoints", hand_queries=1, hand_xyz=(0, 1, 7))

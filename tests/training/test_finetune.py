@@ -205,3 +205,42 @@ def test_finetuning_stopped_at_a_checkpoint_resumes_to_the_same_loss_curve(metaw
     second = finetune(metaworld_episodes, tmp_path / "split", POLICY, DATA, train, world_model=world_dir)
     assert (first.steps, second.resumed_from, second.steps) == (3, 3, 6)
     np.testing.assert_allclose(first.losses + second.losses, full.losses, rtol=1e-5)
+
+
+def test_a_hand_query_policy_finds_the_hand_in_every_demo_frame_and_rolls_out_through_its_recorded_calibration(
+        metaworld_episodes, world_dir, tmp_path):
+    from mu0.bundle.policy_bundle import PolicyRunner
+    from mu0.evaluation.policy_rollout import RolloutJob, run_episode
+    from mu0.sources.metaworld import make_env
+    from mu0.sources.metaworld_cameras import make_camera
+    from mu0.sources.mujoco_render import RgbdRenderer
+    from mu0.training.action_data import ActionChunkDataset, camera_calibration, wrist_views
+
+    demos = select_demos(metaworld_episodes, DATA)
+    dataset = ActionChunkDataset(demos, 4, 4, 4, hand_xyz=(0, 1, 2))
+    names = list(np.load(demos[0] / "gt/bodies.npz")["names"])
+    ids, frames = np.load(demos[0] / "gt/body_ids.npy"), np.load(demos[0] / "gt/body_id_frames.npy")
+    for q, t in enumerate(frames):  # the hand's pixel lies between the finger pads the simulator drew there
+        x, y = np.round((dataset[int(t)]["hand_uv"].numpy() + 1) * 32 - 0.5).astype(int)
+        near = {names[i] for i in ids[q, y - 2:y + 3, x - 2:x + 3].ravel() if i >= 0}
+        assert near & {"leftpad", "rightpad"}, (t, near)
+    with pytest.raises(ValueError, match="one static, calibrated camera"):
+        camera_calibration(wrist_views(demos, "gripperPOV"))  # the wrist camera moves
+    cfg = dataclasses.replace(POLICY, trace_tokens="waypoints", waypoints=4, hand_queries=2)
+    result = finetune(metaworld_episodes, tmp_path / "out", cfg, DATA, TRAIN, world_model=world_dir)
+    runner = PolicyRunner(result.model_dir)
+    env, obs = make_env("pick-place-v3", 100_000)
+    with RgbdRenderer(env.model, 64, 64) as renderer:  # what rollouts render is the camera the policy recorded
+        renderer.render_rgbd(env.data, make_camera("front", env.model))
+        K, E = renderer.camera_matrices()
+    env.close()
+    calibration = json.loads((result.model_dir / "train_config.json").read_text())["camera_calibration"]
+    np.testing.assert_allclose(calibration["intrinsics"], K, atol=1e-4)
+    np.testing.assert_allclose(calibration["extrinsics"], E, atol=1e-4)
+    proprio = np.load(demos[0] / "robot.npz")["proprio"][5]
+    np.testing.assert_allclose(runner.processor.hand_uv(proprio, (0, 1, 2)), dataset[5]["hand_uv"].numpy(), atol=1e-5)
+    outcome = run_episode(RolloutJob("pick-place-v3", 100_000, 4, 2), runner)
+    assert outcome.error is None and outcome.length == 4
+    assert "waypoint_attention" in outcome.trace_reading
+    _, tracks = runner.plan(np.zeros((64, 64, 3), np.uint8), obs[:4], "pick up the puck")
+    assert tracks.shape[0] == POLICY.grid ** 2 + 4  # the grid's tracks, then the hand's
