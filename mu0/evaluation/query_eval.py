@@ -9,7 +9,9 @@ Reported per body class (gripper, object, articulated, arm) and over all moving 
 Three checks read the extractor's own output instead:
 - coverage: each moving body seen in frame 0 with at least `MIN_BODY_PX` pixels (at 128 px) counts as
   covered when at least `COVER_TRACKS` of the extractor's frame-0 tracks start on it;
-- motion labels: `is_moving` of the tracks seeded in a frame with a body map, against their truth;
+- motion labels: `is_moving` of the tracks seeded in a frame with a body map, against their truth over the
+  rest of the episode (a track lost early misses the motion that comes later) and, beside it, over the
+  track's own life (what its label can know: that separates labelling from losing the point);
 - false motion: windows of `WINDOW` frames, starting at each map frame where such a track is seen,
   whose extracted positions (in that frame's camera) move more than `FALSE_MOTION_PX` (at 128 px), and
   the share of them where the true point moves less than half that: motion the extractor made up.
@@ -55,6 +57,7 @@ class QueriedEpisode:
     by_class: dict  # class -> {"2d": …, "3d": …} for the classes with moving queries
     coverage: tuple[int, int]  # (covered bodies, moving bodies seen in frame 0)
     labels: tuple[int, int, int]  # true positives, false positives, false negatives of is_moving
+    labels_over_life: tuple[int, int, int]  # the same, with the truth taken over each track's own life
     false_motion: tuple[int, int]  # (windows moving only in the extraction, windows moving in the extraction)
 
 
@@ -78,9 +81,11 @@ def sample_queries(ep: Episode, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 3), np.int64)
 
 
-def _span_after(xyz: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """(n,) extent of each (n,t,3) world track over the frames from its `start` (n,) on."""
-    after = np.arange(xyz.shape[1])[None] >= start[:, None]
+def _span_after(xyz: np.ndarray, start: np.ndarray, stop: np.ndarray | None = None) -> np.ndarray:
+    """(n,) extent of each (n,t,3) world track over the frames from its `start` (n,) on, up to `stop` (n,)
+    included (default: the episode's end)."""
+    frames = np.arange(xyz.shape[1])[None]
+    after = (frames >= start[:, None]) & (frames <= (frames.max() if stop is None else stop[:, None]))
     part = np.where(after[..., None], xyz, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN track has no extent
@@ -102,11 +107,13 @@ def _scores(pred, gt, frames, hw, xyz_pred, has_depth, sel) -> dict:
     return {"2d": d2, "3d": d3}  # mean_error_m stays the mean over the frames the tracker still has
 
 
-def _labels_and_false_motion(ep: Episode, tracks: dict) -> tuple[tuple[int, int, int], tuple[int, int]]:
+def _labels_and_false_motion(ep: Episode, tracks: dict
+                             ) -> tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int]]:
+    """Label counts against the truth over the rest of the episode and over each track's life; false motion."""
     id_frames = ep.body_ids[0]
     seeded = np.flatnonzero(np.isin(tracks[TRACK_START], id_frames))
     if not len(seeded):
-        return (0, 0, 0), (0, 0)
+        return (0, 0, 0), (0, 0, 0), (0, 0)
     start = tracks[TRACK_START][seeded].astype(np.int64)
     px = np.rint(tracks[TRACK_UV_PX][seeded, start]).astype(np.int64)
     h, w = ep.images.shape[1:3]
@@ -114,11 +121,17 @@ def _labels_and_false_motion(ep: Episode, tracks: dict) -> tuple[tuple[int, int,
     seeded, start, px = seeded[inside], start[inside], px[inside]
     gt = track_query_pixels(ep, px, start)
     ok = gt.query_valid
-    true_moving = _span_after(gt.xyz_world, start) > MOVING_M  # over the track's life, as is_moving is
     said = np.asarray(tracks[IS_MOVING], bool)[seeded]
-    labels = (int((said & true_moving & ok).sum()), int((said & ~true_moving & ok).sum()),
-              int((~said & true_moving & ok).sum()))
     extracted = np.asarray(tracks[TRACK_XYZ_WORLD], np.float64)[seeded]
+    alive = np.asarray(tracks[TRACK_VISIBLE], bool)[seeded] & np.isfinite(extracted[..., 0])
+    last_alive = np.where(alive.any(1), alive.shape[1] - 1 - np.argmax(alive[:, ::-1], axis=1), start)
+
+    def counts(true_moving: np.ndarray) -> tuple[int, int, int]:
+        return (int((said & true_moving & ok).sum()), int((said & ~true_moving & ok).sum()),
+                int((~said & true_moving & ok).sum()))
+
+    labels = counts(_span_after(gt.xyz_world, start) > MOVING_M)
+    labels_over_life = counts(_span_after(gt.xyz_world, start, np.maximum(last_alive, start)) > MOVING_M)
     E, K = ep.extrinsics.astype(np.float64), ep.intrinsics.astype(np.float64)
     threshold_px = FALSE_MOTION_PX * w / REFERENCE_WIDTH_PX
     made_up = moved = 0
@@ -134,7 +147,7 @@ def _labels_and_false_motion(ep: Episode, tracks: dict) -> tuple[tuple[int, int,
         moving_ext = ext > threshold_px
         moved += int(moving_ext.sum())
         made_up += int((moving_ext & (true < threshold_px / 2)).sum())
-    return labels, (made_up, moved)
+    return labels, labels_over_life, (made_up, moved)
 
 
 def _pixel_path(xyz_world: np.ndarray, E: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -173,9 +186,9 @@ def evaluate_queried(ep: Episode, tracks: dict, trace_meta: dict) -> QueriedEpis
         names = [str(n) for n in bodies["names"]]
     moving_bodies = {int(b) for b in gt_all.body_ids[moving & (queries[:, 0] == 0)]}
     coverage = _coverage(ep, tracks, moving_bodies)
-    labels, false_motion = _labels_and_false_motion(ep, tracks)
+    labels, labels_over_life, false_motion = _labels_and_false_motion(ep, tracks)
     if not moving.any():
-        return QueriedEpisode({}, {}, {}, coverage, labels, false_motion)
+        return QueriedEpisode({}, {}, {}, coverage, labels, labels_over_life, false_motion)
     q = queries[moving]
     gt = track_query_pixels(ep, q[:, 1:], q[:, 0])
     depth = np.asarray(ep.depth, np.float32)
@@ -189,4 +202,4 @@ def evaluate_queried(ep: Episode, tracks: dict, trace_meta: dict) -> QueriedEpis
     every = _scores(pred, gt, frames, hw, xyz_world, has, np.ones(len(q), bool))
     by_class = {c: _scores(pred, gt, frames, hw, xyz_world, has, classes == c) for c in CLASSES}
     return QueriedEpisode(every["2d"], every["3d"], {c: v for c, v in by_class.items() if v}, coverage, labels,
-                          false_motion)
+                          labels_over_life, false_motion)

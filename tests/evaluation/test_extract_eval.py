@@ -134,3 +134,23 @@ def test_coverage_counts_bodies_by_their_size_at_128_px_whatever_the_render_size
 
     assert covered(128) == (1, 1)
     assert covered(256) == (0, 0)
+
+
+def test_motion_labels_over_a_tracks_life_read_the_truth_only_while_the_track_lives():
+    import numpy as np
+
+    from mu0.evaluation.query_eval import _span_after
+
+    xyz = np.zeros((2, 10, 3))
+    xyz[:, 6:, 0] = 0.05  # both points move 5 cm at frame 6
+    start = np.array([0, 2])
+    np.testing.assert_allclose(_span_after(xyz, start), [0.05, 0.05])  # over the rest of the episode
+    np.testing.assert_allclose(_span_after(xyz, start, np.array([4, 7])), [0.0, 0.05])  # the first died at 4
+
+
+def test_labels_over_track_life_can_only_lower_precision(traced):
+    report = evaluate(traced / "raw", traced / "traces")
+    for group in report["by_camera"].values():
+        strict, life = group["motion_labels"], group["motion_labels_over_track_life"]
+        # the same tracks say "moving"; over a shorter span fewer of them truly move
+        assert 0.0 <= life["precision"] <= strict["precision"] + 1e-12 and 0.0 <= life["recall"] <= 1.0
