@@ -3,9 +3,10 @@
 A real Meta-World episode (reach-v3) runs closed loop at the preset's image size: every `execute` steps the
 policy renders the camera (and the wrist camera, for a policy that sees it), reads proprio and predicts a
 chunk; the other steps only execute. Reported per policy design (`make compare-policy`'s: the gated trace
-states, μ_0's full waypoints, the trainable backbone copy with waypoints and the wrist view, scratch with and
-without the wrist view; weights at initialisation — latency does not depend on them): the policy's time per
-environment step, the simulator+renderer's, and their ratios to the 20 ms budget and to scratch.
+states, μ_0's full waypoints (also with the hand's keypoints), the trainable backbone copy with waypoints and
+the wrist view, scratch with and without the wrist view; weights at initialisation — latency does not depend
+on them): the policy's time per environment step, the simulator+renderer's, and their ratios to the 20 ms
+budget and to scratch.
 Run: `.venv/bin/python benchmarks/bench_policy_latency.py [--preset small] [--execute N]`; writes
 benchmarks/results/policy_latency.json (`_executeN` for a re-planning interval other than the preset's).
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mu0.bundle.policy_bundle import hand_unit_uv
 from mu0.models.action_expert import ActionExpert
 from mu0.presets import get_preset
 from mu0.sources.metaworld import make_env, proprio
@@ -34,6 +36,7 @@ BUDGET_MS = 20.0
 DESIGNS = {  # name → ActionExpertConfig overrides
     "trace": {"use_trace": True},
     "trace-waypoints-full": {"use_trace": True, "trace_tokens": "waypoints", "trace_steps": 4},
+    "trace-hand-full": {"use_trace": True, "trace_tokens": "waypoints", "trace_steps": 4, "hand_queries": 3},
     "trace-tuned-waypoints-wrist": {"use_trace": True, "train_backbone": True, "trace_tokens": "waypoints",
                                     "trace_steps": 4, "wrist_tokens": 8},
     "scratch": {"use_trace": False},
@@ -50,11 +53,17 @@ def episode(policy: ActionExpert, size: int, steps: int, execute: int) -> dict:
         for _ in range(steps):
             if not queue:
                 t0 = time.perf_counter()
-                frames = [renderer.render_rgbd(env.data, c)[0] for c in (camera, wrist_camera) if c is not None]
+                frames = [renderer.render_rgbd(env.data, camera)[0]]
+                calibration = renderer.camera_matrices()  # the front camera's (a policy keeps it from training)
+                if wrist_camera is not None:
+                    frames.append(renderer.render_rgbd(env.data, wrist_camera)[0])
                 t1 = time.perf_counter()  # rendering counts as simulation
                 image, *wrist = (torch.from_numpy(np.array(f)).permute(2, 0, 1)[None] for f in frames)
+                hand = None
+                if policy.cfg.hand_queries:
+                    hand = torch.from_numpy(hand_unit_uv(proprio(obs), policy.cfg.hand_xyz, *calibration, (size, size)))
                 out = policy.act(image, ["reach the goal"], torch.from_numpy(proprio(obs))[None],
-                                 wrist=wrist[0] if wrist else None)
+                                 wrist=wrist[0] if wrist else None, hand_uv=None if hand is None else hand[None])
                 queue = list(out["actions"][0].numpy()[:execute])
                 plan_s.append(time.perf_counter() - t1)
                 sim_s.append(t1 - t0)
