@@ -34,6 +34,7 @@ class PolicyProcessor:
     trace_reading: dict = dataclasses.field(default_factory=dict)  # how much its decoder read μ_0
     world_holdout_tasks: tuple[str, ...] = ()  # tasks its μ_0 never saw
     calibration: dict | None = None  # the static camera's intrinsics, extrinsics, height, width (hand queries)
+    goal_marker: bool = False  # its demonstrations showed the goal marker, so its rollouts show it too
 
     @classmethod
     def read(cls, folder: Path, wrist_tokens: int) -> PolicyProcessor:
@@ -47,7 +48,7 @@ class PolicyProcessor:
                    train_seeds=frozenset(int(s) for task in demos.values() for s in task["seeds"] if s is not None),
                    tasks=tuple(sorted(demos)), trace_reading=record.get("trace_reading", {}),
                    world_holdout_tasks=tuple(record.get("world_holdout_tasks", [])),
-                   calibration=record.get("camera_calibration"))
+                   calibration=record.get("camera_calibration"), goal_marker=bool(record.get("goal_marker", False)))
 
     def hand_uv(self, proprio: np.ndarray, hand_xyz: tuple[int, int, int]) -> np.ndarray:
         """The hand's unit pixel (2,) in the policy's camera, through the calibration its training recorded."""

@@ -57,6 +57,11 @@ class MetaWorldSourceConfig:
     # Ground truth: a per-pixel body-id map every this many frames from frame 0 (given-query tracking
     # evaluation picks its query frames among them); 0 = frame 0 only.
     body_ids_every: int = 10
+    # Render the task's goal marker (Meta-World's `goal` site, the only site drawn): where reach, push and
+    # pick-place must bring the hand or the object, which nothing else in their images shows. Off, those
+    # goals are invisible and a policy that sees only the image and proprio can hit them by chance alone;
+    # real videos carry no markers either. Recorded in meta.json; rollouts show what the demos showed.
+    goal_marker: bool = False
 
     def __post_init__(self) -> None:
         require(len(self.tasks) > 0, "tasks", "at least one task is needed")

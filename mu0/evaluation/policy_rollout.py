@@ -73,7 +73,7 @@ def default_env(task: str, seed: int):
 
 def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = default_env) -> EpisodeOutcome:
     """One closed-loop episode; any exception inside it becomes a recorded failure."""
-    from mu0.sources.metaworld import proprio
+    from mu0.sources.metaworld import marker_sites, proprio
     from mu0.sources.metaworld_cameras import make_camera
     from mu0.sources.metaworld_instructions import INSTRUCTIONS
     from mu0.sources.mujoco_render import RgbdRenderer
@@ -90,7 +90,7 @@ def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = defa
         queue: list[np.ndarray] = []
         tracks = None
         size = runner.processor.image_size
-        with RgbdRenderer(env.model, size, size) as renderer:
+        with RgbdRenderer(env.model, size, size, marker_sites(runner.processor.goal_marker)) as renderer:
             for t in range(job.max_steps):
                 if not queue or job.video is not None:
                     frame = renderer.render_rgbd(env.data, camera)[0]

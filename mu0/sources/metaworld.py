@@ -70,6 +70,7 @@ class MetaWorldRollout:
     steps_after_success: int
     action_noise: float
     body_ids_every: int = 0
+    goal_marker: bool = False
 
     @property
     def label(self) -> str:
@@ -88,7 +89,7 @@ def rollout_jobs(cfg: MetaWorldSourceConfig) -> list[MetaWorldRollout]:
     check_cameras(cfg.cameras)
     return [
         MetaWorldRollout(task, cfg.seed + i, cfg.cameras, cfg.size, cfg.max_steps, cfg.steps_after_success,
-                         cfg.action_noise, cfg.body_ids_every)
+                         cfg.action_noise, cfg.body_ids_every, cfg.goal_marker)
         for task in tasks
         for i in range(cfg.episodes_per_task)
     ]
@@ -102,6 +103,11 @@ def make_env(task: str, seed: int):
     env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{task}-goal-observable"](seed=seed)
     obs, _ = env.reset()
     return env, obs
+
+
+def marker_sites(goal_marker: bool) -> tuple[str, ...]:
+    """The sites a camera draws: the goal's, when the goal marker is shown."""
+    return ("goal",) if goal_marker else ()
 
 
 def proprio(obs: np.ndarray) -> np.ndarray:
@@ -141,7 +147,8 @@ def _record(job: MetaWorldRollout, env, policy, obs) -> _Recording:
     rec = _Recording(*({n: [] for n in cams} for _ in range(5)))
     rng = np.random.default_rng(job.seed)
     first_success: int | None = None
-    with RgbdRenderer(env.model, job.size, job.size) as renderer, warnings.catch_warnings():
+    with RgbdRenderer(env.model, job.size, job.size, marker_sites(job.goal_marker)) as renderer, \
+            warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the expert policies warn about their own gains
         for t in range(job.max_steps):
             for name, cam in cams.items():
@@ -212,6 +219,7 @@ def record_rollout(job: MetaWorldRollout) -> list[EpisodeData]:
             "success": succeeded,
             "first_success_step": int(np.argmax(robot["success"])) if succeeded else None,
             "action_noise": job.action_noise,
+            "goal_marker": job.goal_marker,
             "action_space": "metaworld-v3: dx, dy, dz hand displacement, gripper effort; each in [-1, 1]",
         }
         episodes.append(EpisodeData(

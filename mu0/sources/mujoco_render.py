@@ -19,10 +19,15 @@ def ensure_gl_backend() -> None:
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 
 
+SHOWN_SITE_GROUP = 5  # the last of MuJoCo's six site groups, where drawn markers go
+
+
 class RgbdRenderer:
     """Renders one MuJoCo model at a fixed size; create one per process and reuse it."""
 
-    def __init__(self, model, height: int, width: int) -> None:  # model: mujoco.MjModel
+    def __init__(self, model, height: int, width: int, sites: tuple[str, ...] = ()) -> None:  # model: mujoco.MjModel
+        """`sites`: the named sites drawn (markers; every other site stays hidden). They are moved to a site
+        group of their own, a visual-only property of this model."""
         ensure_gl_backend()
         import mujoco
 
@@ -42,6 +47,13 @@ class RgbdRenderer:
         self._scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         self._opt = mujoco.MjvOption()
         self._opt.sitegroup[:] = 0  # goal markers and debug sites are not part of the scene a camera sees
+        for name in sites:
+            site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, name)
+            if site < 0:
+                raise ValueError(f"the scene has no site '{name}' to draw")
+            model.site_group[site] = SHOWN_SITE_GROUP
+        if sites:
+            self._opt.sitegroup[SHOWN_SITE_GROUP] = 1
         self._pert = mujoco.MjvPerturb()
         self._rect = mujoco.MjrRect(0, 0, width, height)
         self._rgb = np.empty((height, width, 3), np.uint8)
@@ -94,7 +106,9 @@ class RgbdRenderer:
 
     def camera_matrices(self) -> tuple[np.ndarray, np.ndarray]:
         """K (3,3) and world-to-camera T (4,4) of the camera used by the last render."""
-        cam = self._scene.camera[0]
+        # A mono render draws from the average of the scene's two eye cameras, which sit ±ipd/2 (3.4 cm in
+        # Meta-World) to either side: one eye alone would shift every projected point sideways (5 px at 128 px).
+        cam = self._mj.mjv_averageCamera(self._scene.camera[0], self._scene.camera[1])
         if cam.orthographic or abs(cam.frustum_center) > 1e-9 or abs(cam.frustum_top + cam.frustum_bottom) > 1e-9:
             raise ValueError("only symmetric perspective cameras are supported")
         f = 0.5 * self.height * cam.frustum_near / cam.frustum_top  # square pixels: fx = fy

@@ -101,6 +101,18 @@ def camera_calibration(paths: list[Path], tol: float = 1e-4) -> dict:
     return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in calib.items()}
 
 
+def goal_marker(paths: list[Path]) -> bool:
+    """Whether the demonstrations show the goal marker (meta.json `goal_marker`), which the policy's rollouts
+    must then show too; an error naming the first episode that differs from the others."""
+    shown = {p: bool(read_meta(p).get("goal_marker", False)) for p in paths}
+    first = shown[paths[0]] if paths else False
+    odd = [p for p, s in shown.items() if s != first]
+    if odd:
+        raise ValueError(f"{odd[0] / schema.META}: goal_marker is {not first}, {paths[0].name} says {first}; "
+                         "train a policy on demonstrations rendered one way (--goal-marker at ingestion)")
+    return first
+
+
 def demo_summary(paths: list[Path]) -> dict:
     """Tasks, per-task counts and seeds of the chosen demonstrations (saved with the policy)."""
     out: dict[str, dict] = {}

@@ -27,7 +27,14 @@ from mu0.models.action_expert import ActionExpert
 from mu0.models.world_model import Mu0WorldModel
 from mu0.traces.protocol import TraceProtocol, check_protocol
 from mu0.training import checkpoints
-from mu0.training.action_data import ActionChunkDataset, camera_calibration, demo_summary, select_demos, wrist_views
+from mu0.training.action_data import (
+    ActionChunkDataset,
+    camera_calibration,
+    demo_summary,
+    goal_marker,
+    select_demos,
+    wrist_views,
+)
 from mu0.training.engine import make_engine
 from mu0.training.full_weights import full_weights
 from mu0.training.loop import LoopHooks, run_loop
@@ -110,6 +117,7 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
         raise ValueError(f"{episodes}: demonstrations with seeds {clash[:5]}, which validation rollouts would reuse; "
                          "move --val-seed")
     wrist = wrist_views(demos, data_cfg.wrist_camera) if cfg.wrist_tokens else None
+    marker = goal_marker(demos)
     hands = cfg.use_trace and cfg.hand_queries > 0
     calibration = camera_calibration(demos) if hands else None  # checked before any training
     dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim, wrist,
@@ -127,7 +135,7 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
         return {"policy_data": to_dict(data_cfg), "finetune": to_dict(train_cfg), "steps": steps, "demos": summary,
                 "world_model": str(world_model or ""), "init_from": str(init_from or ""),
                 "episodes_root": str(episodes), "image_size": int(dataset.images[0].shape[1]), "trace_reading": reading,
-                "world_holdout_tasks": _world_holdout_tasks(source),
+                "world_holdout_tasks": _world_holdout_tasks(source), "goal_marker": marker,
                 **({"camera_calibration": calibration} if calibration is not None else {})}
 
     def snapshot(step: int) -> dict[str, float]:

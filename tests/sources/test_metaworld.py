@@ -143,3 +143,36 @@ def test_parallel_workers_write_the_same_episodes_as_one_process(tmp_path):
     for eid in parallel.ids("written"):
         assert (open_episode(tmp_path / "par" / eid).meta["content_hash"]
                 == open_episode(tmp_path / "ser" / eid).meta["content_hash"])
+
+
+@pytest.mark.parametrize("camera", ["front", "gripperPOV"])
+def test_camera_matrices_project_a_point_where_the_render_draws_it(camera):
+    """The goal marker, a sphere, is drawn centred on the projection of its centre: the matrices are those of
+    the camera the render used (a mono render's average of the two eyes, not the left eye 3.4 cm aside)."""
+    from mu0.episodes.cameras import world_to_pixels
+    from mu0.sources.metaworld import _make_env_and_policy, marker_sites
+    from mu0.sources.metaworld_cameras import make_camera
+    from mu0.sources.mujoco_render import RgbdRenderer
+
+    env, _, _ = _make_env_and_policy("push-v3", 3)
+    cam = make_camera(camera, env.model)
+    with RgbdRenderer(env.model, 128, 128) as plain:
+        without, _ = plain.render_rgbd(env.data, cam)
+    with RgbdRenderer(env.model, 128, 128, marker_sites(True)) as marked:
+        with_goal, _ = marked.render_rgbd(env.data, cam)
+        K, E = marked.camera_matrices()
+    drawn = np.abs(with_goal.astype(int) - without.astype(int)).sum(-1) > 30
+    centre = world_to_pixels(env.data.site("goal").xpos, K, E)
+    env.close()
+    ys, xs = np.nonzero(drawn)
+    assert 10 < len(xs) < 400  # the marker and nothing else (no other site is drawn)
+    assert np.hypot(xs - centre[0], ys - centre[1]).max() < 8
+    np.testing.assert_allclose([xs.mean(), ys.mean()], centre, atol=0.75)
+
+
+def test_the_goal_marker_is_drawn_only_when_asked_and_recorded():
+    hidden = MetaWorldRollout("push-v3", 0, ("front",), 32, 3, 0, 0.0).build()[0]
+    shown = MetaWorldRollout("push-v3", 0, ("front",), 32, 3, 0, 0.0, goal_marker=True).build()[0]
+    assert hidden.meta["goal_marker"] is False and shown.meta["goal_marker"] is True
+    assert not np.array_equal(hidden.images[0], shown.images[0])
+    np.testing.assert_array_equal(hidden.robot["actions"], shown.robot["actions"])  # the same rollout

@@ -244,3 +244,34 @@ def test_a_hand_query_policy_finds_the_hand_in_every_demo_frame_and_rolls_out_th
     assert "waypoint_attention" in outcome.trace_reading
     _, tracks = runner.plan(np.zeros((64, 64, 3), np.uint8), obs[:4], "pick up the puck")
     assert tracks.shape[0] == POLICY.grid ** 2 + 4  # the grid's tracks, then the hand's
+
+
+def test_a_policy_rolls_out_with_the_goal_marker_exactly_when_its_demonstrations_showed_it(
+        metaworld_episodes, world_dir, tmp_path):
+    from mu0.bundle.policy_bundle import PolicyRunner
+    from mu0.evaluation.policy_rollout import RolloutJob, run_episode
+    from mu0.training.action_data import goal_marker
+
+    demos = select_demos(metaworld_episodes, DATA)
+    assert goal_marker(demos) is False  # ingested without it
+    marked = tmp_path / "marked" / demos[0].name
+    shutil.copytree(demos[0], marked)
+    meta = json.loads((marked / "meta.json").read_text())
+    (marked / "meta.json").write_text(json.dumps({**meta, "goal_marker": True}))
+    with pytest.raises(ValueError, match="goal_marker is True"):
+        goal_marker([*demos, marked])
+    result = finetune(metaworld_episodes, tmp_path / "out", POLICY, DATA, TRAIN, world_model=world_dir)
+    assert json.loads((result.model_dir / "train_config.json").read_text())["goal_marker"] is False
+    runner = PolicyRunner(result.model_dir)
+    seen, plan = {}, runner.plan
+
+    def remember_first_frame(frame, *args):
+        seen.setdefault(runner.processor.goal_marker, frame)
+        return plan(frame, *args)
+
+    runner.plan = remember_first_frame
+    for shown in (False, True):  # as a policy trained on marked demonstrations records it
+        runner.processor = dataclasses.replace(runner.processor, goal_marker=shown)
+        assert run_episode(RolloutJob("pick-place-v3", 100_000, 1, 1), runner).error is None
+    drawn = np.abs(seen[True].astype(int) - seen[False].astype(int)).sum(-1) > 30
+    assert 0 < drawn.sum() < 100  # the blue sphere where pick-place's puck must go, nothing else
