@@ -244,7 +244,8 @@ class ActionExpert(Checkpointable, nn.Module):
         """How much the decoder reads μ_0 (empty without use_trace): the gate tanh(g) of the gated path
         (`trace_gate`) and, with waypoint tokens, the share of the decoder's cross-attention that lands on them
         while it samples chunks for these inputs (`waypoint_attention`, mean over blocks, heads, chunk steps,
-        Euler steps and samples) beside the share uniform attention would give them (`waypoint_uniform_share`)."""
+        Euler steps and samples) beside the share uniform attention would give them (`waypoint_uniform_share`);
+        with hand_queries, the part of it on the hand's tokens (`hand_attention`, uniform: `hand_uniform_share`)."""
         reading: dict[str, float] = {}
         if not self.cfg.use_trace:
             return reading
@@ -252,12 +253,16 @@ class ActionExpert(Checkpointable, nn.Module):
             reading["trace_gate"] = float(torch.tanh(self.trace_gate.gate)[0])
         if self.cfg.trace_tokens == "states":
             return reading
-        n, shares, uniform = self.cfg.grid ** 2 + self.cfg.hand_queries ** 2, [], []
+        k = self.cfg.hand_queries ** 2
+        n, shares, uniform, hand, hand_uniform = self.cfg.grid ** 2 + k, [], [], [], []
 
         def capture(module, args, kwargs, output):  # the same attention again, now with its weights
             weights = module.forward(*args, **{**kwargs, "need_weights": True, "average_attn_weights": True})[1]
             shares.append(weights[..., -n:].sum(-1).mean())  # waypoint tokens are the context's last n
             uniform.append((n / (~kwargs["key_padding_mask"]).sum(-1).float()).mean())
+            if k:  # the hand's are the last k of them
+                hand.append(weights[..., -k:].sum(-1).mean())
+                hand_uniform.append((k / (~kwargs["key_padding_mask"]).sum(-1).float()).mean())
 
         hooks = [block.cross_attn.register_forward_hook(capture, with_kwargs=True) for block in self.blocks]
         try:
@@ -267,6 +272,9 @@ class ActionExpert(Checkpointable, nn.Module):
                 hook.remove()
         reading["waypoint_attention"] = float(torch.stack(shares).mean())
         reading["waypoint_uniform_share"] = float(torch.stack(uniform).mean())
+        if k:
+            reading["hand_attention"] = float(torch.stack(hand).mean())
+            reading["hand_uniform_share"] = float(torch.stack(hand_uniform).mean())
         return reading
 
     @torch.no_grad()

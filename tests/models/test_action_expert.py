@@ -300,6 +300,9 @@ def test_hand_queries_ask_mu0_around_the_hands_pixel_and_mark_those_tokens(queri
         policy.train().compute_loss({**batch, "hand_uv": hand})[0].backward()
         opt.step()
     assert not torch.equal(before, policy.hand_embed) and all(p.grad is None for p in policy.world.parameters())
+    reading = policy.eval().trace_reading(batch["image"], batch["instruction"], batch["proprio"], hand_uv=hand)
+    assert 0 < reading["hand_attention"] < reading["waypoint_attention"] <= 1
+    assert reading["hand_uniform_share"] == pytest.approx(reading["waypoint_uniform_share"] * 4 / 20)
 
 
 def test_hand_queries_are_waypoint_tokens():
