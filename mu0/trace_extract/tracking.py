@@ -24,7 +24,7 @@ from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
 from mu0.trace_extract.lk_state import LKTrackState
 from mu0.trace_extract.patches import patch_error
 from mu0.trace_extract.point_tracker import SceneGeometry
-from mu0.trace_extract.segment_motion import bins_at, region_shift, regions
+from mu0.trace_extract.segment_motion import region_shift, regions
 from mu0.trace_extract.tracks import Tracks2D
 
 _MOTION_DIFF = 8  # grey-level change that marks a pixel as moving, for seeding priority
@@ -45,9 +45,18 @@ class LucasKanadeTracker:
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
         self.carried_start, self.carried_near_m = carried_start, carried_near_m
         self.departure_surface = departure_surface
+        self._region_cache: dict[int, tuple] = {}
 
     def _begin(self) -> None:
-        """A new episode starts: subclasses forget caches keyed by the ids of the last one's frames."""
+        """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too)."""
+        self._region_cache = {}
+
+    def _regions(self, grays: list[np.ndarray], f: int) -> tuple:
+        """`regions` of frame f, kept for the next step: each frame ends one step and starts the next."""
+        if f not in self._region_cache:
+            self._region_cache = {k: v for k, v in self._region_cache.items() if k >= f - 1}
+            self._region_cache[f] = regions(grays[f])
+        return self._region_cache[f]
 
     def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None,
             window: tuple[int, int] | None = None):
@@ -71,12 +80,9 @@ class LucasKanadeTracker:
     def _step(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
         """New positions of (n,2) points and whether each passed the forward–backward check. Points
         with a predicted position (camera motion from the scene geometry) start LK there."""
-        p1 = np.empty_like(p0, dtype=np.float32)
-        fb = np.full(len(p0), np.inf)
-        has_guess = np.all(np.isfinite(guess), axis=1) if guess is not None else np.zeros(len(p0), bool)
-        for sel, g in ((has_guess, guess), (~has_guess, None)):
-            if np.any(sel):
-                p1[sel], fb[sel] = self._lk(prev, cur, p0[sel], None if g is None else g[sel])
+        # one LK call for all: starting at the point itself is exactly LK without an initial flow
+        start = p0 if guess is None else np.where(np.all(np.isfinite(guess), axis=1)[:, None], guess, p0)
+        p1, fb = self._lk(prev, cur, p0, start)
         h, w = prev.shape
         inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
         return p1, (fb < self.fb_max) & inside
@@ -141,8 +147,7 @@ class LucasKanadeTracker:
             p1, ok = stay_if_carried(prev, cur, p0, p1, ok, st.carried[lk_ids], depth)
         if self.region_motion and len(p0) and not ok.all():
             lost = np.flatnonzero(~ok)
-            needed = bins_at(prev, p0[lost])  # only the regions the lost points lie in are needed
-            moved, found = region_shift(regions(prev, needed), regions(cur, needed), p0[lost])
+            moved, found = region_shift(self._regions(grays, f - 1), self._regions(grays, f), p0[lost])
             p1, ok = p1.copy(), ok.copy()
             p1[lost[found]], ok[lost[found]] = moved[found], True
         if self.hold_still_grey > 0 and len(p0):
