@@ -86,6 +86,11 @@ COMPARE ?= artifacts/compare
 compare compare-policy: export MLFLOW_EXPERIMENT_NAME = mu0-compare
 scaling: export MLFLOW_EXPERIMENT_NAME = mu0-scaling
 COMPARE_ROLLOUTS ?= 20
+# extra options of both comparisons' ingestions (pretraining rollouts and demonstrations), e.g. the goal shown:
+# make compare compare-policy COMPARE=artifacts/compare-goal COMPARE_INGEST=--goal-marker \
+#   COMPARE_REPORTS=reports/compare-goal
+COMPARE_INGEST ?=
+COMPARE_REPORTS ?= reports/compare
 # COMPARE_STEPS: μ_0 runs 12000 in 42 of its 45 minutes; from 6000 its val uv ADE went 0.0479 → 0.0461 (2026-12-05).
 # The tokenized VLM is 4× slower per step: 45 minutes hold about 2900 of its steps, so its schedule is sized to
 # them (a cosine cut at a quarter would stop at 87% of the peak learning rate).
@@ -98,7 +103,7 @@ COMPARE_EVAL = --preset small --traces $(COMPARE)/traces --raw $(COMPARE)/raw --
 	--samples 5 --max-queries 600
 compare: install
 	$(BIN)/mu0 ingest metaworld --preset small --episodes-per-task $(COMPARE_ROLLOUTS) --out $(COMPARE)/raw \
-	  --quarantine $(COMPARE)/quarantine --no-version
+	  --quarantine $(COMPARE)/quarantine --no-version $(COMPARE_INGEST)
 	$(BIN)/mu0 extract --preset small --in $(COMPARE)/raw --out $(COMPARE)/traces --quarantine $(COMPARE)/q
 	$(BIN)/mu0 extract --preset small --tracker lk --in $(COMPARE)/raw --out $(COMPARE)/traces-extracted \
 	  --quarantine $(COMPARE)/q-extracted
@@ -108,12 +113,12 @@ compare: install
 	  $(COMPARE_OPTS) --train.steps $(COMPARE_STEPS_TOKENIZED_VLM)
 	$(BIN)/mu0 pretrain --traces $(COMPARE)/traces-extracted --out $(COMPARE)/mu0-extracted $(COMPARE_OPTS) \
 	  --train.steps $(COMPARE_STEPS)
-	mkdir -p reports/compare
+	mkdir -p $(COMPARE_REPORTS)
 	$(BIN)/mu0 evaluate traces $(COMPARE_EVAL) --model $(COMPARE)/mu0/model \
 	  --baselines $(COMPARE)/track-transformer/model $(COMPARE)/tokenized-vlm/model \
-	  --report reports/compare/metrics.json --overlays reports/compare/overlays --no-mlflow
+	  --report $(COMPARE_REPORTS)/metrics.json --overlays $(COMPARE_REPORTS)/overlays --no-mlflow
 	$(BIN)/mu0 evaluate traces $(COMPARE_EVAL) --model $(COMPARE)/mu0-extracted/model --baselines \
-	  --report reports/compare/metrics_extracted.json --overlays reports/compare/overlays_extracted --no-mlflow
+	  --report $(COMPARE_REPORTS)/metrics_extracted.json --overlays $(COMPARE_REPORTS)/overlays_extracted --no-mlflow
 
 # μ_0's data-scaling curve: scripted experts of the 37 trainable tasks (MT10 + 27, DESIGN.md §8; MT50's other 13
 # are reserved), 10 rollouts per task, window-close held out, simulator-
@@ -159,7 +164,7 @@ PRETRAIN_TASKS = reach-v3 push-v3 pick-place-v3 door-open-v3 drawer-open-v3 draw
 	button-press-topdown-v3 peg-insert-side-v3 window-open-v3
 compare-policy: install
 	$(BIN)/mu0 ingest metaworld --preset small --seed 1000 --cameras front gripperPOV --out $(COMPARE)/demos \
-	  --quarantine $(COMPARE)/demos-quarantine --no-version
+	  --quarantine $(COMPARE)/demos-quarantine --no-version $(COMPARE_INGEST)
 	$(BIN)/mu0 finetune --mode scratch --episodes $(COMPARE)/raw --policy-data.demos-per-task 0 \
 	  --policy-data.tasks $(PRETRAIN_TASKS) --out $(COMPARE)/policy-action-pretrain $(POLICY_OPTS)
 	$(BIN)/mu0 finetune --mode action-pretrained --init-from $(COMPARE)/policy-action-pretrain/model \
@@ -188,7 +193,7 @@ compare-policy: install
 	  $(POLICY_OPTS) $(WRIST)
 	$(BIN)/mu0 finetune --mode trace --policy.train-backbone --policy.trace-tokens waypoints --policy.trace-steps 4 \
 	  --episodes $(COMPARE)/demos --out $(COMPARE)/policy-trace-tuned-waypoints-wrist $(POLICY_OPTS) $(WRIST)
-	$(BIN)/mu0 evaluate policy --preset small --report reports/compare/policy_metrics.json \
+	$(BIN)/mu0 evaluate policy --preset small --report $(COMPARE_REPORTS)/policy_metrics.json \
 	  --rollout.episodes-per-task 20 \
 	  --videos $(COMPARE)/rollout_videos --policies trace=$(COMPARE)/policy-trace/model \
 	  trace-tuned=$(COMPARE)/policy-trace-tuned/model trace-waypoints=$(COMPARE)/policy-trace-waypoints/model \
