@@ -67,12 +67,22 @@ def _rigidity(xyz_a: np.ndarray, ok_a: np.ndarray, xyz_b: np.ndarray, ok_b: np.n
               unknown: float) -> np.ndarray:
     """(a,b) std over shared frames of the distance between track pairs (≈0 for two points of one
     rigid body); `unknown` where two tracks share fewer than `min_common` frames."""
+    a, b = np.nan_to_num(xyz_a.astype(np.float32)), np.nan_to_num(xyz_b.astype(np.float32))
+    # coordinate by coordinate and in place: no (a,b,t,3) temporaries, no sums over a 3-long axis
+    d = np.zeros((len(a), len(b), a.shape[1]), np.float32)
+    for c in range(3):
+        step = a[:, None, :, c] - b[None, :, :, c]
+        step *= step
+        d += step
+    np.sqrt(d, out=d)
     both = ok_a[:, None, :] & ok_b[None, :, :]
-    diff = np.nan_to_num(xyz_a[:, None].astype(np.float32) - xyz_b[None].astype(np.float32))
-    d = np.sqrt((diff * diff).sum(axis=3))
     n = both.sum(axis=2)
-    mean = (d * both).sum(axis=2) / np.maximum(n, 1)
-    var = ((d - mean[..., None]) ** 2 * both).sum(axis=2) / np.maximum(n, 1)
+    d *= both
+    mean = d.sum(axis=2) / np.maximum(n, 1)
+    dev = d - mean[..., None]
+    dev *= dev
+    dev *= both
+    var = dev.sum(axis=2) / np.maximum(n, 1)
     return np.where(n >= min_common, np.sqrt(var), unknown)
 
 
