@@ -104,12 +104,12 @@ class DepthPoseGeometry:
         with np.errstate(invalid="ignore"):
             return uv, np.abs(seen - z) <= self._tol(z)  # NaN outside the image: not visible
 
-    def behind(self, frame: int, xyz_world: np.ndarray) -> np.ndarray:
-        """(n,) bool: the surface seen at each point's projection lies farther than the point (by the
-        visibility tolerance): nothing occludes it, the point has left that pixel."""
-        _, z, seen = self._seen_depth(frame, xyz_world)
+    def look(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`observe(frame, xyz_world)`, and (n,) bool whether the surface seen at each point's projection lies
+        farther than the point (by the visibility tolerance): nothing occludes it, it has left that pixel."""
+        uv, z, seen = self._seen_depth(frame, xyz_world)
         with np.errstate(invalid="ignore"):
-            return seen - z > self._tol(z)
+            return uv, np.abs(seen - z) <= self._tol(z), seen - z > self._tol(z)
 
 
 def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -37,12 +37,12 @@ def carried_from_start(uv: np.ndarray, anchor: np.ndarray, frame: int, grays: li
         return np.zeros(len(uv), bool)
     depth = geometry.depth_map(frame)
     h, w = depth.shape
-    pred, seen = geometry.observe(later, anchor)
+    pred, seen, behind = geometry.look(later, anchor)
     with np.errstate(invalid="ignore"):
         inside = (pred[:, 0] >= 0) & (pred[:, 0] <= w - 1) & (pred[:, 1] >= 0) & (pred[:, 1] <= h - 1)
         apart = ~inside | (np.linalg.norm(pred - uv, axis=1) > static_px)
         near = sample_depth(depth, uv, 0, 0.0) < near_m
-    judged = inside & (seen | geometry.behind(later, anchor))
+    judged = inside & (seen | behind)
     e_world = np.where(judged, patch_error(grays[frame], uv, grays[later], pred, depth_a=depth), np.nan)
     e_world[~inside & near] = np.inf
     e_carried = np.where(geometry.stays_in_camera(frame, later, uv),

@@ -21,8 +21,9 @@ class SceneGeometry(Protocol):
         in front of the camera and, with `depth_test`, not behind other geometry)."""
         ...
 
-    def behind(self, frame: int, xyz_world: np.ndarray) -> np.ndarray:
-        """(n,) bool: the surface seen where each world point projects lies behind it (it has moved away)."""
+    def look(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`observe` with the depth test, and (n,) bool whether the surface seen where each world point
+        projects lies behind it (it has moved away), from one depth reading."""
         ...
 
     def depth_map(self, frame: int) -> np.ndarray:

@@ -158,11 +158,11 @@ class LucasKanadeTracker:
         if geometry is None:
             return np.setdiff1d(alive, lk_ids[~ok], assume_unique=True)
         statics = alive[st.static[alive]]
-        pred, seen = geometry.observe(f, st.anchor[statics])
+        pred, seen, behind = geometry.look(f, st.anchor[statics])
         if self.leave_when_uncovered:
             # the background shows where a static point should be: its surface moved away, so the point is a
             # moving one from now on, continuing from this frame's LK step (lost if LK failed)
-            left = st.visible[statics, f - 1] & geometry.behind(f, st.anchor[statics])
+            left = st.visible[statics, f - 1] & behind
             st.static[statics[left]] = False
             statics, pred, seen = statics[~left], pred[~left], seen[~left]
         if self.departure == "path":

@@ -202,8 +202,8 @@ def test_a_static_point_whose_surface_leaves_its_pixel_becomes_a_moving_one():
     pinned = _tracker(reseed_every=100, static_px=2.0).track_queries(scene.images, trailing, geometry)
     assert left.visible[:, -1].all() and not pinned.visible[:, -1].any()
     assert (np.linalg.norm(left.uv_px[:, -1] - truth, axis=1) < 6.5).all()  # an edge: LK's window sees the wall too
-    assert geometry.behind(5, geometry.anchor(0, trailing[:, 1:])).all()  # the wall shows there by frame 5
-    assert not geometry.behind(5, geometry.anchor(0, np.array([[60.0, 10.0]]))).any()  # a wall point stays put
+    assert geometry.look(5, geometry.anchor(0, trailing[:, 1:]))[2].all()  # the wall shows there by frame 5
+    assert not geometry.look(5, geometry.anchor(0, np.array([[60.0, 10.0]])))[2].any()  # a wall point stays put
 
 
 def test_a_small_departure_window_keeps_weak_wall_points_still_beside_a_passing_box():
