@@ -59,6 +59,9 @@ class QueriedEpisode:
     labels: tuple[int, int, int]  # true positives, false positives, false negatives of is_moving
     labels_over_life: tuple[int, int, int]  # the same, with the truth taken over each track's own life
     false_motion: tuple[int, int]  # (windows moving only in the extraction, windows moving in the extraction)
+    # the same queries' 2D scores if every point stayed on its query pixel, always visible: what a tracker
+    # must beat (a reference beside `moving_2d`; per class under by_class[c]["stays_2d"])
+    stays_2d: dict = dataclasses.field(default_factory=dict)
 
 
 def _query_frames(id_frames: np.ndarray, t: int) -> np.ndarray:
@@ -105,6 +108,16 @@ def _scores(pred, gt, frames, hw, xyz_pred, has_depth, sel) -> dict:
     err = np.linalg.norm(guess - gt.xyz_world[sel], axis=-1)[mask]
     d3["median_error_m"] = float(np.median(np.where(np.isfinite(err), err, LOST_M))) if err.size else float("nan")
     return {"2d": d2, "3d": d3}  # mean_error_m stays the mean over the frames the tracker still has
+
+
+def _stays_2d(gt, frames, hw, sel) -> dict:
+    """2D scores of the queries `sel` if each stayed on its query pixel, seen in every frame."""
+    if not sel.any():
+        return {}
+    t = gt.visible.shape[1]
+    still = np.repeat(gt.query_uv_px[sel, None].astype(np.float64), t, axis=1)
+    return tapvid_2d_metrics(still, np.ones((int(sel.sum()), t), bool), gt.uv_px[sel], gt.visible[sel], hw,
+                             frames[sel])
 
 
 def _labels_and_false_motion(ep: Episode, tracks: dict
@@ -201,5 +214,8 @@ def evaluate_queried(ep: Episode, tracks: dict, trace_meta: dict) -> QueriedEpis
     classes = np.array([body_class(names[b]) for b in gt.body_ids])
     every = _scores(pred, gt, frames, hw, xyz_world, has, np.ones(len(q), bool))
     by_class = {c: _scores(pred, gt, frames, hw, xyz_world, has, classes == c) for c in CLASSES}
+    for c, v in by_class.items():
+        if v:
+            v["stays_2d"] = _stays_2d(gt, frames, hw, classes == c)
     return QueriedEpisode(every["2d"], every["3d"], {c: v for c, v in by_class.items() if v}, coverage, labels,
-                          labels_over_life, false_motion)
+                          labels_over_life, false_motion, _stays_2d(gt, frames, hw, np.ones(len(q), bool)))

@@ -51,8 +51,9 @@ def test_given_queries_on_every_moving_body_are_scored_in_the_report_contract(tr
         assert set(group["queried_moving_3d"]) >= {"median_error_m", "within_2cm"}
         assert set(group["motion_labels"]) == {"precision", "recall"}
         shares = (group["moving_body_coverage"], group["false_motion_share"], *group["motion_labels"].values())
-        for value in (*shares, group["queried_moving_2d"]["delta_avg"]):
+        for value in (*shares, group["queried_moving_2d"]["delta_avg"], group["queried_moving_2d_stays"]["delta_avg"]):
             assert 0.0 <= value <= 1.0, group
+        assert group["queried_moving_2d_stays"]["n_evaluated"] == group["queried_moving_2d"]["n_evaluated"]
     front = report["by_camera"]["front"]
     assert {"gripper", "arm"} <= set(front["queried_by_class"]) and front["moving_bodies"] >= 3
     assert front["queried_moving_2d"]["n_evaluated"] > 200
@@ -115,6 +116,11 @@ def test_a_tracker_that_follows_the_truth_scores_perfectly_and_one_that_stands_s
     assert oracle.moving_3d["median_error_m"] < 0.005
     assert still.moving_2d["delta_avg"] < oracle.moving_2d["delta_avg"] - 0.2
     assert still.moving_3d["within_2cm"] < oracle.moving_3d["within_2cm"]
+    # the "points stay" reference is the stand-still tracker's score, whatever tracker ran, for all and per class
+    assert oracle.stays_2d == still.stays_2d
+    assert still.stays_2d["delta_avg"] == pytest.approx(still.moving_2d["delta_avg"])
+    for c, v in still.by_class.items():
+        assert v["stays_2d"]["delta_avg"] == pytest.approx(v["2d"]["delta_avg"]), c
 
 
 def test_coverage_counts_bodies_by_their_size_at_128_px_whatever_the_render_size():
