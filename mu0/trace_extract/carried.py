@@ -68,7 +68,9 @@ def _judged_carried(uv: np.ndarray, anchor: np.ndarray, frame: int, later: int, 
     if its projection shows the point's depth or a surface behind it (one in front only hides it), and counts
     as refuted if it leaves the image from a point nearer than `near_m` (only the gripper is that near a
     moving camera; a farther point near the border may just leave the view). Carried: the point's own pixel
-    keeps its depth and its patch matches by `MARGIN_GREY` better than the world hypothesis does."""
+    keeps its depth and its patch matches by `MARGIN_GREY` better than the world hypothesis does; or the point
+    lies nearer than `near_m` and the world hypothesis does not match by `MARGIN_GREY` better than its own pixel
+    (the fingers may have moved off that pixel by then; nothing static comes that near)."""
     h, w = depth.shape
     pred, seen, behind = geometry.look(later, anchor)
     with np.errstate(invalid="ignore"):
