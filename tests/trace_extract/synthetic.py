@@ -68,3 +68,13 @@ def box_trace_dataset(root, count: int, speed0: float = 0.4, speed_step: float =
     outcomes = extract(root / "raw", root / "traces", root / "q", cfg)
     assert all(o.status == "written" for o in outcomes), outcomes
     return root / "traces"
+
+
+def lk_tracker(**kw):
+    """The LK tracker with the small-scene settings the tests use, overridden by `kw`."""
+    from mu0.trace_extract.keypoints import CornerGridSelector
+    from mu0.trace_extract.tracking import LucasKanadeTracker
+
+    args = dict(grid_px=4, max_tracks=400, window_px=9, levels=2, fb_max_error_px=0.75, reseed_every=2)
+    args.update(kw)
+    return LucasKanadeTracker(CornerGridSelector(args["grid_px"], 0.002), **args)

@@ -14,23 +14,16 @@ from mu0.trace_extract.alignment import (
 from mu0.trace_extract.keypoints import CornerGridSelector, coverage_grid
 from mu0.trace_extract.lifting import backproject, sample_depth, to_world
 from mu0.trace_extract.retarget import arc_length_retarget, robust_segment_lengths
-from mu0.trace_extract.tracking import LucasKanadeTracker
 from mu0.trace_extract.tracks import Tracks2D
 
-from .synthetic import shift_image, sliding_box_scene, texture
-
-
-def _tracker(**kw):
-    args = dict(grid_px=4, max_tracks=400, window_px=9, levels=2, fb_max_error_px=0.75, reseed_every=2)
-    args.update(kw)
-    return LucasKanadeTracker(CornerGridSelector(args["grid_px"], 0.002), **args)
+from .synthetic import lk_tracker, shift_image, sliding_box_scene, texture
 
 
 def test_lk_follows_a_known_subpixel_translation():
     tex = texture(64, 64, 0)
     shift = np.array([0.7, -0.4])
     frames = np.stack([np.repeat(shift_image(tex, *(shift * f))[..., None], 3, -1) for f in range(10)])
-    tracks = _tracker(reseed_every=100).track(frames)
+    tracks = lk_tracker(reseed_every=100).track(frames)
     seeded = tracks.start == 0
     alive = tracks.visible[seeded, -1]
     assert alive.mean() > 0.8
@@ -43,7 +36,7 @@ def test_points_under_an_occluder_are_lost_and_uncovered_cells_reseeded():
     tex = np.repeat(texture(64, 64, 3)[..., None], 3, -1)
     frames = np.stack([tex] * 6)
     frames[3:, 20:44, 20:44] = 255 - frames[3:, 20:44, 20:44] // 3  # a new patch appears over the centre
-    tracks = _tracker().track(frames)
+    tracks = lk_tracker().track(frames)
     inside = lambda uv: (uv[:, 0] > 22) & (uv[:, 0] < 42) & (uv[:, 1] > 22) & (uv[:, 1] < 42)  # noqa: E731
     first = tracks.start == 0
     covered_then_hidden = first & inside(tracks.uv_px[:, 0])
@@ -123,7 +116,7 @@ def test_world_anchored_tracking_is_exact_for_static_points_under_camera_motion(
     T = np.repeat(np.eye(4)[None], t, 0)
     T[:, 0, 3] = np.array(shift) * 1.0 / F  # wall 1 m away: 1 px of image motion = 1/F m of camera motion
     geometry = DepthPoseGeometry(np.ones((t, h, w), np.float32), np.repeat(K[None], t, 0), T)
-    tracks = _tracker(reseed_every=100).track(images, geometry)
+    tracks = lk_tracker(reseed_every=100).track(images, geometry)
     first = tracks.start == 0
     expected = tracks.uv_px[first, 0][:, None, :] - np.array(shift)[None, :, None] * np.array([1, 0])
     vis = tracks.visible[first]
@@ -173,7 +166,7 @@ def test_given_queries_are_followed_from_their_own_frame_in_the_order_given():
     on_box = [(6, 24.0 + 6 * speed, 28.0), (6, 28.0 + 6 * speed, 30.0)]
     on_wall = [(2, 60.0, 10.0), (2, 70.0, 50.0)]
     queries = np.array([on_box[0], on_wall[0], on_box[1], on_wall[1]])
-    tracks = _tracker(reseed_every=100).track_queries(scene.images, queries)
+    tracks = lk_tracker(reseed_every=100).track_queries(scene.images, queries)
     assert tracks.start.tolist() == [6, 2, 6, 2]
     np.testing.assert_allclose(tracks.uv_px[np.arange(4), tracks.start], queries[:, 1:])
     assert not tracks.visible[0, :6].any() and not tracks.visible[1, :2].any()
@@ -181,7 +174,7 @@ def test_given_queries_are_followed_from_their_own_frame_in_the_order_given():
     np.testing.assert_allclose(box, [[13 * speed, 0.0]] * 2, atol=0.3)
     np.testing.assert_allclose(tracks.uv_px[[1, 3], 19], queries[[1, 3], 1:], atol=0.3)
     with pytest.raises(ValueError, match="query frames must lie in 0..19"):
-        _tracker().track_queries(scene.images, np.array([[20, 1.0, 1.0]]))
+        lk_tracker().track_queries(scene.images, np.array([[20, 1.0, 1.0]]))
 
 
 def _box_with_geometry(speed):
@@ -197,9 +190,9 @@ def test_a_static_point_whose_surface_leaves_its_pixel_becomes_a_moving_one():
     scene, geometry = _box_with_geometry(speed)
     trailing = np.array([[0, 14.5, 25.0], [0, 15.5, 30.0]])  # the box spans columns 14..33 in frame 0
     truth = trailing[:, 1:] + [19 * speed, 0.0]
-    left = _tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True).track_queries(
+    left = lk_tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True).track_queries(
         scene.images, trailing, geometry)
-    pinned = _tracker(reseed_every=100, static_px=2.0).track_queries(scene.images, trailing, geometry)
+    pinned = lk_tracker(reseed_every=100, static_px=2.0).track_queries(scene.images, trailing, geometry)
     assert left.visible[:, -1].all() and not pinned.visible[:, -1].any()
     assert (np.linalg.norm(left.uv_px[:, -1] - truth, axis=1) < 6.5).all()  # an edge: LK's window sees the wall too
     assert geometry.look(5, geometry.anchor(0, trailing[:, 1:]))[2].all()  # the wall shows there by frame 5
@@ -219,7 +212,7 @@ def test_a_small_departure_window_keeps_weak_wall_points_still_beside_a_passing_
     truth = queries[:, 1:] + np.where(np.arange(len(queries))[:, None] >= len(wall), [(t - 1) * speed, 0.0], 0.0)
 
     def errors(**kw):
-        tr = _tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True, **kw).track_queries(
+        tr = lk_tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True, **kw).track_queries(
             scene.images, queries, geometry)
         return np.linalg.norm(tr.uv_px[:, -1] - truth, axis=1)
 
@@ -243,7 +236,7 @@ def test_the_surface_check_keeps_wall_points_right_beside_a_passing_box_still():
     truth = queries[:, 1:] + np.where(np.arange(len(queries))[:, None] >= len(wall), [(t - 1) * speed, 0.0], 0.0)
 
     def errors(surface):
-        tr = _tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True, departure_window_px=3, confirm=2,
+        tr = lk_tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True, departure_window_px=3, confirm=2,
                       departure_surface=surface).track_queries(scene.images, queries, geometry)
         return np.linalg.norm(tr.uv_px[:, -1] - truth, axis=1)
 
@@ -253,110 +246,11 @@ def test_the_surface_check_keeps_wall_points_right_beside_a_passing_box_still():
     assert (checked[len(wall):] < 1.5).all(), checked[len(wall):]
 
 
-def _carried_patch_scene(t: int = 20, h: int = 48, w: int = 64, pan_px: float = 0.5, patch_m: float = 0.06,
-                         pause: int = 0):
-    """A textured wall 1 m away, panned over (after `pause` still frames) by a camera that carries a flat grey
-    patch `patch_m` in front of it at the bottom of the image (the gripper in the wrist view): the patch never
-    moves in the image."""
-    F = 60.0
-    tex = texture(h, w * 2, 5)
-    rows, cols = slice(36, 46), slice(20, 40)
-    images, depth = [], np.ones((t, h, w), np.float32)
-    offset = pan_px * np.maximum(np.arange(t) - pause, 0)
-    for f in range(t):
-        wall = shift_image(tex, -offset[f], 0)[:, 16:16 + w].copy()
-        wall[rows, cols] = 200
-        images.append(np.repeat(wall[..., None], 3, -1))
-        depth[f, rows, cols] = patch_m
-    K = np.array([[F, 0, (w - 1) / 2], [0, F, (h - 1) / 2], [0, 0, 1]])
-    T = np.repeat(np.eye(4)[None], t, 0)
-    T[:, 0, 3] = offset / F  # the wall is 1 m away: 1 px of its image motion = 1/F m of camera motion
-    return np.stack(images), DepthPoseGeometry(depth, np.repeat(K[None], t, 0), T)
-
-
-@pytest.mark.parametrize("pan, patch_m", [(0.5, 0.06), (0.1, 0.15)], ids=["near-anchors-leave", "anchors-on-wall"])
-def test_points_the_camera_carries_stay_with_it_and_the_wall_stays_anchored(pan, patch_m):
-    """Queries on a textureless patch the panning camera carries stay on their pixels with carried_start;
-    without it they are taken for static world points and leave the patch. Wall points keep their anchors.
-    Near the camera the patch's anchors project out of the image; farther, onto the wall behind it."""
-    t = 20
-    images, geometry = _carried_patch_scene(t=t, pan_px=pan, patch_m=patch_m)
-    patch = np.array([[0, c, r] for c in (21.0, 23.0, 25.0) for r in (38.0, 41.0, 44.0)])  # anchors leave the patch
-    wall = np.array([[0, c, r] for c in (3.0, 10.0, 30.0, 50.0) for r in (8.0, 20.0)])  # col 3 leaves the view
-    queries = np.concatenate([patch, wall])
-    truth = np.concatenate([patch[:, 1:], wall[:, 1:] - [(t - 1) * pan, 0.0]])
-
-    def run(carried):
-        tr = _tracker(reseed_every=100, static_px=2.0, leave_when_uncovered=True, departure_window_px=3, confirm=2,
-                      hold_still_grey=5.0, carried_start=carried).track_queries(images, queries, geometry)
-        return tr, np.linalg.norm(tr.uv_px[:, -1] - truth, axis=1)
-
-    (on, err_on), (off, err_off) = run(True), run(False)
-    n = len(patch)
-    assert on.visible[:n, -1].all() and (err_on[:n] < 0.5).all(), err_on[:n]
-    assert np.median(np.where(off.visible[:n, -1], err_off[:n], np.inf)) > 2.0, err_off[:n]  # the old way loses it
-    assert (err_on[n:] < 0.05).all() and (err_off[n:] < 0.05).all()
-
-
-def test_a_camera_that_pauses_first_still_tells_carried_points_from_world_points():
-    """The camera stands still for 15 frames, past the carried test's first look (10 frames on), then pans: the
-    test waits for the frame where the two hypotheses part, so the patch's points stay on it and the wall's
-    points keep their anchors. (Without `leave_when_uncovered`, which would catch the patch's points later here,
-    when the wall shows where their anchors project.)"""
-    t, pan, pause = 40, 0.5, 15
-    images, geometry = _carried_patch_scene(t=t, pan_px=pan, pause=pause)
-    patch = np.array([[0, c, r] for c in (21.0, 23.0, 25.0) for r in (38.0, 41.0, 44.0)])
-    wall = np.array([[0, c, r] for c in (10.0, 30.0, 50.0) for r in (8.0, 20.0)])
-    queries = np.concatenate([patch, wall])
-    truth = np.concatenate([patch[:, 1:], wall[:, 1:] - [(t - 1 - pause) * pan, 0.0]])
-    tracks = _tracker(reseed_every=100, static_px=2.0, departure_window_px=3, confirm=2, hold_still_grey=5.0,
-                      carried_start=True).track_queries(images, queries, geometry)
-    err = np.linalg.norm(tracks.uv_px[:, -1] - truth, axis=1)
-    n = len(patch)
-    assert tracks.visible[:n, -1].all() and (err[:n] < 0.5).all(), err[:n]
-    assert (err[n:] < 0.05).all(), err[n:]
-
-
-def _sliding_near_patch_scene(t: int = 20, h: int = 48, w: int = 64, pan_px: float = 0.5, slide_px: float = 1.2):
-    """The panning camera of `_carried_patch_scene` carries a small textured patch 6 cm in front of it that also
-    slides right `slide_px` per frame in the image (a finger closing): 10 frames on, the patch has left the
-    pixels it started on. The wall's texture is weak beside the patch's, as a far table is beside a near pad."""
-    F, patch_m = 60.0, 0.06
-    wall_tex, patch_tex = texture(h, w * 2, 5) // 8 + 100, texture(h, w, 7)
-    images, depth = [], np.ones((t, h, w), np.float32)
-    for f in range(t):
-        frame = shift_image(wall_tex, -pan_px * f, 0)[:, 16:16 + w].copy()
-        mask = np.zeros((h, w), np.float32)
-        mask[32:46, 16:30] = 1
-        mask = shift_image(mask, slide_px * f, 0) > 0.5
-        frame[mask] = shift_image(patch_tex, slide_px * f, 0)[mask]
-        images.append(np.repeat(frame[..., None], 3, -1))
-        depth[f][mask] = patch_m
-    K = np.array([[F, 0, (w - 1) / 2], [0, F, (h - 1) / 2], [0, 0, 1]])
-    T = np.repeat(np.eye(4)[None], t, 0)
-    T[:, 0, 3] = pan_px * np.arange(t) / F
-    return np.stack(images), DepthPoseGeometry(depth, np.repeat(K[None], t, 0), T)
-
-
-def test_a_near_point_that_also_moves_in_the_image_is_followed_not_anchored():
-    """Points on a patch 6 cm from the camera that slides in the image: their own pixels no longer show them
-    10 frames on, and their anchors' projections leave the image. Nothing static comes that near the camera, so
-    they are moving points from the start, followed by LK, not world anchors projected out of the view."""
-    t, slide = 20, 1.2
-    images, geometry = _sliding_near_patch_scene(t=t, slide_px=slide)
-    patch = np.array([[0, c, r] for c in (22.0, 25.0) for r in (39.0, 42.0)])
-    truth = patch[:, 1:] + [(t - 1) * slide, 0.0]
-    tracks = _tracker(reseed_every=100, static_px=2.0, departure_window_px=3, confirm=2, hold_still_grey=5.0,
-                      carried_start=True).track_queries(images, patch, geometry)
-    err = np.linalg.norm(tracks.uv_px[:, -1] - truth, axis=1)
-    assert tracks.visible[:, -1].all() and (err < 1.5).all(), err
-
-
 def test_path_departure_follows_each_static_point_frame_to_frame():
     speed = 0.6
     scene, geometry = _box_with_geometry(speed)
     inside = np.array([[0, 24.0, 28.0], [0, 28.0, 30.0], [0, 31.0, 26.0], [0, 60.0, 10.0]])
-    tracks = _tracker(reseed_every=100, static_px=2.0, departure="path").track_queries(scene.images, inside, geometry)
+    tracks = lk_tracker(reseed_every=100, static_px=2.0, departure="path").track_queries(scene.images, inside, geometry)
     truth = inside[:, 1:] + np.array([[19 * speed, 0.0]] * 3 + [[0.0, 0.0]])
     err = np.linalg.norm(tracks.uv_px[:, -1] - truth, axis=1)
     assert tracks.visible[:, -1].all() and (err < 1.5).all(), err
@@ -395,8 +289,8 @@ def test_a_textureless_patch_that_does_not_move_is_held_where_lk_loses_it():
     frames = np.stack([np.repeat(np.where(flat, 200, shift_image(wall, 0.3 * f, 0)).astype(np.uint8)[..., None], 3,
                                  -1) for f in range(12)])
     queries = np.array([[0, 20.0, 26.0], [0, 24.0, 30.0], [0, 60.0, 10.0]])
-    lost = _tracker(reseed_every=100).track_queries(frames, queries)
-    held = _tracker(reseed_every=100, hold_still_grey=5.0).track_queries(frames, queries)
+    lost = lk_tracker(reseed_every=100).track_queries(frames, queries)
+    held = lk_tracker(reseed_every=100, hold_still_grey=5.0).track_queries(frames, queries)
     assert not lost.visible[:2, -1].any()  # LK alone finds nothing to lock on
     assert held.visible[:, -1].all()
     np.testing.assert_allclose(held.uv_px[:2, -1], queries[:2, 1:], atol=1e-6)
@@ -412,8 +306,8 @@ def test_points_on_a_uniform_moving_patch_move_with_the_patch():
         box = shift_image(np.pad(np.ones((20, 20), np.float32), ((20, 24), (14, 46))), 1.0 * f, 0) > 0.5
         frames.append(np.repeat(np.where(box, 200, wall).astype(np.uint8)[..., None], 3, -1))
     queries = np.array([[0, 20.0, 26.0], [0, 24.0, 30.0], [0, 28.0, 33.0], [0, 60.0, 10.0]])
-    plain = _tracker(reseed_every=100).track_queries(np.stack(frames), queries)
-    carried = _tracker(reseed_every=100, region_motion=True).track_queries(np.stack(frames), queries)
+    plain = lk_tracker(reseed_every=100).track_queries(np.stack(frames), queries)
+    carried = lk_tracker(reseed_every=100, region_motion=True).track_queries(np.stack(frames), queries)
     assert not plain.visible[:2, -1].any()
     assert carried.visible[:, -1].all()
     np.testing.assert_allclose(carried.uv_px[:3, -1] - queries[:3, 1:], [[19.0, 0.0]] * 3, atol=0.05)
