@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("mu0.cli.ingest", "ingest episodes into data/raw: `metaworld`, `video PATH...` or `s3://bucket/prefix`"),
     "inspect": ("mu0.cli.inspect", "list the episodes of a folder, or save a contact sheet of one episode"),
     "extract": ("mu0.cli.extract", "TraceExtract: raw episodes → 3D traces with captions (artifacts/traces)"),
+    "train-flow": ("mu0.cli.train_flow", "TraceExtract's flow network (`extract --motion learned`) from simulator "
+                   "ground truth"),
     "extract-eval": ("mu0.cli.extract_eval", "TraceExtract's tracks against simulator ground truth (reports/)"),
     "validate": ("mu0.cli.validate", "Great Expectations gate over raw and trace data (reports/validation.md)"),
     "pretrain": ("mu0.cli.pretrain", "pretrain μ_0 on the accepted trace episodes with DeepSpeed (artifacts/mu0)"),

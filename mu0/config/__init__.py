@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from mu0.config.base import ConfigError, diff_fields, from_dict, to_dict
-from mu0.config.data import TraceDataConfig, TraceExtractConfig, ValidationConfig
+from mu0.config.data import FlowTrainConfig, TraceDataConfig, TraceExtractConfig, ValidationConfig
 from mu0.config.model import (
     BackboneConfig,
     TokenizedVLMConfig,
@@ -34,7 +34,8 @@ __all__ = [
     "MT10_TASKS", "VARIETY_TASKS", "BackboneConfig", "ConfigError", "IngestOutput", "MetaWorldSourceConfig",
     "Mu0Config",
     "S3SourceConfig", "TraceDataConfig", "TraceExpertConfig", "TraceExtractConfig", "TrainConfig",
-    "ValidationConfig", "VideoSourceConfig", "WorldModelConfig", "to_dict", "from_dict", "diff_fields",
+    "ValidationConfig", "VideoSourceConfig", "FlowTrainConfig", "WorldModelConfig", "to_dict", "from_dict",
+    "diff_fields",
     "TokenizedVLMConfig", "TrackTransformerConfig", "ActionExpertConfig", "PolicyDataConfig", "RolloutConfig",
     "POLICY_MODES",
 ]

@@ -43,6 +43,9 @@ class TraceExtractConfig:
     # → 0.52 / 0.24; but its wrist tracks label static table points as moving (precision 0.15) and it is
     # ~35× slower than lk, so not the default yet (README, TraceExtract).
     motion: str = "lk"
+    # motion "learned": the flow network's weights (safetensors, trained with `mu0 train-flow` on simulated
+    # episodes' ground truth; flow/), read like DIS flow. Needs depth and camera poses.
+    flow_weights: str = ""
     # motion "template": a point's template holds the pixels within this radius (and `template_near_m` of it).
     template_radius_px: int = 5
     # motion "template": metres from the point within which neighbours join its template.
@@ -156,7 +159,10 @@ class TraceExtractConfig:
     def __post_init__(self) -> None:
         require(self.grid_px >= 2, "grid_px", "must be >= 2")
         require(self.tracker in TRACKERS, "tracker", f"must be one of {', '.join(TRACKERS)}")
-        require(self.motion in ("lk", "dis", "template"), "motion", "must be 'lk', 'dis' or 'template'")
+        require(self.motion in ("lk", "dis", "template", "learned"), "motion",
+                "must be 'lk', 'dis', 'template' or 'learned'")
+        require(self.motion != "learned" or bool(self.flow_weights), "flow_weights",
+                "motion 'learned' needs the path of the flow network's weights")
         require(self.template_radius_px >= 1 and self.template_near_m > 0 and self.template_iters >= 0
                 and 1 <= self.template_stride_px <= self.template_radius_px
                 and self.template_depth_weight >= 0, "template_radius_px",
@@ -280,3 +286,33 @@ class TraceDataConfig:
         require(self.random_shift_px >= 0, "random_shift_px", "must be >= 0")
         require(self.train_fraction > 0 and self.val_fraction >= 0 and self.train_fraction + self.val_fraction <= 1,
                  "train_fraction", "train > 0, val >= 0 and train + val <= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowTrainConfig:
+    """Training TraceExtract's flow network (`motion learned`) on simulated episodes' ground truth."""
+
+    # Optimiser steps (AdamW, one-cycle learning rate).
+    steps: int = 8000
+    # Frame pairs per step.
+    batch: int = 8
+    # Peak learning rate.
+    lr: float = 1e-3
+    # Loss weight of a pixel that moves in the world (its true flow differs from the camera's by more than
+    # 0.5 px) against a still one: such pixels are few, and they are what the tracker exists for.
+    moving_weight: float = 10.0
+    # Weight of the visibility term (is the pixel's point still seen in the other frame) in the loss.
+    visibility_weight: float = 0.2
+    # Frame gaps of the training pairs, each in both directions (the tracker asks for 1 and its departure
+    # check's gap).
+    gaps: tuple[int, ...] = (1, 2, 4)
+    # Every this many body-id maps of an episode is a source frame of pairs.
+    source_every: int = 4
+    # Seed of the initial weights, the pair order and the augmentation.
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.steps > 0 and self.batch > 0, "steps/batch", "must be positive")
+        require(self.lr > 0, "lr", "must be positive")
+        require(len(self.gaps) > 0 and min(self.gaps) > 0, "gaps", "need at least one positive frame gap")
+        require(self.source_every > 0, "source_every", "must be positive")

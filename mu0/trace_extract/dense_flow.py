@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mu0.trace_extract.point_tracker import SceneGeometry
 from mu0.trace_extract.tracking import LucasKanadeTracker
 
 _CACHE = 8  # flows kept: a frame pair is asked for by the step and by the departure check
@@ -21,8 +22,8 @@ class DenseFlowTracker(LucasKanadeTracker):
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self._flows: dict[tuple[int, int], np.ndarray] = {}
 
-    def _begin(self) -> None:
-        super()._begin()
+    def _begin(self, images: np.ndarray, grays: list[np.ndarray], geometry: SceneGeometry | None) -> None:
+        super()._begin(images, grays, geometry)
         self._flows.clear()
 
     def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -30,8 +31,12 @@ class DenseFlowTracker(LucasKanadeTracker):
         if key not in self._flows:
             if len(self._flows) >= _CACHE:
                 self._flows.pop(next(iter(self._flows)))
-            self._flows[key] = self._dis.calc(a, b, None)
+            self._flows[key] = self._pair_flow(a, b)
         return self._flows[key]
+
+    def _pair_flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(h,w,2) float32 flow from grey frame a to grey frame b."""
+        return self._dis.calc(a, b, None)
 
     @staticmethod
     def _at(flow: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -19,15 +19,29 @@ VERSION = "mu0-traceextract-1"
 def code_hash() -> str:
     """Hash of TraceExtract's own source: a code change re-extracts, like a changed config does."""
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + path.read_bytes())
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode() + path.read_bytes())
     return h.hexdigest()[:16]
+
+
+@functools.cache
+def _file_hash(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def weights_hash(path: str) -> str:
+    """Content hash of a learned tracker's weights: retrained weights at the same path re-extract."""
+    st = Path(path).stat()
+    return _file_hash(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
 
 
 def config_hash(cfg: TraceExtractConfig) -> str:
     d = to_dict(cfg)
     d.pop("workers")
     payload = {"version": VERSION, "code": code_hash(), **d}
+    if cfg.motion == "learned":
+        payload["flow_weights_hash"] = weights_hash(cfg.flow_weights)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

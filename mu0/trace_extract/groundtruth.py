@@ -68,9 +68,10 @@ def _lift_queries(ep: Episode, query_uv_px: np.ndarray, query_frames: np.ndarray
 
 
 def track_query_pixels(ep: Episode, query_uv_px: np.ndarray, query_frames: np.ndarray | None = None,
-                       depth_tol_m: float = 0.01, depth_tol_rel: float = 0.02) -> GroundTruthTracks:
-    """Ground-truth tracks over every frame of integer pixels (n,2) (u = column, v = row), each chosen
-    in its query frame (n,) (default: frame 0)."""
+                       depth_tol_m: float = 0.01, depth_tol_rel: float = 0.02, frames: np.ndarray | None = None
+                       ) -> GroundTruthTracks:
+    """Ground-truth tracks over every frame (or only `frames`, in that order) of integer pixels (n,2)
+    (u = column, v = row), each chosen in its query frame (n,) (default: frame 0)."""
     if ep.gt_dir is None or ep.depth is None:
         raise EpisodeFormatError(ep.path, "gt", "ground-truth tracks need gt/ and depth (simulated episodes)")
     query_uv_px = np.asarray(query_uv_px, np.int64).reshape(-1, 2)
@@ -78,25 +79,27 @@ def track_query_pixels(ep: Episode, query_uv_px: np.ndarray, query_frames: np.nd
     with np.load(ep.path / GT_BODIES, allow_pickle=False) as bodies:
         xpos, xquat = bodies["xpos"], bodies["xquat"]  # (t,b,3), (t,b,4)
     xyz_q, ids, valid = _lift_queries(ep, query_uv_px, query_frames)
-    R = quat_wxyz_to_matrix(xquat[:, ids])  # (t,n,3,3) body-to-world
-    p = xpos[:, ids]  # (t,n,3)
-    n = np.arange(len(ids))
-    xyz_body = np.einsum("nji,nj->ni", R[query_frames, n], xyz_q - p[query_frames, n])  # Rqᵀ (x − pq)
+    out = np.arange(ep.num_frames) if frames is None else np.asarray(frames, np.int64)
+    R_q = quat_wxyz_to_matrix(xquat[query_frames, ids])  # (n,3,3) body-to-world at each query frame
+    xyz_body = np.einsum("nji,nj->ni", R_q, xyz_q - xpos[query_frames, ids])  # Rqᵀ (x − pq)
+    R, p = quat_wxyz_to_matrix(xquat[out][:, ids]), xpos[out][:, ids]  # (t,n,3,3), (t,n,3)
     xyz_world = np.einsum("tnij,nj->tni", R, xyz_body) + p  # (t,n,3)
-    E = ep.extrinsics.astype(np.float64)  # (t,4,4) world-to-camera
+    E = ep.extrinsics[out].astype(np.float64)  # (t,4,4) world-to-camera
     xyz_cam = np.einsum("tij,tnj->tni", E[:, :3, :3], xyz_world) + E[:, None, :3, 3]
     z = xyz_cam[..., 2]
-    proj = np.einsum("tij,tnj->tni", ep.intrinsics.astype(np.float64), xyz_cam)
+    proj = np.einsum("tij,tnj->tni", ep.intrinsics[out].astype(np.float64), xyz_cam)
     with np.errstate(divide="ignore", invalid="ignore"):
         uv = proj[..., :2] / proj[..., 2:3]
     xyz_world[:, ~valid], uv[:, ~valid], z[:, ~valid] = np.nan, np.nan, np.nan
-    visible = _visibility(ep, uv, z, depth_tol_m, depth_tol_rel)
+    visible = _visibility(ep, out, uv, z, depth_tol_m, depth_tol_rel)
     return GroundTruthTracks(query_uv_px, valid, ids, np.swapaxes(xyz_world, 0, 1), np.swapaxes(uv, 0, 1),
                              z.T, visible.T)
 
 
-def _visibility(ep: Episode, uv: np.ndarray, z: np.ndarray, tol_m: float, tol_rel: float) -> np.ndarray:
-    """(t,n) bool: in the image, in front of the camera and not occluded according to rendered depth."""
+def _visibility(ep: Episode, frames: np.ndarray, uv: np.ndarray, z: np.ndarray, tol_m: float, tol_rel: float
+                ) -> np.ndarray:
+    """(t,n) bool for each of `frames`: in the image, in front of the camera and not occluded according to
+    rendered depth."""
     t, n = z.shape
     h, w = ep.depth.shape[1:]
     with np.errstate(invalid="ignore"):
@@ -104,10 +107,10 @@ def _visibility(ep: Episode, uv: np.ndarray, z: np.ndarray, tol_m: float, tol_re
         rows = np.nan_to_num(np.rint(uv[..., 1]), nan=-1.0)
     inside = np.isfinite(z) & (z > 0) & (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
     visible = np.zeros((t, n), bool)
-    for frame in range(t):
-        sel = inside[frame]
+    for i, frame in enumerate(frames):
+        sel = inside[i]
         if not np.any(sel):
             continue
-        seen = np.asarray(ep.depth[frame], np.float64)[rows[frame, sel].astype(int), cols[frame, sel].astype(int)]
-        visible[frame, sel] = np.abs(seen - z[frame, sel]) <= np.maximum(tol_m, tol_rel * z[frame, sel])
+        seen = np.asarray(ep.depth[frame], np.float64)[rows[i, sel].astype(int), cols[i, sel].astype(int)]
+        visible[i, sel] = np.abs(seen - z[i, sel]) <= np.maximum(tol_m, tol_rel * z[i, sel])
     return visible

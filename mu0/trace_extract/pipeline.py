@@ -8,6 +8,7 @@ and quarantine, and is what a process pool (or a Prefect task) maps over episode
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from mu0.trace_extract.alignment import (
 from mu0.trace_extract.captions import MotionCaptioner, build_captions
 from mu0.trace_extract.dense_flow import DenseFlowTracker
 from mu0.trace_extract.describe import agent_name, chunk_motions, entity_names
+from mu0.trace_extract.flow.tracker import LearnedFlowTracker
 from mu0.trace_extract.freshness import VERSION, config_hash, current_extraction
 from mu0.trace_extract.groundtruth_source import SOURCE_NAME, groundtruth_tracks, require_ground_truth
 from mu0.trace_extract.keypoints import CornerGridSelector
@@ -64,7 +66,8 @@ def _pose_mode(ep: Episode, cfg: TraceExtractConfig) -> str:
 
 
 def point_tracker(cfg: TraceExtractConfig) -> PointTracker:
-    kind = DenseFlowTracker if cfg.motion == "dis" else LucasKanadeTracker
+    kind = {"dis": DenseFlowTracker, "learned": functools.partial(LearnedFlowTracker, weights=cfg.flow_weights)
+            }.get(cfg.motion, LucasKanadeTracker)
     lk = kind(CornerGridSelector(cfg.grid_px, cfg.min_texture), cfg.grid_px, cfg.max_tracks, cfg.lk_window_px,
               cfg.lk_levels, cfg.fb_max_error_px, cfg.reseed_every, cfg.static_px,
               leave_when_uncovered=cfg.leave_when_uncovered, departure=cfg.departure,

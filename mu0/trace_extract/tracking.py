@@ -47,8 +47,9 @@ class LucasKanadeTracker:
         self.departure_surface = departure_surface
         self._region_cache: dict[int, tuple] = {}
 
-    def _begin(self) -> None:
-        """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too)."""
+    def _begin(self, images: np.ndarray, grays: list[np.ndarray], geometry: SceneGeometry | None) -> None:
+        """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too, and may
+        keep what they need of this one)."""
         self._region_cache = {}
 
     def _regions(self, grays: list[np.ndarray], f: int) -> tuple:
@@ -241,10 +242,10 @@ class LucasKanadeTracker:
     def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
         import cv2
 
-        self._begin()
         t = images.shape[0]
         st = LKTrackState(t)
         grays = _grey_frames(images)
+        self._begin(images, grays, geometry)
         alive = self._seed(st, np.empty(0, int), grays, None, 0, geometry)
         for f in range(1, t):
             alive = self._advance(st, alive, f, grays, geometry)
@@ -257,13 +258,13 @@ class LucasKanadeTracker:
                       ) -> Tracks2D:
         """Tracks of given points only, (n,3) rows (frame, u, v): each starts at its frame and is followed
         forward by the same machinery as `track` (TAP-Vid's "first" protocol); track i is query i."""
-        self._begin()
         t = images.shape[0]
         frames = np.asarray(queries[:, 0], np.int64)
         if len(frames) and (frames.min() < 0 or frames.max() >= t):
             raise ValueError(f"query frames must lie in 0..{t - 1}, got {frames.min()}..{frames.max()}")
         order = np.argsort(frames, kind="stable")
         st, alive, grays = LKTrackState(t, max(len(frames), 1)), np.empty(0, int), _grey_frames(images)
+        self._begin(images, grays, geometry)
         for f in range(t):
             if f:
                 alive = self._advance(st, alive, f, grays, geometry)

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from mu0.episodes import EpisodeData
+from mu0.episodes.schema import GT_BODIES, GT_BODY_ID_FRAMES, GT_BODY_IDS
 
 F = 60.0  # focal length, px
 
@@ -78,3 +81,21 @@ def lk_tracker(**kw):
     args = dict(grid_px=4, max_tracks=400, window_px=9, levels=2, fb_max_error_px=0.75, reseed_every=2)
     args.update(kw)
     return LucasKanadeTracker(CornerGridSelector(args["grid_px"], 0.002), **args)
+
+
+def sliding_box_with_truth(t: int = 20, speed_px: float = 0.8, episode_id: str = "synthetic-box-gt",
+                           task: str = "slide-box", source: str = "synthetic") -> EpisodeData:
+    """`sliding_box_scene` with the simulator-style ground truth of gt/: the box is body 1, translated
+    `speed_px` pixels a frame at its 0.9-m depth (so exactly that in the image); the wall is the world (0)."""
+    scene = sliding_box_scene(t=t, speed_px=speed_px, episode_id=episode_id)
+    h, w = scene.images.shape[1:3]
+    xpos = np.zeros((t, 2, 3))
+    xpos[:, 1, 0] = speed_px * np.arange(t) * 0.9 / F
+    xquat = np.zeros((t, 2, 4))
+    xquat[..., 0] = 1.0
+    box = np.abs(scene.depth - 0.9) < 1e-3
+    meta = {**scene.meta, "task": task, "source": source}
+    gt = {Path(GT_BODIES).name: {"xpos": xpos, "xquat": xquat}, Path(GT_BODY_IDS).name: box.astype(np.int32),
+          Path(GT_BODY_ID_FRAMES).name: np.arange(t, dtype=np.int32)}
+    return EpisodeData(meta=meta, images=scene.images, depth=scene.depth, intrinsics=scene.intrinsics,
+                       extrinsics=scene.extrinsics, gt=gt)
