@@ -105,6 +105,10 @@ class TraceExtractConfig:
     # the tuning tasks). Wrist camera, given moving queries, tasks not tuned on: δ_avg 0.230 → 0.294, 3D median
     # 31 → 1.2 cm, false motion 0.128 → 0.098 (docs/results.md, TraceExtract).
     carried_near_m: float = 0.10
+    # A moving point is pulled back onto its own patch of the frame it was seeded in (LK from there, started
+    # where the frame-to-frame step put it) when that match lies within this many pixels of the step; 0 = off.
+    # Stops the drift of chained steps.
+    relocalise_px: float = 12.0
     # Where LK fails, carry a point with the uniformly coloured region it lies in (segment_motion.py).
     # Given moving queries, tasks not tuned on: δ_avg 0.403 → 0.422 (front), 0.107 → 0.119 (wrist); average
     # Jaccard 0.266 → 0.254 and 0.088 → 0.077 (carried points are kept visible, some of them wrongly).
@@ -171,6 +175,7 @@ class TraceExtractConfig:
         require(self.seed_edge_px >= 0, "seed_edge_px", "must be >= 0")
         require(self.hold_still_grey >= 0, "hold_still_grey", "must be >= 0 (grey levels)")
         require(self.carried_near_m >= 0, "carried_near_m", "must be >= 0 (metres)")
+        require(self.relocalise_px >= 0, "relocalise_px", "must be >= 0 (pixels; 0 = off)")
         require(self.gt_grid_px >= 1 and self.gt_points_per_body >= 0, "gt_grid_px",
                 "gt_grid_px must be >= 1 and gt_points_per_body >= 0")
         require(self.lk_window_px >= 3 and self.lk_window_px % 2 == 1, "lk_window_px", "must be odd and >= 3")

@@ -179,3 +179,18 @@ def test_finetune_and_evaluate_policy_from_the_command_line(metaworld_episodes, 
     report = json.loads((tmp_path / "policy.json").read_text())
     assert sorted(report["policies"]) == ["scratch", "trace"] and report["tasks"] == ["pick-place-v3"]
     assert (tmp_path / "policy.md").exists() and "pick-place-v3" in out.stdout
+
+
+def test_train_flow_then_extract_with_the_learned_flow(metaworld_episodes, tmp_path):
+    weights = tmp_path / "flow" / "net.safetensors"
+    out = mu0("train-flow", "--raw", metaworld_episodes, "--out", weights, "--steps", "3", "--batch", "2",
+              "--source-every", "2")
+    assert out.returncode == 0, out.stderr
+    assert weights.is_file() and "flow network →" in out.stdout + out.stderr
+    ext = mu0("extract", "--preset", "debug", "--in", metaworld_episodes, "--out", tmp_path / "traces",
+              "--quarantine", tmp_path / "q", "--motion", "learned", "--flow-weights", weights)
+    assert ext.returncode == 0, ext.stderr
+    assert sorted(p.name for p in (tmp_path / "traces").iterdir() if not p.name.startswith(".")) == sorted(
+        p.name for p in metaworld_episodes.iterdir() if not p.name.startswith("."))
+    empty = mu0("train-flow", "--raw", tmp_path / "nothing", "--out", weights)
+    assert empty.returncode == 2 and "no episodes under" in empty.stdout + empty.stderr

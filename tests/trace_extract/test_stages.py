@@ -312,3 +312,31 @@ def test_points_on_a_uniform_moving_patch_move_with_the_patch():
     assert carried.visible[:, -1].all()
     np.testing.assert_allclose(carried.uv_px[:3, -1] - queries[:3, 1:], [[19.0, 0.0]] * 3, atol=0.05)
     np.testing.assert_allclose(carried.uv_px[3, -1], queries[3, 1:], atol=0.05)  # the wall stays
+
+
+def test_relocalising_on_the_seed_patch_undoes_the_drift_of_chained_steps():
+    """Frame-to-frame steps that each err 0.3 px the same way (the drift of chained steps) end 11 px off a
+    translating texture after 38 steps; matched back to each point's patch in its seed frame every frame,
+    they stay on it. A match farther than `relocalise_px` from the step is not taken."""
+    from mu0.trace_extract.tracking import LucasKanadeTracker
+
+    class DriftingSteps(LucasKanadeTracker):
+        def _step(self, prev, cur, p0, guess):
+            p1, ok = super()._step(prev, cur, p0, guess)
+            return p1 + [0.3, 0.0], ok
+
+    tex = texture(64, 64, 0)
+    shift, t = np.array([0.7, -0.4]), 39
+    frames = np.stack([np.repeat(shift_image(tex, *(shift * f))[..., None], 3, -1) for f in range(t)])
+    queries = np.array([[0, u, v] for u in (10.0, 14.0, 18.0) for v in (34.0, 42.0, 50.0)])
+    truth = queries[:, 1:] + (t - 1) * shift
+    args = dict(grid_px=4, max_tracks=400, window_px=9, levels=2, fb_max_error_px=0.75, reseed_every=100)
+
+    def final_error(relocalise_px):
+        tracker = DriftingSteps(CornerGridSelector(4, 0.002), relocalise_px=relocalise_px, **args)
+        tracks = tracker.track_queries(frames, queries)
+        return np.linalg.norm(tracks.uv_px[:, -1] - truth, axis=1)
+
+    assert (np.abs(final_error(0.0) - 38 * 0.3) < 0.5).all()
+    assert (final_error(3.0) < 0.2).all()
+    assert (final_error(0.1) > 5).all()  # each frame's 0.3-px correction is farther than allowed
