@@ -128,20 +128,28 @@ class LucasKanadeTracker:
         return p1, ok
 
     def _relocalise(self, st: LKTrackState, ids: np.ndarray, p1: np.ndarray, ok: np.ndarray, grays: list[np.ndarray],
-                    f: int) -> np.ndarray:
+                    f: int, geometry: SceneGeometry | None) -> np.ndarray:
         """Frame-to-frame steps drift (each adds a fraction of a pixel). A moving point's patch in the frame it
         was seeded in sits exactly on it, so LK from there to this frame, started where the step put the
-        point, pulls it back, if that match passes the forward–backward check and lies within
-        `relocalise_px` of the step (a far match is another place that looks alike)."""
+        point, pulls it back, if that match passes the forward–backward check, lies within `relocalise_px`
+        of the step (a far match is another place that looks alike) and fits the point's own surface (its
+        seed patch's pixels at its depth) better than the step does: next to a silhouette LK's window also
+        holds the background, which would pull the point back towards it."""
         sel = np.flatnonzero(ok & ~st.static[ids])
         if not len(sel):
             return p1
         p1, starts = p1.copy(), st.start[ids[sel]]
         for s in np.unique(starts[starts < f - 1]):  # seeded in the previous frame: the step was that match
             m = sel[starts == s]
-            q, fb = self._lk_far(grays[s], grays[f], st.uv[ids[m], s], p1[m])
-            good = (fb < self.fb_max) & (np.linalg.norm(q - p1[m], axis=1) < self.relocalise_px)
-            p1[m[good]] = q[good]
+            seed = st.uv[ids[m], s]
+            q, fb = self._lk_far(grays[s], grays[f], seed, p1[m])
+            good = np.flatnonzero((fb < self.fb_max) & (np.linalg.norm(q - p1[m], axis=1) < self.relocalise_px))
+            if not len(good):
+                continue
+            depth = geometry.depth_map(s) if geometry is not None else None
+            better = patch_error(grays[s], seed[good], grays[f], q[good], depth_a=depth) \
+                < patch_error(grays[s], seed[good], grays[f], p1[m[good]], depth_a=depth)
+            p1[m[good[better]]] = q[good[better]]
         return p1
 
     def _seed(self, st: LKTrackState, alive: np.ndarray, grays: list[np.ndarray], motion, frame: int,
@@ -191,7 +199,7 @@ class LucasKanadeTracker:
         if self.hold_still_grey > 0 and len(p0):
             p1, ok = self._hold_still(prev, cur, p0, p1, ok)
         if self.relocalise_px > 0 and len(p0) and f % RELOCALISE_EVERY == 0:
-            p1 = self._relocalise(st, lk_ids, p1, ok, grays, f)
+            p1 = self._relocalise(st, lk_ids, p1, ok, grays, f, geometry)
         st.uv[lk_ids[ok], f], st.visible[lk_ids[ok], f] = p1[ok], True
         if len(ok) >= _MIN_FOR_LOSS_RATE:
             st.lk_lost[f] = 1.0 - ok.mean()

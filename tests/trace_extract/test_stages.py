@@ -315,9 +315,10 @@ def test_points_on_a_uniform_moving_patch_move_with_the_patch():
 
 
 def test_relocalising_on_the_seed_patch_undoes_the_drift_of_chained_steps():
-    """Frame-to-frame steps that each err 0.3 px the same way (the drift of chained steps) end 11 px off a
-    translating texture after 38 steps; matched back to each point's patch in its seed frame every frame,
-    they stay on it. A match farther than `relocalise_px` from the step is not taken."""
+    """Frame-to-frame steps that each err 0.3 px the same way (the drift of chained steps) end 11.7 px off a
+    translating texture after 39 steps; matched back to each point's patch in its seed frame every third
+    frame (the last one included), they end on it. A match farther than `relocalise_px` from the step is not
+    taken."""
     from mu0.trace_extract.tracking import LucasKanadeTracker
 
     class DriftingSteps(LucasKanadeTracker):
@@ -326,7 +327,7 @@ def test_relocalising_on_the_seed_patch_undoes_the_drift_of_chained_steps():
             return p1 + [0.3, 0.0], ok
 
     tex = texture(64, 64, 0)
-    shift, t = np.array([0.7, -0.4]), 39
+    shift, t = np.array([0.7, -0.4]), 40
     frames = np.stack([np.repeat(shift_image(tex, *(shift * f))[..., None], 3, -1) for f in range(t)])
     queries = np.array([[0, u, v] for u in (10.0, 14.0, 18.0) for v in (34.0, 42.0, 50.0)])
     truth = queries[:, 1:] + (t - 1) * shift
@@ -337,6 +338,6 @@ def test_relocalising_on_the_seed_patch_undoes_the_drift_of_chained_steps():
         tracks = tracker.track_queries(frames, queries)
         return np.linalg.norm(tracks.uv_px[:, -1] - truth, axis=1)
 
-    assert (np.abs(final_error(0.0) - 38 * 0.3) < 0.5).all()
+    assert (np.abs(final_error(0.0) - 39 * 0.3) < 0.5).all()
     assert (final_error(3.0) < 0.2).all()
-    assert (final_error(0.1) > 5).all()  # each frame's 0.3-px correction is farther than allowed
+    assert (final_error(0.5) > 5).all()  # each 0.9-px correction is farther than allowed
