@@ -41,7 +41,9 @@ class TraceExtractConfig:
     # camera poses, else LK): each point's rigid 3D neighbourhood fitted to every frame's colour and depth
     # (template_tracking.py). Given moving queries, tasks not tuned on, front / wrist: δ_avg 0.40 / 0.14 (lk)
     # → 0.52 / 0.24; but its wrist tracks label static table points as moving (precision 0.15) and it is
-    # ~35× slower than lk, so not the default yet (README, TraceExtract).
+    # ~35× slower than lk, so not the default yet (README, TraceExtract); or "learned" (needs depth and camera
+    # poses and `flow_weights`): a flow network trained on simulator ground truth, read like DIS flow
+    # (best on the wrist camera, worst on the front, 26× slower than lk; docs/results.md).
     motion: str = "lk"
     # motion "learned": the flow network's weights (safetensors, trained with `mu0 train-flow` on simulated
     # episodes' ground truth; flow/), read like DIS flow. Needs depth and camera poses.
