@@ -25,7 +25,7 @@ def code_hash() -> str:
     return h.hexdigest()[:16]
 
 
-@functools.cache
+@functools.cache  # keyed by mtime and size too, so a rewritten file is read again, an unchanged one once
 def _file_hash(path: str, mtime_ns: int, size: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
