@@ -83,8 +83,9 @@ class TraceExtractConfig:
     # 0.78 / 0.64 → 0.90 / 0.83 at the same recall, given moving queries' δ_avg 0.398 / 0.163 → 0.386 / 0.160
     # (docs/results.md, TraceExtract).
     departure_window_px: int = 3
-    # Departures in a row (of the check above) that make a static point a moving one.
-    departure_confirm: int = 2
+    # Departures in a row (of the check above) that make a static point a moving one. Three since LK follows the
+    # surface's shape (`lk_shape_gain`), whose checks see more departures, wrongly too (two: false motion 0.11).
+    departure_confirm: int = 3
     # With depth: a departure counts only where the point's own surface (its patch's pixels at its depth) matches
     # LK's new place better than its anchor's projection: a static point next to a moving silhouette, whose
     # small window the passing part drags along, stays put. False motion, front / wrist: 0.15 / 0.14 → 0.04 /
@@ -111,6 +112,10 @@ class TraceExtractConfig:
     # where the frame-to-frame step put it) when that match lies within this many pixels of the step; 0 = off.
     # Stops the drift of chained steps.
     relocalise_px: float = 12.0
+    # With depth: LK follows two channels of the surface's orientation beside the grey image (the normal's x and
+    # y as 128 + this gain times each; 0 = grey only; lk_images.py), so a uniformly coloured but curved or edged
+    # part gives it something to hold. Chosen on the tuning tasks (docs/results.md, TraceExtract).
+    lk_shape_gain: float = 100.0
     # Where LK fails, carry a point with the uniformly coloured region it lies in (segment_motion.py).
     # Given moving queries, tasks not tuned on: δ_avg 0.403 → 0.422 (front), 0.107 → 0.119 (wrist); average
     # Jaccard 0.266 → 0.254 and 0.088 → 0.077 (carried points are kept visible, some of them wrongly).
@@ -178,6 +183,7 @@ class TraceExtractConfig:
         require(self.hold_still_grey >= 0, "hold_still_grey", "must be >= 0 (grey levels)")
         require(self.carried_near_m >= 0, "carried_near_m", "must be >= 0 (metres)")
         require(self.relocalise_px >= 0, "relocalise_px", "must be >= 0 (pixels; 0 = off)")
+        require(self.lk_shape_gain >= 0, "lk_shape_gain", "must be >= 0 (grey levels; 0 = grey only)")
         require(self.gt_grid_px >= 1 and self.gt_points_per_body >= 0, "gt_grid_px",
                 "gt_grid_px must be >= 1 and gt_points_per_body >= 0")
         require(self.lk_window_px >= 3 and self.lk_window_px % 2 == 1, "lk_window_px", "must be odd and >= 3")

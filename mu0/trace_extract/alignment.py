@@ -70,6 +70,27 @@ class DepthPoseGeometry:
         near_edge = cv2.dilate(edges, np.ones((size, size), np.uint8)) > 0
         return ~near_edge
 
+    def surface_normals(self, frame: int) -> np.ndarray:
+        """(h,w,3) float32 unit normals of the seen surface in the camera frame, facing the camera (a wall
+        square to the view is (0,0,−1)); 0 at and next to holes (no depth). For a pinhole camera the cross
+        product of the back-projected surface's derivatives along the image's columns and rows is, up to
+        scale, (fx·z_u, fy·z_v, −(z + (u − cx)·z_u + (v − cy)·z_v)) with z_u, z_v the depth's derivatives."""
+        import cv2
+
+        d = np.asarray(self.depth[frame], np.float32)
+        h, w = d.shape
+        K = self.K[frame].astype(np.float32)
+        # Sobel's 3×3 kernels weigh the central difference by 8 (2 for the two-pixel step, 4 for smoothing)
+        z_u = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+        z_v = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+        fx_zu, fy_zv = K[0, 0] * z_u, K[1, 1] * z_v
+        z_n = -(d + (np.arange(w, dtype=np.float32) - K[0, 2])[None, :] * z_u
+                + (np.arange(h, dtype=np.float32) - K[1, 2])[:, None] * z_v)
+        length = cv2.sqrt(fx_zu * fx_zu + fy_zv * fy_zv + z_n * z_n)
+        known = cv2.erode((d > 0).astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+        scale = np.divide(known, length, out=np.zeros_like(length), where=length > 0)  # 0 where unknown
+        return cv2.merge([fx_zu * scale, fy_zv * scale, z_n * scale])
+
     def _tol(self, z: np.ndarray) -> np.ndarray:
         """How far two depths near z (metres) may differ and still be one surface."""
         return self.tol_m + DEPTH_REL_TOL * z

@@ -47,9 +47,9 @@ class DenseFlowTracker(LucasKanadeTracker):
         return cv2.remap(flow, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 2)
 
     def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None,
-            window: tuple[int, int] | None = None):
+            window: tuple[int, int] | None = None, shape: bool = True):
         """Same contract as LK's step: new positions and forward–backward errors (inf where undefined).
-        The flow needs no start guess (it sees camera motion itself) and has no window."""
+        The flow needs no start guess (it sees camera motion itself), no window and no shape channels."""
         p0 = p0.reshape(-1, 2).astype(np.float32)
         if not len(p0):
             return p0, np.zeros(0)

@@ -74,7 +74,8 @@ def point_tracker(cfg: TraceExtractConfig) -> PointTracker:
               hold_still_grey=cfg.hold_still_grey, region_motion=cfg.region_motion,
               departure_window_px=cfg.departure_window_px, confirm=cfg.departure_confirm,
               carried_start=cfg.carried_start, carried_near_m=cfg.carried_near_m,
-              departure_surface=cfg.departure_surface, relocalise_px=cfg.relocalise_px)
+              departure_surface=cfg.departure_surface, relocalise_px=cfg.relocalise_px,
+              shape_gain=cfg.lk_shape_gain)
     if cfg.motion != "template":
         return lk
     fit = TemplateFit(depth_weight=cfg.template_depth_weight, iters=cfg.template_iters)

@@ -34,6 +34,10 @@ class SceneGeometry(Protocol):
         """(n,) bool: `later` shows the surface at each (n,2) pixel at the depth `frame` shows there."""
         ...
 
+    def surface_normals(self, frame: int) -> np.ndarray:
+        """(h,w,3) float32 unit normals of the surface seen in `frame` (camera frame), 0 where unknown."""
+        ...
+
     def seedable(self, frame: int) -> np.ndarray:
         """(h,w) bool: pixels away from depth edges. A corner where an object's silhouette crosses the
         background moves with neither surface, so no keypoint is seeded on one."""

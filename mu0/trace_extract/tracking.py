@@ -12,6 +12,8 @@ survives LK failures and occlusions (visibility then comes from a depth test), t
 idea of world-space tracking. Once it departs, it is a moving point, tracked by LK alone until lost.
 Checking over a gap rather than frame to frame lets slow motion add up above LK's per-frame noise; the
 check's own, smaller window (`departure_window_px`) keeps a moving neighbour's texture out of it.
+With depth, LK follows the surface's orientation beside the grey image (lk_images.py), which gives a
+uniformly coloured but curved or edged part (an arm link, a finger pad) something to hold on to.
 A learned tracker (CoTracker-style) implements the same `PointTracker` protocol (point_tracker.py).
 """
 
@@ -21,8 +23,9 @@ import numpy as np
 
 from mu0.trace_extract.carried import carried_from_start, stay_if_carried
 from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
+from mu0.trace_extract.lk_images import with_shape
 from mu0.trace_extract.lk_state import LKTrackState
-from mu0.trace_extract.patches import patch_error
+from mu0.trace_extract.patches import patch_errors, patch_errors_grouped
 from mu0.trace_extract.point_tracker import SceneGeometry
 from mu0.trace_extract.segment_motion import region_shift, regions
 from mu0.trace_extract.tracks import Tracks2D
@@ -32,6 +35,8 @@ _MIN_FOR_LOSS_RATE = 20  # points needed before a frame's LK loss rate means any
 # relocalising every 3rd frame keeps most of its gain (tuning tasks, front δ_avg 0.442 every frame, 0.434 every
 # 3rd) at a third of its cost (LK between the seed frame and this one, per seed frame in use)
 RELOCALISE_EVERY = 3
+# one static point in this many is stepped by LK (for the loss rate that finds a cut; _advance)
+STATIC_STEP_SAMPLE = 4
 
 
 class LucasKanadeTracker:
@@ -40,7 +45,7 @@ class LucasKanadeTracker:
                  confirm: int = 3, leave_when_uncovered: bool = False, departure: str = "gap",
                  hold_still_grey: float = 0.0, region_motion: bool = False, departure_window_px: int = 0,
                  carried_start: bool = False, carried_near_m: float = 0.10, departure_surface: bool = False,
-                 relocalise_px: float = 0.0) -> None:
+                 relocalise_px: float = 0.0, shape_gain: float = 0.0) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         self.departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
@@ -48,13 +53,23 @@ class LucasKanadeTracker:
         self.leave_when_uncovered, self.departure = leave_when_uncovered, departure
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
         self.carried_start, self.carried_near_m = carried_start, carried_near_m
-        self.departure_surface, self.relocalise_px = departure_surface, relocalise_px
+        self.departure_surface, self.relocalise_px, self.shape_gain = departure_surface, relocalise_px, shape_gain
         self._region_cache: dict[int, tuple] = {}
+        self._lk_images: dict[int, np.ndarray] = {}
 
     def _begin(self, images: np.ndarray, grays: list[np.ndarray], geometry: SceneGeometry | None) -> None:
         """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too, and may
         keep what they need of this one)."""
         self._region_cache = {}
+        self._lk_images = {}
+        if self.shape_gain > 0 and geometry is not None:
+            self._lk_images = {id(g): with_shape(g, geometry.surface_normals(f), self.shape_gain)
+                               for f, g in enumerate(grays)}
+
+    def _lk_image(self, gray: np.ndarray) -> np.ndarray:
+        """What LK follows for a grey frame: with depth, the frame plus its surface orientation (lk_images.py).
+        Keyed by the frame's id, as one episode's grey frames live while it is tracked."""
+        return self._lk_images.get(id(gray), gray)
 
     def _regions(self, grays: list[np.ndarray], f: int) -> tuple:
         """`regions` of frame f, kept for the next step: each frame ends one step and starts the next."""
@@ -64,14 +79,17 @@ class LucasKanadeTracker:
         return self._region_cache[f]
 
     def _lk(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None,
-            window: tuple[int, int] | None = None):
+            window: tuple[int, int] | None = None, shape: bool = True):
         """LK from `prev` to `cur` (starting at `guess` when given) plus the backward check:
-        new (n,2) positions and their forward–backward errors (inf where LK failed)."""
+        new (n,2) positions and their forward–backward errors (inf where LK failed). With `shape`, on the
+        frames with their surface orientation where the scene's depth is known (`_lk_image`)."""
         import cv2
 
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.01)
         kw = {"winSize": window or self.window, "maxLevel": self.levels, "criteria": criteria}
         p0 = p0.reshape(-1, 1, 2).astype(np.float32)
+        if shape:
+            prev, cur = self._lk_image(prev), self._lk_image(cur)
         if guess is None:
             p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0, None, **kw)
         else:
@@ -83,27 +101,36 @@ class LucasKanadeTracker:
         return p1.reshape(-1, 2), fb
 
     def _lk_far(self, a: np.ndarray, b: np.ndarray, pa: np.ndarray, guess: np.ndarray):
-        """LK between frames far apart: from a to b started at `guess`, and back started at `pa` itself (the
-        displacement can exceed what the pyramid finds from scratch); (n,2) positions in b and forward–backward
-        errors (inf where LK failed). Always LK, also in subclasses that move points by dense flow."""
+        """LK between frames far apart, from a to b started at `guess` (the displacement can exceed what the
+        pyramid finds from scratch): (n,2) positions in b and whether LK converged. Forward only: the caller
+        validates each match on the point's own surface. Always LK, also in subclasses that move points by
+        dense flow."""
         import cv2
 
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.01)
         kw = {"winSize": self.window, "maxLevel": self.levels, "criteria": criteria,
               "flags": cv2.OPTFLOW_USE_INITIAL_FLOW}
         pa = pa.reshape(-1, 1, 2).astype(np.float32)
-        pb, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, pa, guess.reshape(-1, 1, 2).astype(np.float32).copy(), **kw)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, pb, pa.copy(), **kw)
-        fb = np.linalg.norm(back.reshape(-1, 2) - pa.reshape(-1, 2), axis=1)
-        fb[(st1[:, 0] != 1) | (st2[:, 0] != 1)] = np.inf
-        return pb.reshape(-1, 2), fb
+        pb, status, _ = cv2.calcOpticalFlowPyrLK(self._lk_image(a), self._lk_image(b), pa,
+                                                 guess.reshape(-1, 1, 2).astype(np.float32).copy(), **kw)
+        return pb.reshape(-1, 2), status[:, 0] == 1
 
-    def _step(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None):
+    def _step(self, prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, guess: np.ndarray | None,
+              shape: np.ndarray | None = None):
         """New positions of (n,2) points and whether each passed the forward–backward check. Points
-        with a predicted position (camera motion from the scene geometry) start LK there."""
-        # one LK call for all: starting at the point itself is exactly LK without an initial flow
+        with a predicted position (camera motion from the scene geometry) start LK there. LK sees the
+        surface's orientation for the points `shape` (n,) bool marks (default all), the grey frames alone for
+        the rest."""
+        # one LK call per kind: starting at the point itself is exactly LK without an initial flow
         start = p0 if guess is None else np.where(np.all(np.isfinite(guess), axis=1)[:, None], guess, p0)
-        p1, fb = self._lk(prev, cur, p0, start)
+        if shape is None or shape.all() or not self._lk_images:
+            p1, fb = self._lk(prev, cur, p0, start)
+        else:
+            p1, fb = np.empty_like(p0, dtype=np.float32), np.empty(len(p0))
+            for kind in (True, False):
+                i = np.flatnonzero(shape == kind)
+                if len(i):
+                    p1[i], fb[i] = self._lk(prev, cur, p0[i], start[i], shape=kind)
         h, w = prev.shape
         inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
         return p1, (fb < self.fb_max) & inside
@@ -131,26 +158,42 @@ class LucasKanadeTracker:
                     f: int, geometry: SceneGeometry | None) -> np.ndarray:
         """Frame-to-frame steps drift (each adds a fraction of a pixel). A moving point's patch in the frame it
         was seeded in sits exactly on it, so LK from there to this frame, started where the step put the
-        point, pulls it back, if that match passes the forward–backward check, lies within `relocalise_px`
-        of the step (a far match is another place that looks alike) and fits the point's own surface (its
-        seed patch's pixels at its depth) better than the step does: next to a silhouette LK's window also
-        holds the background, which would pull the point back towards it."""
+        point, pulls it back (`_seed_match`)."""
         sel = np.flatnonzero(ok & ~st.static[ids])
+        sel = sel[st.start[ids[sel]] < f - 1]  # seeded in the previous frame: the step was that match
         if not len(sel):
             return p1
-        p1, starts = p1.copy(), st.start[ids[sel]]
-        for s in np.unique(starts[starts < f - 1]):  # seeded in the previous frame: the step was that match
-            m = sel[starts == s]
+        q, better = self._seed_match(st, ids[sel], p1[sel], grays, f, geometry)
+        p1 = p1.copy()
+        p1[sel[better]] = q[better]
+        return p1
+
+    def _seed_match(self, st: LKTrackState, ids: np.ndarray, guess: np.ndarray, grays: list[np.ndarray], f: int,
+                    geometry: SceneGeometry | None) -> tuple[np.ndarray, np.ndarray]:
+        """LK from each track's patch in its seed frame to frame f, started at (n,2) `guess`: the matches and
+        whether each is taken — LK converged, within `relocalise_px` of the guess (a far match is another
+        place that looks alike) and fitting the point's own surface (its seed patch's pixels at its depth)
+        better than the guess does: next to a silhouette LK's window also holds the background, which would
+        pull the point towards it."""
+        q, starts = guess.copy(), st.start[ids]
+        rows, sources = [], []
+        for s in np.unique(starts):
+            m = np.flatnonzero(starts == s)
             seed = st.uv[ids[m], s]
-            q, fb = self._lk_far(grays[s], grays[f], seed, p1[m])
-            good = np.flatnonzero((fb < self.fb_max) & (np.linalg.norm(q - p1[m], axis=1) < self.relocalise_px))
+            found, ok = self._lk_far(grays[s], grays[f], seed, guess[m])
+            good = np.flatnonzero(ok & (np.linalg.norm(found - guess[m], axis=1) < self.relocalise_px))
             if not len(good):
                 continue
-            depth = geometry.depth_map(s) if geometry is not None else None
-            better = patch_error(grays[s], seed[good], grays[f], q[good], depth_a=depth) \
-                < patch_error(grays[s], seed[good], grays[f], p1[m[good]], depth_a=depth)
-            p1[m[good[better]]] = q[good[better]]
-        return p1
+            q[m[good]] = found[good]
+            rows.append(m[good])
+            sources.append((self._lk_image(grays[s]), seed[good], geometry.depth_map(s) if geometry is not None
+                            else None))
+        taken = np.zeros(len(ids), bool)
+        rows = np.concatenate(rows) if rows else np.zeros(0, int)
+        if len(rows):
+            e_match, e_guess = patch_errors_grouped(sources, self._lk_image(grays[f]), [q[rows], guess[rows]])
+            taken[rows] = e_match < e_guess
+        return q, taken
 
     def _seed(self, st: LKTrackState, alive: np.ndarray, grays: list[np.ndarray], motion, frame: int,
               geometry: SceneGeometry | None) -> np.ndarray:
@@ -175,30 +218,42 @@ class LucasKanadeTracker:
             st.static[carried], st.carried[carried] = False, True
         return ids
 
-    def _advance(self, st: LKTrackState, alive: np.ndarray, f: int, grays: list[np.ndarray],
-                 geometry: SceneGeometry | None) -> np.ndarray:
-        """Positions and visibility of the alive tracks at frame f; returns the tracks still alive."""
-        prev, cur = grays[f - 1], grays[f]
-        lk_ids = alive[st.visible[alive, f - 1]]
-        p0 = st.uv[lk_ids, f - 1]
+    def _moved(self, st: LKTrackState, ids: np.ndarray, f: int, grays: list[np.ndarray],
+               geometry: SceneGeometry | None) -> tuple[np.ndarray, np.ndarray]:
+        """Where the tracks `ids` (seen at f − 1) are at frame f by LK's step and its fallbacks (carried points
+        held, lost ones carried by their region or held where their patch did not change): (n,2) positions and
+        whether each was found."""
+        prev, cur, p0 = grays[f - 1], grays[f], st.uv[ids, f - 1]
+        if not len(ids):
+            return p0, np.zeros(0, bool)
         # anchors are current (static points keep theirs, moving ones are re-anchored every frame),
         # so where the camera motion alone would take each point is one projection away
-        guess = geometry.observe(f, st.anchor[lk_ids], depth_test=False)[0] if geometry is not None and len(p0) \
-            else None
+        guess = geometry.observe(f, st.anchor[ids], depth_test=False)[0] if geometry is not None else None
         if guess is not None:  # a point the camera carries stays where it was, not where the camera takes it
-            guess[st.carried[lk_ids]] = np.nan
-        p1, ok = self._step(prev, cur, p0, guess) if len(p0) else (p0, np.zeros(0, bool))
-        if self.carried_start and len(p0):
+            guess[st.carried[ids]] = np.nan
+        # static points' steps (the loss rate, see _advance) need no shape channels (LK on three costs more)
+        p1, ok = self._step(prev, cur, p0, guess, shape=~st.static[ids])
+        if self.carried_start:
             depth = geometry.depth_map(f - 1) if geometry is not None else None
-            p1, ok = stay_if_carried(prev, cur, p0, p1, ok, st.carried[lk_ids], depth)
-        if self.region_motion and len(p0) and not ok.all():
+            p1, ok = stay_if_carried(prev, cur, p0, p1, ok, st.carried[ids], depth)
+        if self.region_motion and not ok.all():
             lost = np.flatnonzero(~ok)
             moved, found = region_shift(self._regions(grays, f - 1), self._regions(grays, f), p0[lost])
             p1, ok = p1.copy(), ok.copy()
             p1[lost[found]], ok[lost[found]] = moved[found], True
-        if self.hold_still_grey > 0 and len(p0):
+        if self.hold_still_grey > 0:
             p1, ok = self._hold_still(prev, cur, p0, p1, ok)
-        if self.relocalise_px > 0 and len(p0) and f % RELOCALISE_EVERY == 0:
+        return p1, ok
+
+    def _advance(self, st: LKTrackState, alive: np.ndarray, f: int, grays: list[np.ndarray],
+                 geometry: SceneGeometry | None) -> np.ndarray:
+        """Positions and visibility of the alive tracks at frame f; returns the tracks still alive."""
+        lk_ids = alive[st.visible[alive, f - 1]]
+        # a static point sits on its anchor's projection: LK's step serves only the loss rate (a cut), for which
+        # a sample of them suffices, and the points the background uncovers, stepped once they are found
+        lk_ids = lk_ids[~st.static[lk_ids] | (lk_ids % STATIC_STEP_SAMPLE == 0)]
+        p1, ok = self._moved(st, lk_ids, f, grays, geometry)
+        if self.relocalise_px > 0 and len(lk_ids) and f % RELOCALISE_EVERY == 0:
             p1 = self._relocalise(st, lk_ids, p1, ok, grays, f, geometry)
         st.uv[lk_ids[ok], f], st.visible[lk_ids[ok], f] = p1[ok], True
         if len(ok) >= _MIN_FOR_LOSS_RATE:
@@ -212,12 +267,17 @@ class LucasKanadeTracker:
             # moving one from now on, continuing from this frame's LK step (lost if LK failed)
             left = st.visible[statics, f - 1] & behind
             st.static[statics[left]] = False
+            late = np.setdiff1d(statics[left], lk_ids, assume_unique=True)  # not stepped above
+            if len(late):
+                p1_late, ok_late = self._moved(st, late, f, grays, geometry)
+                st.uv[late[ok_late], f], st.visible[late[ok_late], f] = p1_late[ok_late], True
+                lk_ids, ok = np.concatenate([lk_ids, late]), np.concatenate([ok, ok_late])
             statics, pred, seen = statics[~left], pred[~left], seen[~left]
         if self.departure == "path":
             self._follow_shadows(st, statics, pred, seen, f, grays)
         elif f % 2 == 0 or f < self.check_gap:  # every other frame is enough to catch a departure
-            self._find_departures(st, statics, pred, f, grays, geometry)
-        moving = lk_ids[ok][~st.static[lk_ids[ok]]]
+            self._find_departures(st, statics, pred, seen, f, grays, geometry)
+        moving = alive[~st.static[alive] & st.visible[alive, f]]  # stepped, uncovered or departed just now
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
         keep = st.static[statics]  # the static ones sit on their anchor's projection, seen or not
         st.uv[statics[keep], f], st.visible[statics[keep], f] = pred[keep], seen[keep]
@@ -248,13 +308,13 @@ class LucasKanadeTracker:
         st.static[ids[switch]] = False
         st.uv[ids[switch], f], st.visible[ids[switch], f] = p1[switch], True
 
-    def _find_departures(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, f: int,
+    def _find_departures(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
                          grays: list[np.ndarray], geometry: SceneGeometry) -> None:
         """Static tracks that LK, run from `check_gap` frames back, places away from their anchor's
         projection (and, with `departure_surface`, whose own surface agrees) are moving: they lose their
         static status (and keep this frame's LK position)."""
         g = min(self.check_gap, f)
-        probe = st.visible[statics, f - g] & st.visible[statics, f] & np.all(np.isfinite(pred), axis=1)
+        probe = st.visible[statics, f - g] & seen & np.all(np.isfinite(pred), axis=1)
         if not np.any(probe):
             return
         ids = statics[probe]
@@ -272,7 +332,7 @@ class LucasKanadeTracker:
         h, w = grays[f].shape
         inside = (p_far[:, 0] >= 0) & (p_far[:, 0] <= w - 1) & (p_far[:, 1] >= 0) & (p_far[:, 1] <= h - 1)
         st.uv[ids[switch], f] = np.where(inside[switch, None], p_far[switch], np.nan)
-        st.visible[ids[switch & ~inside], f] = False  # it left the image while it was thought static
+        st.visible[ids[switch], f] = inside[switch]  # outside: it left the image while it was thought static
 
     @staticmethod
     def _surface_stays(p0: np.ndarray, p_far: np.ndarray, pred: np.ndarray, which: np.ndarray, before: np.ndarray,
@@ -281,8 +341,7 @@ class LucasKanadeTracker:
         anchor's projection `pred` at least as well as at LK's `p_far` — the point has not moved."""
         out = np.zeros(len(p0), bool)
         i = np.flatnonzero(which)
-        e_far = patch_error(before, p0[i], now, p_far[i], depth_a=depth)
-        e_stay = patch_error(before, p0[i], now, pred[i], depth_a=depth)
+        e_far, e_stay = patch_errors(before, p0[i], now, [p_far[i], pred[i]], depth_a=depth)
         out[i] = e_stay <= e_far
         return out
 

@@ -99,3 +99,28 @@ def sliding_box_with_truth(t: int = 20, speed_px: float = 0.8, episode_id: str =
           Path(GT_BODY_ID_FRAMES).name: np.arange(t, dtype=np.int32)}
     return EpisodeData(meta=meta, images=scene.images, depth=scene.depth, intrinsics=scene.intrinsics,
                        extrinsics=scene.extrinsics, gt=gt)
+
+
+def sliding_dome_scene(t: int = 24, h: int = 64, w: int = 80, speed_px: float = 0.8, centre=(24.0, 32.0),
+                       radius_px: float = 12.0) -> EpisodeData:
+    """A uniformly coloured dome (a spherical cap, its rim 0.9 m away) in front of a textured wall 1.2 m away,
+    sliding right `speed_px` pixels a frame under a static camera: its colour holds no texture, only its
+    depth does. The dome's points move exactly `speed_px` a frame in the image. centre = (u, v) in frame 0."""
+    wall = texture(h, w, 1)
+    v, u = np.mgrid[0:h, 0:w].astype(np.float32)
+    metres_per_px = 0.9 / F
+    images = np.zeros((t, h, w, 3), np.uint8)
+    depths = np.zeros((t, h, w), np.float32)
+    for f in range(t):
+        r2 = ((u - centre[0] - speed_px * f) ** 2 + (v - centre[1]) ** 2) * metres_per_px ** 2
+        inside = r2 < (radius_px * metres_per_px) ** 2
+        bulge = np.sqrt(np.clip((radius_px * metres_per_px) ** 2 - r2, 0, None))
+        gray = np.where(inside, 200, wall).astype(np.uint8)
+        images[f] = np.stack([gray, gray, gray], axis=-1)
+        depths[f] = np.where(inside, 0.9 - bulge, 1.2)
+    K = np.array([[F, 0, (w - 1) / 2], [0, F, (h - 1) / 2], [0, 0, 1]], np.float32)
+    meta = {"episode_id": "synthetic-dome", "source": "synthetic", "task": "slide-dome", "fps": 10.0,
+            "instructions": ["slide the dome to the right"], "embodiment": "none", "camera": "static",
+            "camera_poses": "given"}
+    return EpisodeData(meta=meta, images=images, depth=depths, intrinsics=np.repeat(K[None], t, 0),
+                       extrinsics=np.repeat(np.eye(4, dtype=np.float32)[None], t, 0))

@@ -322,8 +322,8 @@ def test_relocalising_on_the_seed_patch_undoes_the_drift_of_chained_steps():
     from mu0.trace_extract.tracking import LucasKanadeTracker
 
     class DriftingSteps(LucasKanadeTracker):
-        def _step(self, prev, cur, p0, guess):
-            p1, ok = super()._step(prev, cur, p0, guess)
+        def _step(self, prev, cur, p0, guess, shape=None):
+            p1, ok = super()._step(prev, cur, p0, guess, shape)
             return p1 + [0.3, 0.0], ok
 
     tex = texture(64, 64, 0)
