@@ -84,7 +84,8 @@ class TraceExtractConfig:
     # (docs/results.md, TraceExtract).
     departure_window_px: int = 3
     # Departures in a row (of the check above) that make a static point a moving one. Three since LK follows the
-    # surface's shape (`lk_shape_gain`), whose checks see more departures, wrongly too (two: false motion 0.11).
+    # surface's shape (`lk_shape_gain`), whose checks see more departures, wrongly too: two give tuning tasks'
+    # false motion 0.10 / 0.15 (front / wrist) against 0.04 / 0.12, for δ_avg 0.508 against 0.485 (front).
     departure_confirm: int = 3
     # With depth: a departure counts only where the point's own surface (its patch's pixels at its depth) matches
     # LK's new place better than its anchor's projection: a static point next to a moving silhouette, whose
@@ -114,7 +115,9 @@ class TraceExtractConfig:
     relocalise_px: float = 12.0
     # With depth: LK follows two channels of the surface's orientation beside the grey image (the normal's x and
     # y as 128 + this gain times each; 0 = grey only; lk_images.py), so a uniformly coloured but curved or edged
-    # part gives it something to hold. Chosen on the tuning tasks (docs/results.md, TraceExtract).
+    # part gives it something to hold. Given moving queries, tasks not tuned on, front / wrist: δ_avg 0.421 /
+    # 0.288 → 0.453 / 0.314, front gripper 0.296 → 0.371, 3D median 5.5 / 1.1 → 4.9 / 0.8 cm; 60 and 150 do
+    # as well as 100 on the tuning tasks (docs/results.md, TraceExtract).
     lk_shape_gain: float = 100.0
     # Where LK fails, carry a point with the uniformly coloured region it lies in (segment_motion.py).
     # Given moving queries, tasks not tuned on: δ_avg 0.403 → 0.422 (front), 0.107 → 0.119 (wrist); average
