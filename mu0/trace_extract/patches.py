@@ -16,6 +16,8 @@ def _sample(img: np.ndarray, uv: np.ndarray, radius: int, interpolation: int) ->
 
     off = np.arange(-radius, radius + 1, dtype=np.float32)
     n, k = len(uv), len(off)
+    if not n:  # remap refuses an empty map; a source may hold no usable point
+        return np.zeros((0, k, k, *img.shape[2:]), np.float32)
     mx = np.broadcast_to(uv[:, 0, None, None].astype(np.float32) + off[None, None, :], (n, k, k))
     my = np.broadcast_to(uv[:, 1, None, None].astype(np.float32) + off[None, :, None], (n, k, k))
     got = cv2.remap(img.astype(np.float32), np.ascontiguousarray(mx.reshape(n * k, k)),

@@ -42,3 +42,11 @@ def test_grouped_sources_score_as_separate_calls_do():
     separate = np.concatenate([patch_errors(f, p, target, [q, p], depth_a=d)
                                for f, p, q, d in zip(frames, points, near, depth_of, strict=True)], axis=1)
     np.testing.assert_allclose(grouped, separate, rtol=1e-6)
+
+
+def test_a_source_without_a_usable_point_is_scored_inf_beside_the_others():
+    a = texture(20, 20, 4)
+    uv = np.array([[5.0, 5.0]])
+    nowhere = np.full((2, 2), np.nan)
+    errors = patch_errors_grouped([(a, nowhere, None), (a, uv, None)], a, [np.concatenate([nowhere, uv])])
+    assert np.isinf(errors[0, :2]).all() and errors[0, 2] == 0
