@@ -119,6 +119,19 @@ class TraceExtractConfig:
     # 0.288 → 0.453 / 0.314, front gripper 0.296 → 0.371, 3D median 5.5 / 1.1 → 4.9 / 0.8 cm; 60 and 150 do
     # as well as 100 on the tuning tasks (docs/results.md, TraceExtract).
     lk_shape_gain: float = 100.0
+    # With depth and poses, points on one rigid part move together (neighbour_motion.py; 0 = off): a static point
+    # departs when the moving points that lay within this radius of it (metres) when it was anchored have carried
+    # the part more than `static_px` on since, and a moving point that LK loses or holds still goes where its
+    # moving neighbours' median step puts it, wherever the depth test sees it there and its patch fits no worse.
+    # A uniformly coloured link sliding along itself gives LK nothing to see. Given moving queries, tasks not tuned
+    # on, front / wrist: δ_avg 0.453 / 0.320 → 0.547 / 0.329, front gripper 0.371 → 0.575, front 3D median 4.9 →
+    # 2.7 cm; wrist false motion 0.107 → 0.134; 0.78–0.81× the speed (docs/results.md, TraceExtract).
+    neighbour_radius_m: float = 0.05
+    # Moving points that must lie that near for the part's motion to count.
+    neighbour_min_moving: int = 3
+    # ... and the share of them among all points seen there (static ones vote for no motion: a table point next
+    # to a pushed object stays).
+    neighbour_moving_share: float = 0.34
     # Where LK fails, carry a point with the uniformly coloured region it lies in (segment_motion.py).
     # Given moving queries, tasks not tuned on: δ_avg 0.403 → 0.422 (front), 0.107 → 0.119 (wrist); average
     # Jaccard 0.266 → 0.254 and 0.088 → 0.077 (carried points are kept visible, some of them wrongly).
@@ -186,6 +199,9 @@ class TraceExtractConfig:
         require(self.hold_still_grey >= 0, "hold_still_grey", "must be >= 0 (grey levels)")
         require(self.carried_near_m >= 0, "carried_near_m", "must be >= 0 (metres)")
         require(self.relocalise_px >= 0, "relocalise_px", "must be >= 0 (pixels; 0 = off)")
+        require(self.neighbour_radius_m >= 0, "neighbour_radius_m", "must be >= 0 (metres; 0 = off)")
+        require(self.neighbour_min_moving >= 1, "neighbour_min_moving", "must be >= 1")
+        require(0 <= self.neighbour_moving_share <= 1, "neighbour_moving_share", "must lie in [0, 1]")
         require(self.lk_shape_gain >= 0, "lk_shape_gain", "must be >= 0 (grey levels; 0 = grey only)")
         require(self.gt_grid_px >= 1 and self.gt_points_per_body >= 0, "gt_grid_px",
                 "gt_grid_px must be >= 1 and gt_points_per_body >= 0")

@@ -16,6 +16,7 @@ class LKTrackState:
         self.visible = np.zeros((capacity, t), bool)
         self.start = np.zeros(capacity, np.int32)
         self.anchor = np.full((capacity, 3), np.nan)
+        self.xyz = np.full((capacity, t, 3), np.nan)  # world position per frame where seen (neighbour_motion.py)
         self.static = np.zeros(capacity, bool)
         self.carried = np.zeros(capacity, bool)  # moves with the camera (found at its start)
         self.strikes = np.zeros(capacity, np.int16)  # consecutive failed static checks
@@ -25,7 +26,7 @@ class LKTrackState:
     def add(self, uv: np.ndarray, frame: int, anchor: np.ndarray) -> np.ndarray:
         k = len(uv)
         while self.n + k > len(self.start):
-            for name in ("uv", "visible", "start", "anchor", "static", "carried", "strikes", "shadow"):
+            for name in ("uv", "visible", "start", "anchor", "xyz", "static", "carried", "strikes", "shadow"):
                 arr = getattr(self, name)
                 fill = np.nan if arr.dtype.kind == "f" else 0
                 setattr(self, name, np.concatenate([arr, np.full_like(arr, fill)]))
@@ -33,6 +34,7 @@ class LKTrackState:
         self.uv[ids, frame], self.visible[ids, frame], self.start[ids] = uv, True, frame
         self.shadow[ids] = uv
         self.anchor[ids] = anchor
+        self.xyz[ids, frame] = anchor
         self.static[ids] = np.all(np.isfinite(anchor), axis=1)
         self.n += k
         return ids

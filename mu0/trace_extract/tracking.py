@@ -13,7 +13,9 @@ idea of world-space tracking. Once it departs, it is a moving point, tracked by 
 Checking over a gap rather than frame to frame lets slow motion add up above LK's per-frame noise; the
 check's own, smaller window (`departure_window_px`) keeps a moving neighbour's texture out of it.
 With depth, LK follows the surface's orientation beside the grey image (lk_images.py), which gives a
-uniformly coloured but curved or edged part (an arm link, a finger pad) something to hold on to.
+uniformly coloured but curved or edged part (an arm link, a finger pad) something to hold on to. Where even
+that shows nothing (a flat stretch sliding along itself), a point moves with the moving points near it on its
+part (neighbour_motion.py); moving points are pulled back onto their seed patch against drift (relocalise.py).
 A learned tracker (CoTracker-style) implements the same `PointTracker` protocol (point_tracker.py).
 """
 
@@ -25,8 +27,10 @@ from mu0.trace_extract.carried import carried_from_start, stay_if_carried
 from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
 from mu0.trace_extract.lk_images import with_shape
 from mu0.trace_extract.lk_state import LKTrackState
+from mu0.trace_extract.neighbour_motion import shift_since
 from mu0.trace_extract.patches import patch_errors, patch_errors_grouped
 from mu0.trace_extract.point_tracker import SceneGeometry
+from mu0.trace_extract.relocalise import SeedRelocaliser
 from mu0.trace_extract.segment_motion import region_shift, regions
 from mu0.trace_extract.tracks import Tracks2D
 
@@ -37,6 +41,12 @@ _MIN_FOR_LOSS_RATE = 20  # points needed before a frame's LK loss rate means any
 RELOCALISE_EVERY = 3
 # one static point in this many is stepped by LK (for the loss rate that finds a cut; _advance)
 STATIC_STEP_SAMPLE = 4
+# a point moves with its part where its patch fits there no worse than this (grey levels) than where LK or its
+# anchor has it: on a uniform stretch both fit alike, to interpolation's fraction of a level (tuning tasks, wrist
+# δ_avg 0.418 → 0.424 with the relocalisation's own margin, front 0.582 either way)
+NEIGHBOUR_PATCH_SLACK = 1.0
+# a place the neighbours give within this many pixels of LK's is LK's own (not worth a patch comparison)
+NEIGHBOUR_SAME_PX = 0.3
 
 
 class LucasKanadeTracker:
@@ -45,7 +55,8 @@ class LucasKanadeTracker:
                  confirm: int = 3, leave_when_uncovered: bool = False, departure: str = "gap",
                  hold_still_grey: float = 0.0, region_motion: bool = False, departure_window_px: int = 0,
                  carried_start: bool = False, carried_near_m: float = 0.10, departure_surface: bool = False,
-                 relocalise_px: float = 0.0, shape_gain: float = 0.0) -> None:
+                 relocalise_px: float = 0.0, shape_gain: float = 0.0, neighbour_radius_m: float = 0.0,
+                 neighbour_min_moving: int = 3, neighbour_moving_share: float = 0.34) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         self.departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
@@ -54,8 +65,11 @@ class LucasKanadeTracker:
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
         self.carried_start, self.carried_near_m = carried_start, carried_near_m
         self.departure_surface, self.relocalise_px, self.shape_gain = departure_surface, relocalise_px, shape_gain
+        self.neighbour_radius_m, self.neighbour_min_moving = neighbour_radius_m, neighbour_min_moving
+        self.neighbour_moving_share = neighbour_moving_share
         self._region_cache: dict[int, tuple] = {}
         self._lk_images: dict[int, np.ndarray] = {}
+        self._relocaliser = SeedRelocaliser(self._lk_far, self._lk_image, relocalise_px)
 
     def _begin(self, images: np.ndarray, grays: list[np.ndarray], geometry: SceneGeometry | None) -> None:
         """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too, and may
@@ -154,51 +168,15 @@ class LucasKanadeTracker:
         p1[keep], ok[keep] = p0[keep], True
         return p1, ok
 
-    def _relocalise(self, st: LKTrackState, ids: np.ndarray, p1: np.ndarray, ok: np.ndarray, grays: list[np.ndarray],
-                    f: int, geometry: SceneGeometry | None) -> np.ndarray:
-        """Frame-to-frame steps drift (each adds a fraction of a pixel). A moving point's patch in the frame it
-        was seeded in sits exactly on it, so LK from there to this frame, started where the step put the
-        point, pulls it back (`_seed_match`)."""
-        sel = np.flatnonzero(ok & ~st.static[ids])
-        sel = sel[st.start[ids[sel]] < f - 1]  # seeded in the previous frame: the step was that match
-        if not len(sel):
-            return p1
-        q, better = self._seed_match(st, ids[sel], p1[sel], grays, f, geometry)
-        p1 = p1.copy()
-        p1[sel[better]] = q[better]
-        return p1
-
-    def _seed_match(self, st: LKTrackState, ids: np.ndarray, guess: np.ndarray, grays: list[np.ndarray], f: int,
-                    geometry: SceneGeometry | None) -> tuple[np.ndarray, np.ndarray]:
-        """LK from each track's patch in its seed frame to frame f, started at (n,2) `guess`: the matches and
-        whether each is taken — LK converged, within `relocalise_px` of the guess (a far match is another
-        place that looks alike) and fitting the point's own surface (its seed patch's pixels at its depth)
-        better than the guess does: next to a silhouette LK's window also holds the background, which would
-        pull the point towards it."""
-        q, starts = guess.copy(), st.start[ids]
-        rows, sources = [], []
-        for s in np.unique(starts):
-            m = np.flatnonzero(starts == s)
-            seed = st.uv[ids[m], s]
-            found, ok = self._lk_far(grays[s], grays[f], seed, guess[m])
-            good = np.flatnonzero(ok & (np.linalg.norm(found - guess[m], axis=1) < self.relocalise_px))
-            if not len(good):
-                continue
-            q[m[good]] = found[good]
-            rows.append(m[good])
-            sources.append((self._lk_image(grays[s]), seed[good], geometry.depth_map(s) if geometry is not None
-                            else None))
-        taken = np.zeros(len(ids), bool)
-        rows = np.concatenate(rows) if rows else np.zeros(0, int)
-        if len(rows):
-            e_match, e_guess = patch_errors_grouped(sources, self._lk_image(grays[f]), [q[rows], guess[rows]])
-            taken[rows] = e_match < e_guess
-        return q, taken
-
     def _seed(self, st: LKTrackState, alive: np.ndarray, grays: list[np.ndarray], motion, frame: int,
-              geometry: SceneGeometry | None) -> np.ndarray:
+              geometry: SceneGeometry | None, queries: np.ndarray | None = None) -> np.ndarray:
+        """New keypoints where no visible track covers the grid, up to `max_tracks` visible; tracks of given
+        `queries` (boolean over all tracks) neither cover nor count, so the tracker's own points are the same
+        with queries as without."""
         gray = grays[frame]
         seen = alive[st.visible[alive, frame]]
+        if queries is not None:
+            seen = seen[~queries[seen]]
         covered = coverage_grid(st.uv[seen, frame], gray.shape, self.grid_px)
         allowed = geometry.seedable(frame) if geometry is not None else None
         new = self.selector.select(gray, covered, motion, self.max_tracks - len(seen), allowed)
@@ -236,6 +214,8 @@ class LucasKanadeTracker:
         if self.carried_start:
             depth = geometry.depth_map(f - 1) if geometry is not None else None
             p1, ok = stay_if_carried(prev, cur, p0, p1, ok, st.carried[ids], depth)
+        if self.neighbour_radius_m > 0 and geometry is not None:
+            p1, ok = self._follow_neighbours(st, ids, p1, ok, f, grays, geometry)
         if self.region_motion and not ok.all():
             lost = np.flatnonzero(~ok)
             moved, found = region_shift(self._regions(grays, f - 1), self._regions(grays, f), p0[lost])
@@ -244,6 +224,69 @@ class LucasKanadeTracker:
         if self.hold_still_grey > 0:
             p1, ok = self._hold_still(prev, cur, p0, p1, ok)
         return p1, ok
+
+    def _follow_neighbours(self, st: LKTrackState, ids: np.ndarray, p1: np.ndarray, ok: np.ndarray, f: int,
+                           grays: list[np.ndarray], geometry: SceneGeometry) -> tuple[np.ndarray, np.ndarray]:
+        """The moving tracks among `ids`, moved on by the moving points near them that LK followed from f − 1
+        to `p1` (neighbour_motion.py) where the depth test sees them there: the ones LK lost (`ok` false), and
+        the ones whose own patch fits there no worse than at LK's place (on a uniform stretch LK converges where
+        it started, as if the part stood still)."""
+        moving = np.flatnonzero(~st.static[ids] & ~st.carried[ids])
+        donors = moving[ok[moving]]
+        if len(donors) < self.neighbour_min_moving:
+            return p1, ok
+        before = st.anchor[ids[moving]]  # moving points are re-anchored every frame: where each was at f − 1
+        nobody = np.zeros((0, 3))
+        shift = shift_since(before, np.zeros(len(moving), int), st.xyz[ids[donors], f - 1:f],
+                            geometry.anchor(f, p1[donors]), self.neighbour_radius_m, self.neighbour_min_moving, nobody,
+                            np.zeros((0, 1), bool), 0.0)
+        has = np.flatnonzero(np.all(np.isfinite(shift), axis=1))
+        if not len(has):
+            return p1, ok
+        uv, seen = geometry.observe(f, before[has] + shift[has])
+        rows = moving[has]
+        take = seen & ~ok[rows]
+        ask = np.flatnonzero(seen & ok[rows] & (np.linalg.norm(uv - p1[rows], axis=1) > NEIGHBOUR_SAME_PX))
+        if len(ask):
+            e_nb, e_lk = patch_errors(self._lk_image(grays[f - 1]), st.uv[ids[rows[ask]], f - 1],
+                                      self._lk_image(grays[f]), [uv[ask], p1[rows[ask]]],
+                                      depth_a=geometry.depth_map(f - 1))
+            take[ask] = e_nb <= e_lk + NEIGHBOUR_PATCH_SLACK
+        p1, ok = p1.copy(), ok.copy()
+        p1[rows[take]], ok[rows[take]] = uv[take], True
+        return p1, ok
+
+    def _depart_with_neighbours(self, st: LKTrackState, alive: np.ndarray, statics: np.ndarray, pred: np.ndarray,
+                                seen: np.ndarray, f: int, grays: list[np.ndarray], geometry: SceneGeometry) -> None:
+        """Static points (`statics`, their anchors' projections `pred` and depth tests `seen` at f) whose part has
+        moved on by more than `static_px` since each was anchored, by the moving points near it then
+        (neighbour_motion.py), become moving points where the part put them: there the depth test sees them and
+        their own patch (of their start frame) fits no worse than at the anchor's projection."""
+        still = st.static[statics] & seen  # seen now, not departed by the gap check just now
+        cand = np.flatnonzero(still & st.visible[statics, f - 1])
+        donors = alive[~st.static[alive] & ~st.carried[alive] & st.visible[alive, f]]
+        if not len(cand) or len(donors) < self.neighbour_min_moving:
+            return
+        ids, calm = statics[cand], statics[still]
+        shift = shift_since(st.anchor[ids], st.start[ids], st.xyz[donors], st.anchor[donors], self.neighbour_radius_m,
+                            self.neighbour_min_moving, st.anchor[calm], st.visible[calm], self.neighbour_moving_share)
+        has = np.flatnonzero(np.all(np.isfinite(shift), axis=1))
+        if not len(has):
+            return
+        uv, vis = geometry.observe(f, st.anchor[ids[has]] + shift[has])
+        stay = pred[cand[has]]
+        moved = vis & (np.linalg.norm(uv - stay, axis=1) > self.static_px)
+        if not moved.any():
+            return
+        ids, uv, stay = ids[has[moved]], uv[moved], stay[moved]
+        order = np.argsort(st.start[ids], kind="stable")  # patches grouped by the frame each point started in
+        ids, uv, stay = ids[order], uv[order], stay[order]
+        sources = [(self._lk_image(grays[s]), st.uv[ids[st.start[ids] == s], s], geometry.depth_map(s))
+                   for s in np.unique(st.start[ids])]
+        e_part, e_stay = patch_errors_grouped(sources, self._lk_image(grays[f]), [uv, stay])
+        go = e_part <= e_stay + NEIGHBOUR_PATCH_SLACK
+        st.static[ids[go]] = False
+        st.uv[ids[go], f], st.visible[ids[go], f] = uv[go], True
 
     def _advance(self, st: LKTrackState, alive: np.ndarray, f: int, grays: list[np.ndarray],
                  geometry: SceneGeometry | None) -> np.ndarray:
@@ -254,7 +297,7 @@ class LucasKanadeTracker:
         lk_ids = lk_ids[~st.static[lk_ids] | (lk_ids % STATIC_STEP_SAMPLE == 0)]
         p1, ok = self._moved(st, lk_ids, f, grays, geometry)
         if self.relocalise_px > 0 and len(lk_ids) and f % RELOCALISE_EVERY == 0:
-            p1 = self._relocalise(st, lk_ids, p1, ok, grays, f, geometry)
+            p1 = self._relocaliser.relocalise(st, lk_ids, p1, ok, grays, f, geometry)
         st.uv[lk_ids[ok], f], st.visible[lk_ids[ok], f] = p1[ok], True
         if len(ok) >= _MIN_FOR_LOSS_RATE:
             st.lk_lost[f] = 1.0 - ok.mean()
@@ -279,8 +322,16 @@ class LucasKanadeTracker:
             self._find_departures(st, statics, pred, seen, f, grays, geometry)
         moving = alive[~st.static[alive] & st.visible[alive, f]]  # stepped, uncovered or departed just now
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
+        if self.neighbour_radius_m > 0 and f % 2 == 0:  # as often as the gap check
+            was = st.static[statics].copy()
+            self._depart_with_neighbours(st, alive, statics, pred, seen, f, grays, geometry)
+            gone = statics[was & ~st.static[statics]]
+            st.anchor[gone] = geometry.anchor(f, st.uv[gone, f])
+            moving = np.concatenate([moving, gone])
         keep = st.static[statics]  # the static ones sit on their anchor's projection, seen or not
         st.uv[statics[keep], f], st.visible[statics[keep], f] = pred[keep], seen[keep]
+        st.xyz[moving, f] = st.anchor[moving]
+        st.xyz[statics[keep & seen], f] = st.anchor[statics[keep & seen]]
         return alive[st.static[alive] | st.visible[alive, f]]  # a moving point that is not seen is gone
 
     def _follow_shadows(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
@@ -362,25 +413,37 @@ class LucasKanadeTracker:
 
     def track_queries(self, images: np.ndarray, queries: np.ndarray, geometry: SceneGeometry | None = None
                       ) -> Tracks2D:
-        """Tracks of given points only, (n,3) rows (frame, u, v): each starts at its frame and is followed
-        forward by the same machinery as `track` (TAP-Vid's "first" protocol); track i is query i."""
+        """Tracks of given points, (n,3) rows (frame, u, v): each starts at its frame and is followed forward
+        (TAP-Vid's "first" protocol); track i is query i. They are followed inside the same run as `track`
+        (its own keypoints seeded and followed beside them, then dropped), so a query moves as the tracker's own
+        points do, with the same neighbours (neighbour_motion.py), whatever the number of queries."""
+        import cv2
+
         t = images.shape[0]
         frames = np.asarray(queries[:, 0], np.int64)
         if len(frames) and (frames.min() < 0 or frames.max() >= t):
             raise ValueError(f"query frames must lie in 0..{t - 1}, got {frames.min()}..{frames.max()}")
-        order = np.argsort(frames, kind="stable")
         st, alive, grays = LKTrackState(t, max(len(frames), 1)), np.empty(0, int), _grey_frames(images)
         self._begin(images, grays, geometry)
+        query_id = np.full(len(frames), -1)
+        is_query = np.zeros(0, bool)
         for f in range(t):
+            motion = None
             if f:
                 alive = self._advance(st, alive, f, grays, geometry)
-            now = order[frames[order] == f]
+                motion = cv2.absdiff(grays[f], grays[f - 1]) > _MOTION_DIFF
+            if f == 0 or f % self.reseed_every == 0:
+                is_query = np.concatenate([is_query, np.zeros(st.n - len(is_query), bool)])
+                alive = self._seed(st, alive, grays, motion, f, geometry, is_query)
+            now = np.flatnonzero(frames == f)
             if len(now):
-                alive = np.concatenate([alive, self._add(st, np.asarray(queries[now, 1:], np.float32), f, grays,
-                                                         geometry)])
+                ids = self._add(st, np.asarray(queries[now, 1:], np.float32), f, grays, geometry)
+                query_id[now] = ids
+                alive = np.concatenate([alive, ids])
+                is_query = np.concatenate([is_query, np.zeros(st.n - len(is_query), bool)])
+                is_query[ids] = True
         tracks = st.result()
-        back = np.argsort(order)  # tracks were added in frame order
-        return Tracks2D(tracks.uv_px[back], tracks.visible[back], tracks.start[back], tracks.lk_lost)
+        return Tracks2D(tracks.uv_px[query_id], tracks.visible[query_id], tracks.start[query_id], tracks.lk_lost)
 
 
 def _grey_frames(images: np.ndarray) -> list[np.ndarray]:

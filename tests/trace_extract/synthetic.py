@@ -124,3 +124,32 @@ def sliding_dome_scene(t: int = 24, h: int = 64, w: int = 80, speed_px: float = 
             "camera_poses": "given"}
     return EpisodeData(meta=meta, images=images, depth=depths, intrinsics=np.repeat(K[None], t, 0),
                        extrinsics=np.repeat(np.eye(4, dtype=np.float32)[None], t, 0))
+
+
+def sliding_bar_scene(t: int = 24, h: int = 64, w: int = 80, speed_px: float = 0.8, rows=(26, 38),
+                      cap=(44, 60)) -> EpisodeData:
+    """A flat bar 0.3 m away, uniformly coloured except for a textured cap (columns `cap` in frame 0) at its right
+    end, in front of a textured wall 1.2 m away, sliding right along its own length `speed_px` pixels a frame
+    under a static camera; it reaches past the left border. Its uniform stretch slides along itself: in colour,
+    depth and orientation every frame looks alike there. Its points move exactly `speed_px` a frame."""
+    wall = texture(h, w, 1)
+    cap_tex = texture(rows[1] - rows[0], cap[1] - cap[0], 5)
+    images = np.zeros((t, h, w, 3), np.uint8)
+    depths = np.zeros((t, h, w), np.float32)
+    for f in range(t):
+        bar = np.full((rows[1] - rows[0], w), 200, np.float32)
+        bar[:, cap[0]:cap[1]] = cap_tex
+        bar = shift_image(bar, speed_px * f, 0.0)  # the bar's left end lies out of view
+        end = cap[1] + speed_px * f  # columns right of its end show the wall
+        cols = np.arange(w)[None, :]
+        gray = wall.astype(np.float32).copy()
+        gray[rows[0]:rows[1]] = np.where(cols < end, bar, wall[rows[0]:rows[1]])
+        images[f] = np.clip(gray, 0, 255).astype(np.uint8)[..., None].repeat(3, -1)
+        depths[f] = 1.2
+        depths[f, rows[0]:rows[1]] = np.where(cols < end, 0.3, 1.2)
+    K = np.array([[F, 0, (w - 1) / 2], [0, F, (h - 1) / 2], [0, 0, 1]], np.float32)
+    meta = {"episode_id": "synthetic-bar", "source": "synthetic", "task": "slide-bar", "fps": 10.0,
+            "instructions": ["slide the bar to the right"], "embodiment": "none", "camera": "static",
+            "camera_poses": "given"}
+    return EpisodeData(meta=meta, images=images, depth=depths, intrinsics=np.repeat(K[None], t, 0),
+                       extrinsics=np.repeat(np.eye(4, dtype=np.float32)[None], t, 0))
