@@ -118,12 +118,7 @@ def sliding_dome_scene(t: int = 24, h: int = 64, w: int = 80, speed_px: float = 
         gray = np.where(inside, 200, wall).astype(np.uint8)
         images[f] = np.stack([gray, gray, gray], axis=-1)
         depths[f] = np.where(inside, 0.9 - bulge, 1.2)
-    K = np.array([[F, 0, (w - 1) / 2], [0, F, (h - 1) / 2], [0, 0, 1]], np.float32)
-    meta = {"episode_id": "synthetic-dome", "source": "synthetic", "task": "slide-dome", "fps": 10.0,
-            "instructions": ["slide the dome to the right"], "embodiment": "none", "camera": "static",
-            "camera_poses": "given"}
-    return EpisodeData(meta=meta, images=images, depth=depths, intrinsics=np.repeat(K[None], t, 0),
-                       extrinsics=np.repeat(np.eye(4, dtype=np.float32)[None], t, 0))
+    return _static_camera_episode(images, depths, "dome")
 
 
 def sliding_bar_scene(t: int = 24, h: int = 64, w: int = 80, speed_px: float = 0.8, rows=(26, 38),
@@ -147,9 +142,16 @@ def sliding_bar_scene(t: int = 24, h: int = 64, w: int = 80, speed_px: float = 0
         images[f] = np.clip(gray, 0, 255).astype(np.uint8)[..., None].repeat(3, -1)
         depths[f] = 1.2
         depths[f, rows[0]:rows[1]] = np.where(cols < end, 0.3, 1.2)
+    return _static_camera_episode(images, depths, "bar")
+
+
+def _static_camera_episode(images: np.ndarray, depths: np.ndarray, thing: str) -> EpisodeData:
+    """An episode of (t,h,w,3) frames and (t,h,w) depths seen by a static pinhole camera (focal F, centred) at
+    the world origin, in which a `thing` slides right."""
+    t, h, w = depths.shape
     K = np.array([[F, 0, (w - 1) / 2], [0, F, (h - 1) / 2], [0, 0, 1]], np.float32)
-    meta = {"episode_id": "synthetic-bar", "source": "synthetic", "task": "slide-bar", "fps": 10.0,
-            "instructions": ["slide the bar to the right"], "embodiment": "none", "camera": "static",
+    meta = {"episode_id": f"synthetic-{thing}", "source": "synthetic", "task": f"slide-{thing}", "fps": 10.0,
+            "instructions": [f"slide the {thing} to the right"], "embodiment": "none", "camera": "static",
             "camera_poses": "given"}
     return EpisodeData(meta=meta, images=images, depth=depths, intrinsics=np.repeat(K[None], t, 0),
                        extrinsics=np.repeat(np.eye(4, dtype=np.float32)[None], t, 0))
