@@ -10,7 +10,92 @@ known to move), m still points (static and seen), t frames.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+from mu0.trace_extract.lk_state import LKTrackState
+from mu0.trace_extract.patches import patch_errors, patch_errors_grouped
+from mu0.trace_extract.point_tracker import SceneGeometry
+
+# a point moves with its part where its patch fits there no worse than this (grey levels) than where LK or its
+# anchor has it: on a uniform stretch both fit alike, to interpolation's fraction of a level (tuning tasks, wrist
+# δ_avg 0.418 → 0.424 with the relocalisation's own margin, front 0.582 either way)
+NEIGHBOUR_PATCH_SLACK = 1.0
+# a place the neighbours give within this many pixels of LK's is LK's own (not worth a patch comparison)
+NEIGHBOUR_SAME_PX = 0.3
+
+
+class NeighbourMotion:
+    """The LK tracker's steps that move points with their part (tracking.py calls them with its state)."""
+
+    def __init__(self, lk_image: Callable[[np.ndarray], np.ndarray], radius_m: float, min_moving: int,
+                 moving_share: float, static_px: float) -> None:
+        self.lk_image, self.radius_m, self.min_moving = lk_image, radius_m, min_moving
+        self.moving_share, self.static_px = moving_share, static_px
+
+    def follow(self, st: LKTrackState, ids: np.ndarray, p1: np.ndarray, ok: np.ndarray, f: int,
+               grays: list[np.ndarray], geometry: SceneGeometry) -> tuple[np.ndarray, np.ndarray]:
+        """The moving tracks among `ids`, moved on by the moving points near them that LK followed from f − 1
+        to `p1` (`shift_since`) where the depth test sees them there: the ones LK lost (`ok` false), and
+        the ones whose own patch fits there no worse than at LK's place (on a uniform stretch LK converges where
+        it started, as if the part stood still)."""
+        moving = np.flatnonzero(~st.static[ids] & ~st.carried[ids])
+        donors = moving[ok[moving]]
+        if len(donors) < self.min_moving:
+            return p1, ok
+        before = st.anchor[ids[moving]]  # moving points are re-anchored every frame: where each was at f − 1
+        nobody = np.zeros((0, 3))
+        shift = shift_since(before, np.zeros(len(moving), int), st.xyz[ids[donors], f - 1:f],
+                            geometry.anchor(f, p1[donors]), self.radius_m, self.min_moving, nobody,
+                            np.zeros((0, 1), bool), 0.0)
+        has = np.flatnonzero(np.all(np.isfinite(shift), axis=1))
+        if not len(has):
+            return p1, ok
+        uv, seen = geometry.observe(f, before[has] + shift[has])
+        rows = moving[has]
+        take = seen & ~ok[rows]
+        ask = np.flatnonzero(seen & ok[rows] & (np.linalg.norm(uv - p1[rows], axis=1) > NEIGHBOUR_SAME_PX))
+        if len(ask):
+            e_nb, e_lk = patch_errors(self.lk_image(grays[f - 1]), st.uv[ids[rows[ask]], f - 1],
+                                      self.lk_image(grays[f]), [uv[ask], p1[rows[ask]]],
+                                      depth_a=geometry.depth_map(f - 1))
+            take[ask] = e_nb <= e_lk + NEIGHBOUR_PATCH_SLACK
+        p1, ok = p1.copy(), ok.copy()
+        p1[rows[take]], ok[rows[take]] = uv[take], True
+        return p1, ok
+
+    def depart(self, st: LKTrackState, alive: np.ndarray, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray,
+               f: int, grays: list[np.ndarray], geometry: SceneGeometry) -> None:
+        """Static points (`statics`, their anchors' projections `pred` and depth tests `seen` at f) whose part has
+        moved on by more than `static_px` since each was anchored, by the moving points near it then
+        (`shift_since`), become moving points where the part put them: there the depth test sees them and
+        their own patch (of their start frame) fits no worse than at the anchor's projection."""
+        still = st.static[statics] & seen  # seen now, not departed by the gap check just now
+        cand = np.flatnonzero(still & st.visible[statics, f - 1])
+        donors = alive[~st.static[alive] & ~st.carried[alive] & st.visible[alive, f]]
+        if not len(cand) or len(donors) < self.min_moving:
+            return
+        ids, calm = statics[cand], statics[still]
+        shift = shift_since(st.anchor[ids], st.start[ids], st.xyz[donors], st.anchor[donors], self.radius_m,
+                            self.min_moving, st.anchor[calm], st.visible[calm], self.moving_share)
+        has = np.flatnonzero(np.all(np.isfinite(shift), axis=1))
+        if not len(has):
+            return
+        uv, vis = geometry.observe(f, st.anchor[ids[has]] + shift[has])
+        stay = pred[cand[has]]
+        moved = vis & (np.linalg.norm(uv - stay, axis=1) > self.static_px)
+        if not moved.any():
+            return
+        ids, uv, stay = ids[has[moved]], uv[moved], stay[moved]
+        order = np.argsort(st.start[ids], kind="stable")  # patches grouped by the frame each point started in
+        ids, uv, stay = ids[order], uv[order], stay[order]
+        sources = [(self.lk_image(grays[s]), st.uv[ids[st.start[ids] == s], s], geometry.depth_map(s))
+                   for s in np.unique(st.start[ids])]
+        e_part, e_stay = patch_errors_grouped(sources, self.lk_image(grays[f]), [uv, stay])
+        go = e_part <= e_stay + NEIGHBOUR_PATCH_SLACK
+        st.static[ids[go]] = False
+        st.uv[ids[go], f], st.visible[ids[go], f] = uv[go], True
 
 
 def shift_since(points: np.ndarray, ref: np.ndarray, history: np.ndarray, now: np.ndarray, radius_m: float,

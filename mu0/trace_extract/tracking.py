@@ -27,8 +27,8 @@ from mu0.trace_extract.carried import carried_from_start, stay_if_carried
 from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
 from mu0.trace_extract.lk_images import with_shape
 from mu0.trace_extract.lk_state import LKTrackState
-from mu0.trace_extract.neighbour_motion import shift_since
-from mu0.trace_extract.patches import patch_errors, patch_errors_grouped
+from mu0.trace_extract.neighbour_motion import NeighbourMotion
+from mu0.trace_extract.patches import patch_errors
 from mu0.trace_extract.point_tracker import SceneGeometry
 from mu0.trace_extract.relocalise import SeedRelocaliser
 from mu0.trace_extract.segment_motion import region_shift, regions
@@ -41,12 +41,6 @@ _MIN_FOR_LOSS_RATE = 20  # points needed before a frame's LK loss rate means any
 RELOCALISE_EVERY = 3
 # one static point in this many is stepped by LK (for the loss rate that finds a cut; _advance)
 STATIC_STEP_SAMPLE = 4
-# a point moves with its part where its patch fits there no worse than this (grey levels) than where LK or its
-# anchor has it: on a uniform stretch both fit alike, to interpolation's fraction of a level (tuning tasks, wrist
-# δ_avg 0.418 → 0.424 with the relocalisation's own margin, front 0.582 either way)
-NEIGHBOUR_PATCH_SLACK = 1.0
-# a place the neighbours give within this many pixels of LK's is LK's own (not worth a patch comparison)
-NEIGHBOUR_SAME_PX = 0.3
 
 
 class LucasKanadeTracker:
@@ -65,8 +59,8 @@ class LucasKanadeTracker:
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
         self.carried_start, self.carried_near_m = carried_start, carried_near_m
         self.departure_surface, self.relocalise_px, self.shape_gain = departure_surface, relocalise_px, shape_gain
-        self.neighbour_radius_m, self.neighbour_min_moving = neighbour_radius_m, neighbour_min_moving
-        self.neighbour_moving_share = neighbour_moving_share
+        self.neighbours = NeighbourMotion(self._lk_image, neighbour_radius_m, neighbour_min_moving,
+                                          neighbour_moving_share, static_px) if neighbour_radius_m > 0 else None
         self._region_cache: dict[int, tuple] = {}
         self._lk_images: dict[int, np.ndarray] = {}
         self._relocaliser = SeedRelocaliser(self._lk_far, self._lk_image, relocalise_px)
@@ -214,8 +208,8 @@ class LucasKanadeTracker:
         if self.carried_start:
             depth = geometry.depth_map(f - 1) if geometry is not None else None
             p1, ok = stay_if_carried(prev, cur, p0, p1, ok, st.carried[ids], depth)
-        if self.neighbour_radius_m > 0 and geometry is not None:
-            p1, ok = self._follow_neighbours(st, ids, p1, ok, f, grays, geometry)
+        if self.neighbours is not None and geometry is not None:
+            p1, ok = self.neighbours.follow(st, ids, p1, ok, f, grays, geometry)
         if self.region_motion and not ok.all():
             lost = np.flatnonzero(~ok)
             moved, found = region_shift(self._regions(grays, f - 1), self._regions(grays, f), p0[lost])
@@ -224,69 +218,6 @@ class LucasKanadeTracker:
         if self.hold_still_grey > 0:
             p1, ok = self._hold_still(prev, cur, p0, p1, ok)
         return p1, ok
-
-    def _follow_neighbours(self, st: LKTrackState, ids: np.ndarray, p1: np.ndarray, ok: np.ndarray, f: int,
-                           grays: list[np.ndarray], geometry: SceneGeometry) -> tuple[np.ndarray, np.ndarray]:
-        """The moving tracks among `ids`, moved on by the moving points near them that LK followed from f − 1
-        to `p1` (neighbour_motion.py) where the depth test sees them there: the ones LK lost (`ok` false), and
-        the ones whose own patch fits there no worse than at LK's place (on a uniform stretch LK converges where
-        it started, as if the part stood still)."""
-        moving = np.flatnonzero(~st.static[ids] & ~st.carried[ids])
-        donors = moving[ok[moving]]
-        if len(donors) < self.neighbour_min_moving:
-            return p1, ok
-        before = st.anchor[ids[moving]]  # moving points are re-anchored every frame: where each was at f − 1
-        nobody = np.zeros((0, 3))
-        shift = shift_since(before, np.zeros(len(moving), int), st.xyz[ids[donors], f - 1:f],
-                            geometry.anchor(f, p1[donors]), self.neighbour_radius_m, self.neighbour_min_moving, nobody,
-                            np.zeros((0, 1), bool), 0.0)
-        has = np.flatnonzero(np.all(np.isfinite(shift), axis=1))
-        if not len(has):
-            return p1, ok
-        uv, seen = geometry.observe(f, before[has] + shift[has])
-        rows = moving[has]
-        take = seen & ~ok[rows]
-        ask = np.flatnonzero(seen & ok[rows] & (np.linalg.norm(uv - p1[rows], axis=1) > NEIGHBOUR_SAME_PX))
-        if len(ask):
-            e_nb, e_lk = patch_errors(self._lk_image(grays[f - 1]), st.uv[ids[rows[ask]], f - 1],
-                                      self._lk_image(grays[f]), [uv[ask], p1[rows[ask]]],
-                                      depth_a=geometry.depth_map(f - 1))
-            take[ask] = e_nb <= e_lk + NEIGHBOUR_PATCH_SLACK
-        p1, ok = p1.copy(), ok.copy()
-        p1[rows[take]], ok[rows[take]] = uv[take], True
-        return p1, ok
-
-    def _depart_with_neighbours(self, st: LKTrackState, alive: np.ndarray, statics: np.ndarray, pred: np.ndarray,
-                                seen: np.ndarray, f: int, grays: list[np.ndarray], geometry: SceneGeometry) -> None:
-        """Static points (`statics`, their anchors' projections `pred` and depth tests `seen` at f) whose part has
-        moved on by more than `static_px` since each was anchored, by the moving points near it then
-        (neighbour_motion.py), become moving points where the part put them: there the depth test sees them and
-        their own patch (of their start frame) fits no worse than at the anchor's projection."""
-        still = st.static[statics] & seen  # seen now, not departed by the gap check just now
-        cand = np.flatnonzero(still & st.visible[statics, f - 1])
-        donors = alive[~st.static[alive] & ~st.carried[alive] & st.visible[alive, f]]
-        if not len(cand) or len(donors) < self.neighbour_min_moving:
-            return
-        ids, calm = statics[cand], statics[still]
-        shift = shift_since(st.anchor[ids], st.start[ids], st.xyz[donors], st.anchor[donors], self.neighbour_radius_m,
-                            self.neighbour_min_moving, st.anchor[calm], st.visible[calm], self.neighbour_moving_share)
-        has = np.flatnonzero(np.all(np.isfinite(shift), axis=1))
-        if not len(has):
-            return
-        uv, vis = geometry.observe(f, st.anchor[ids[has]] + shift[has])
-        stay = pred[cand[has]]
-        moved = vis & (np.linalg.norm(uv - stay, axis=1) > self.static_px)
-        if not moved.any():
-            return
-        ids, uv, stay = ids[has[moved]], uv[moved], stay[moved]
-        order = np.argsort(st.start[ids], kind="stable")  # patches grouped by the frame each point started in
-        ids, uv, stay = ids[order], uv[order], stay[order]
-        sources = [(self._lk_image(grays[s]), st.uv[ids[st.start[ids] == s], s], geometry.depth_map(s))
-                   for s in np.unique(st.start[ids])]
-        e_part, e_stay = patch_errors_grouped(sources, self._lk_image(grays[f]), [uv, stay])
-        go = e_part <= e_stay + NEIGHBOUR_PATCH_SLACK
-        st.static[ids[go]] = False
-        st.uv[ids[go], f], st.visible[ids[go], f] = uv[go], True
 
     def _advance(self, st: LKTrackState, alive: np.ndarray, f: int, grays: list[np.ndarray],
                  geometry: SceneGeometry | None) -> np.ndarray:
@@ -322,9 +253,9 @@ class LucasKanadeTracker:
             self._find_departures(st, statics, pred, seen, f, grays, geometry)
         moving = alive[~st.static[alive] & st.visible[alive, f]]  # stepped, uncovered or departed just now
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
-        if self.neighbour_radius_m > 0 and f % 2 == 0:  # as often as the gap check
+        if self.neighbours is not None and f % 2 == 0:  # as often as the gap check
             was = st.static[statics].copy()
-            self._depart_with_neighbours(st, alive, statics, pred, seen, f, grays, geometry)
+            self.neighbours.depart(st, alive, statics, pred, seen, f, grays, geometry)
             gone = statics[was & ~st.static[statics]]
             st.anchor[gone] = geometry.anchor(f, st.uv[gone, f])
             moving = np.concatenate([moving, gone])
