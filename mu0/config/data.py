@@ -124,8 +124,8 @@ class TraceExtractConfig:
     # the part more than `static_px` on since, and a moving point that LK loses or holds still goes where its
     # moving neighbours' median step puts it, wherever the depth test sees it there and its patch fits no worse.
     # A uniformly coloured link sliding along itself gives LK nothing to see. Given moving queries, tasks not tuned
-    # on, front / wrist: δ_avg 0.453 / 0.320 → 0.547 / 0.329, front gripper 0.371 → 0.575, front 3D median 4.9 →
-    # 2.7 cm; wrist false motion 0.107 → 0.134; 0.78–0.81× the speed (docs/results.md, TraceExtract).
+    # on, front / wrist: δ_avg 0.453 / 0.320 → 0.549 / 0.329, front gripper 0.371 → 0.577, front 3D median 4.9 →
+    # 2.8 cm; wrist false motion 0.107 → 0.136; 0.77–0.81× the speed (docs/results.md, TraceExtract).
     neighbour_radius_m: float = 0.05
     # Moving points that must lie that near for the part's motion to count.
     neighbour_min_moving: int = 3

@@ -37,18 +37,20 @@ class NeighbourMotion:
     def follow(self, st: LKTrackState, ids: np.ndarray, p1: np.ndarray, ok: np.ndarray, f: int,
                grays: list[np.ndarray], geometry: SceneGeometry) -> tuple[np.ndarray, np.ndarray]:
         """The moving tracks among `ids`, moved on by the moving points near them that LK followed from f − 1
-        to `p1` (`shift_since`) where the depth test sees them there: the ones LK lost (`ok` false), and
-        the ones whose own patch fits there no worse than at LK's place (on a uniform stretch LK converges where
-        it started, as if the part stood still)."""
+        to `p1` (`shift_since`, with the same votes as `depart`) where the depth test sees them there: the ones
+        LK lost (`ok` false), and the ones whose own patch fits there no worse than at LK's place (on a uniform
+        stretch LK converges where it started, as if the part stood still)."""
         moving = np.flatnonzero(~st.static[ids] & ~st.carried[ids])
         donors = moving[ok[moving]]
         if len(donors) < self.min_moving:
             return p1, ok
         before = st.anchor[ids[moving]]  # moving points are re-anchored every frame: where each was at f − 1
-        nobody = np.zeros((0, 3))
+        # static points seen at f − 1 vote against, as for departures: a point that departed wrongly next to a
+        # moving part (the table beside a pushed object) is not dragged along by it
+        calm = st.anchor[np.flatnonzero(st.static[:st.n] & st.visible[:st.n, f - 1])]
         shift = shift_since(before, np.zeros(len(moving), int), st.xyz[ids[donors], f - 1:f],
-                            geometry.anchor(f, p1[donors]), self.radius_m, self.min_moving, nobody,
-                            np.zeros((0, 1), bool), 0.0)
+                            geometry.anchor(f, p1[donors]), self.radius_m, self.min_moving, calm,
+                            np.ones((len(calm), 1), bool), self.moving_share)
         has = np.flatnonzero(np.all(np.isfinite(shift), axis=1))
         if not len(has):
             return p1, ok
