@@ -68,27 +68,28 @@ class NeighbourMotion:
         return p1, ok
 
     def depart(self, st: LKTrackState, alive: np.ndarray, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray,
-               f: int, grays: list[np.ndarray], geometry: SceneGeometry) -> None:
+               f: int, grays: list[np.ndarray], geometry: SceneGeometry) -> np.ndarray:
         """Static points (`statics`, their anchors' projections `pred` and depth tests `seen` at f) whose part has
         moved on by more than `static_px` since each was anchored, by the moving points near it then
         (`shift_since`), become moving points where the part put them: there the depth test sees them and
-        their own patch (of their start frame) fits no worse than at the anchor's projection."""
+        their own patch (of their start frame) fits no worse than at the anchor's projection. Returns their
+        ids."""
         still = st.static[statics] & seen  # seen now, not departed by the gap check just now
         cand = np.flatnonzero(still & st.visible[statics, f - 1])
         donors = alive[~st.static[alive] & ~st.carried[alive] & st.visible[alive, f]]
         if not len(cand) or len(donors) < self.min_moving:
-            return
+            return np.zeros(0, int)
         ids, calm = statics[cand], statics[still]
         shift = shift_since(st.anchor[ids], st.start[ids], st.xyz[donors], st.anchor[donors], self.radius_m,
                             self.min_moving, st.anchor[calm], st.visible[calm], self.moving_share)
         has = np.flatnonzero(np.all(np.isfinite(shift), axis=1))
         if not len(has):
-            return
+            return np.zeros(0, int)
         uv, vis = geometry.observe(f, st.anchor[ids[has]] + shift[has])
         stay = pred[cand[has]]
         moved = vis & (np.linalg.norm(uv - stay, axis=1) > self.static_px)
         if not moved.any():
-            return
+            return np.zeros(0, int)
         ids, uv, stay = ids[has[moved]], uv[moved], stay[moved]
         order = np.argsort(st.start[ids], kind="stable")  # patches grouped by the frame each point started in
         ids, uv, stay = ids[order], uv[order], stay[order]
@@ -98,6 +99,7 @@ class NeighbourMotion:
         go = e_part <= e_stay + NEIGHBOUR_PATCH_SLACK
         st.static[ids[go]] = False
         st.uv[ids[go], f], st.visible[ids[go], f] = uv[go], True
+        return ids[go]
 
 
 def shift_since(points: np.ndarray, ref: np.ndarray, history: np.ndarray, now: np.ndarray, radius_m: float,

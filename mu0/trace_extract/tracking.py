@@ -58,12 +58,12 @@ class LucasKanadeTracker:
         self.leave_when_uncovered, self.departure = leave_when_uncovered, departure
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
         self.carried_start, self.carried_near_m = carried_start, carried_near_m
-        self.departure_surface, self.relocalise_px, self.shape_gain = departure_surface, relocalise_px, shape_gain
+        self.departure_surface, self.shape_gain = departure_surface, shape_gain
         self.neighbours = NeighbourMotion(self._lk_image, neighbour_radius_m, neighbour_min_moving,
                                           neighbour_moving_share, static_px) if neighbour_radius_m > 0 else None
         self._region_cache: dict[int, tuple] = {}
         self._lk_images: dict[int, np.ndarray] = {}
-        self._relocaliser = SeedRelocaliser(self._lk_far, self._lk_image, relocalise_px)
+        self.relocaliser = SeedRelocaliser(self._lk_far, self._lk_image, relocalise_px) if relocalise_px > 0 else None
 
     def _begin(self, images: np.ndarray, grays: list[np.ndarray], geometry: SceneGeometry | None) -> None:
         """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too, and may
@@ -227,8 +227,8 @@ class LucasKanadeTracker:
         # a sample of them suffices, and the points the background uncovers, stepped once they are found
         lk_ids = lk_ids[~st.static[lk_ids] | (lk_ids % STATIC_STEP_SAMPLE == 0)]
         p1, ok = self._moved(st, lk_ids, f, grays, geometry)
-        if self.relocalise_px > 0 and len(lk_ids) and f % RELOCALISE_EVERY == 0:
-            p1 = self._relocaliser.relocalise(st, lk_ids, p1, ok, grays, f, geometry)
+        if self.relocaliser is not None and len(lk_ids) and f % RELOCALISE_EVERY == 0:
+            p1 = self.relocaliser.relocalise(st, lk_ids, p1, ok, grays, f, geometry)
         st.uv[lk_ids[ok], f], st.visible[lk_ids[ok], f] = p1[ok], True
         if len(ok) >= _MIN_FOR_LOSS_RATE:
             st.lk_lost[f] = 1.0 - ok.mean()
@@ -254,9 +254,7 @@ class LucasKanadeTracker:
         moving = alive[~st.static[alive] & st.visible[alive, f]]  # stepped, uncovered or departed just now
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
         if self.neighbours is not None and f % 2 == 0:  # as often as the gap check
-            was = st.static[statics].copy()
-            self.neighbours.depart(st, alive, statics, pred, seen, f, grays, geometry)
-            gone = statics[was & ~st.static[statics]]
+            gone = self.neighbours.depart(st, alive, statics, pred, seen, f, grays, geometry)
             st.anchor[gone] = geometry.anchor(f, st.uv[gone, f])
             moving = np.concatenate([moving, gone])
         keep = st.static[statics]  # the static ones sit on their anchor's projection, seen or not
