@@ -50,8 +50,14 @@ class DepthPoseGeometry:
     seed_edge_px: int = 0  # keypoints keep this far from a depth discontinuity (`seedable`)
 
     def anchor(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
+        return self.to_world(frame, self.camera_points(frame, uv_px))
+
+    def camera_points(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
         z = sample_depth(np.asarray(self.depth[frame], np.float32), uv_px, self.radius, self.tol_m)
-        return to_world(backproject(uv_px.astype(np.float64), z, self.K[frame]), self.T_world_cam[frame])
+        return backproject(uv_px.astype(np.float64), z, self.K[frame])
+
+    def to_world(self, frame: int, xyz_cam: np.ndarray) -> np.ndarray:
+        return to_world(xyz_cam, self.T_world_cam[frame])
 
     def seedable(self, frame: int, rel_jump: float = 0.05) -> np.ndarray:
         """Pixels more than `seed_edge_px` away from a depth discontinuity (0: off it). Inverse depth is affine across a

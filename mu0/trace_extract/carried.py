@@ -47,7 +47,8 @@ def _parting_frames(uv: np.ndarray, anchor: np.ndarray, frame: int, n_frames: in
 
 
 def carried_from_start(uv: np.ndarray, anchor: np.ndarray, frame: int, grays: list[np.ndarray],
-                       geometry: SceneGeometry, static_px: float, near_m: float) -> np.ndarray:
+                       geometry: SceneGeometry, static_px: float, near_m: float,
+                       world_fit_grey: float = np.inf) -> np.ndarray:
     """(n,) bool: which of the points just seeded at (n,2) pixels of `frame` (world anchors (n,3)) the camera
     carries, each judged at its parting frame (`_parting_frames`, `_judged_carried`)."""
     if frame >= len(grays) - 1:
@@ -58,19 +59,22 @@ def carried_from_start(uv: np.ndarray, anchor: np.ndarray, frame: int, grays: li
     for later in np.unique(parting):
         group = parting == later
         out[group] = _judged_carried(uv[group], anchor[group], frame, int(later), grays, geometry, depth, static_px,
-                                     near_m)
+                                     near_m, world_fit_grey)
     return out
 
 
 def _judged_carried(uv: np.ndarray, anchor: np.ndarray, frame: int, later: int, grays: list[np.ndarray],
-                    geometry: SceneGeometry, depth: np.ndarray, static_px: float, near_m: float) -> np.ndarray:
+                    geometry: SceneGeometry, depth: np.ndarray, static_px: float, near_m: float,
+                    world_fit_grey: float) -> np.ndarray:
     """Where the two hypotheses part by more than `static_px` at `later`, the world one is judged by its patch
     if its projection shows the point's depth or a surface behind it (one in front only hides it), and counts
     as refuted if it leaves the image from a point nearer than `near_m` (only the gripper is that near a
     moving camera; a farther point near the border may just leave the view). Carried: the point's own pixel
     keeps its depth and its patch matches by `MARGIN_GREY` better than the world hypothesis does; or the point
     lies nearer than `near_m` and the world hypothesis does not match by `MARGIN_GREY` better than its own pixel
-    (the fingers may have moved off that pixel by then; nothing static comes that near)."""
+    (the fingers may have moved off that pixel by then; nothing static comes that near), or does not match within
+    `world_fit_grey` at all (the fingers closing: the point is neither where the world nor where the camera would
+    have it, and moves with its part, carried_parts.py)."""
     h, w = depth.shape
     pred, seen, behind = geometry.look(later, anchor)
     with np.errstate(invalid="ignore"):
@@ -86,7 +90,7 @@ def _judged_carried(uv: np.ndarray, anchor: np.ndarray, frame: int, later: int, 
         carried = apart & np.isfinite(e_carried) & (e_carried + MARGIN_GREY < e_world)
         # nearer than near_m only the gripper comes: unless the world hypothesis clearly wins, it moves with the
         # camera even where its own pixel changed (fingers closing)
-        return carried | (apart & near & ~(e_world + MARGIN_GREY < e_own))
+        return carried | (apart & near & (~(e_world + MARGIN_GREY < e_own) | ~(e_world <= world_fit_grey)))
 
 
 def stay_if_carried(prev: np.ndarray, cur: np.ndarray, p0: np.ndarray, p1: np.ndarray, ok: np.ndarray,

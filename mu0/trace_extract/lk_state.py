@@ -19,6 +19,8 @@ class LKTrackState:
         self.xyz = np.full((capacity, t, 3), np.nan)  # world position per frame where seen (neighbour_motion.py)
         self.static = np.zeros(capacity, bool)
         self.carried = np.zeros(capacity, bool)  # moves with the camera (found at its start)
+        self.part = np.zeros(capacity, np.int32)  # the carried part it moves with, 1-based (carried_parts.py)
+        self.cam = np.full((capacity, 3), np.nan)  # its camera-frame point where its part started
         self.strikes = np.zeros(capacity, np.int16)  # consecutive failed static checks
         self.shadow = np.full((capacity, 2), np.nan, np.float32)  # LK's own path of a static point (departure="path")
         self.lk_lost = np.full(t, np.nan)
@@ -26,7 +28,8 @@ class LKTrackState:
     def add(self, uv: np.ndarray, frame: int, anchor: np.ndarray) -> np.ndarray:
         k = len(uv)
         while self.n + k > len(self.start):
-            for name in ("uv", "visible", "start", "anchor", "xyz", "static", "carried", "strikes", "shadow"):
+            for name in ("uv", "visible", "start", "anchor", "xyz", "static", "carried", "part", "cam", "strikes",
+                         "shadow"):
                 arr = getattr(self, name)
                 fill = np.nan if arr.dtype.kind == "f" else 0
                 setattr(self, name, np.concatenate([arr, np.full_like(arr, fill)]))

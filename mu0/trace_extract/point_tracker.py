@@ -16,6 +16,14 @@ class SceneGeometry(Protocol):
         """(n,3) world points seen at (n,2) pixels of `frame`; NaN where there is no depth."""
         ...
 
+    def camera_points(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
+        """(n,3) points seen at (n,2) pixels of `frame`, in that frame's camera; NaN where there is no depth."""
+        ...
+
+    def to_world(self, frame: int, xyz_cam: np.ndarray) -> np.ndarray:
+        """(n,3) world points of (n,3) points in `frame`'s camera."""
+        ...
+
     def observe(self, frame: int, xyz_world: np.ndarray, depth_test: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Pixels (n,2) of world points in `frame`, and whether each is visible there (in the image,
         in front of the camera and, with `depth_test`, not behind other geometry)."""

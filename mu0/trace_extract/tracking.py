@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from mu0.trace_extract.carried import carried_from_start, stay_if_carried
+from mu0.trace_extract.carried_parts import WORLD_FIT_GREY, CarriedParts
 from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
 from mu0.trace_extract.lk_images import with_shape
 from mu0.trace_extract.lk_state import LKTrackState
@@ -50,7 +51,8 @@ class LucasKanadeTracker:
                  hold_still_grey: float = 0.0, region_motion: bool = False, departure_window_px: int = 0,
                  carried_start: bool = False, carried_near_m: float = 0.10, departure_surface: bool = False,
                  relocalise_px: float = 0.0, shape_gain: float = 0.0, neighbour_radius_m: float = 0.0,
-                 neighbour_min_moving: int = 3, neighbour_moving_share: float = 0.34) -> None:
+                 neighbour_min_moving: int = 3, neighbour_moving_share: float = 0.34,
+                 carried_parts: bool = False) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         self.departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
@@ -64,12 +66,15 @@ class LucasKanadeTracker:
         self._region_cache: dict[int, tuple] = {}
         self._lk_images: dict[int, np.ndarray] = {}
         self.relocaliser = SeedRelocaliser(self._lk_far, self._lk_image, relocalise_px) if relocalise_px > 0 else None
+        self.parts = CarriedParts(carried_near_m) if carried_parts and carried_start else None
 
     def _begin(self, images: np.ndarray, grays: list[np.ndarray], geometry: SceneGeometry | None) -> None:
         """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too, and may
         keep what they need of this one)."""
         self._region_cache = {}
         self._lk_images = {}
+        if self.parts is not None:
+            self.parts.begin(images)
         if self.shape_gain > 0 and geometry is not None:
             self._lk_images = {id(g): with_shape(g, geometry.surface_normals(f), self.shape_gain)
                                for f, g in enumerate(grays)}
@@ -185,9 +190,13 @@ class LucasKanadeTracker:
         anchor = geometry.anchor(frame, uv) if geometry is not None else np.full((len(uv), 3), np.nan)
         ids = st.add(uv, frame, anchor)
         if self.carried_start and geometry is not None:
+            # with carried parts, a near point that its world anchor does not fit moves with its part
+            fit = WORLD_FIT_GREY if self.parts is not None else np.inf
             carried = ids[carried_from_start(uv, anchor, frame, grays, geometry, self.static_px,
-                                                  self.carried_near_m)]
+                                                  self.carried_near_m, fit)]
             st.static[carried], st.carried[carried] = False, True
+            if self.parts is not None:
+                self.parts.claim(st, carried, frame, geometry)
         return ids
 
     def _moved(self, st: LKTrackState, ids: np.ndarray, f: int, grays: list[np.ndarray],
@@ -222,7 +231,14 @@ class LucasKanadeTracker:
     def _advance(self, st: LKTrackState, alive: np.ndarray, f: int, grays: list[np.ndarray],
                  geometry: SceneGeometry | None) -> np.ndarray:
         """Positions and visibility of the alive tracks at frame f; returns the tracks still alive."""
-        lk_ids = alive[st.visible[alive, f - 1]]
+        # a point on a carried part goes where the part's fit to this frame puts it (carried_parts.py), seen or
+        # not: no LK step, and no end while the part is out of view or hidden
+        on_part = alive[st.part[alive] > 0]
+        if len(on_part):
+            uv, world, seen = self.parts.follow(st, on_part, f, geometry)
+            st.uv[on_part, f], st.visible[on_part, f] = uv, seen
+            st.xyz[on_part[seen], f] = world[seen]
+        lk_ids = alive[st.visible[alive, f - 1] & (st.part[alive] == 0)]
         # a static point sits on its anchor's projection: LK's step serves only the loss rate (a cut), for which
         # a sample of them suffices, and the points the background uncovers, stepped once they are found
         lk_ids = lk_ids[~st.static[lk_ids] | (lk_ids % STATIC_STEP_SAMPLE == 0)]
@@ -251,7 +267,7 @@ class LucasKanadeTracker:
             self._follow_shadows(st, statics, pred, seen, f, grays)
         elif f % 2 == 0 or f < self.check_gap:  # every other frame is enough to catch a departure
             self._find_departures(st, statics, pred, seen, f, grays, geometry)
-        moving = alive[~st.static[alive] & st.visible[alive, f]]  # stepped, uncovered or departed just now
+        moving = alive[~st.static[alive] & st.visible[alive, f] & (st.part[alive] == 0)]  # stepped, departed now
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
         if self.neighbours is not None and f % 2 == 0:  # as often as the gap check
             gone = self.neighbours.depart(st, alive, statics, pred, seen, f, grays, geometry)
@@ -261,7 +277,8 @@ class LucasKanadeTracker:
         st.uv[statics[keep], f], st.visible[statics[keep], f] = pred[keep], seen[keep]
         st.xyz[moving, f] = st.anchor[moving]
         st.xyz[statics[keep & seen], f] = st.anchor[statics[keep & seen]]
-        return alive[st.static[alive] | st.visible[alive, f]]  # a moving point that is not seen is gone
+        # a moving point that is not seen is gone, unless its part carries it
+        return alive[st.static[alive] | st.visible[alive, f] | (st.part[alive] > 0)]
 
     def _follow_shadows(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
                         grays: list[np.ndarray]) -> None:
