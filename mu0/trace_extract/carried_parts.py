@@ -2,13 +2,15 @@
 
 A finger pad is one flat colour: LK has nothing to follow on it, and when the fingers close it slides and turns
 in the image by up to ~8 px a frame. Its depth map is not flat: the pad is the nearest surface in the view, and
-its faces and silhouette make a 3D shape that the depth camera sees whole. So a carried point that lies on a
-near part (closer than `near_m`, cut from the rest at depth jumps) is followed with that part: the part's
-point cloud from the frame it was first seen in is registered to each later frame's near points (ICP), and the
-point moves with it. Registering to the first frame, not frame to frame, keeps the small per-frame errors
-from adding up. The motion is a translation in the camera's frame: a gripper's fingers slide on the hand
-that holds the camera, and a translation-only fit cannot drift into turning a flat pad about itself.
-Shapes: n points, m cloud points.
+its faces and silhouette make a 3D shape that the depth camera sees. So a carried point that lies on a near,
+textureless part (closer than `near_m`, cut from the rest where depth or colour jumps) is followed with that
+part: the part's point cloud from the frame its fit started in is registered to each later frame's near points
+(ICP), and the point moves with it. Registering to that frame, not frame to frame, keeps the small per-frame
+errors from adding up; a fit restarts from the current frame when points seeded later find it older than
+`JOIN_FRAMES`. The motion is a translation in the camera's frame: a gripper's fingers slide on the hand that
+holds the camera, and a translation-only fit cannot drift into turning a flat pad about itself. A textured near
+part (an object the gripper holds or pushes) is left to LK, which follows its texture. Shapes: n points, m cloud
+points.
 """
 
 from __future__ import annotations
@@ -80,16 +82,16 @@ class CarriedParts:
         self.parts, self._frames, self._images = [], {}, images
 
     def claim(self, st: LKTrackState, ids: np.ndarray, frame: int, geometry: SceneGeometry) -> None:
-        """The carried tracks `ids`, new at `frame`, that lie on a near part are followed with it from now on."""
+        """The carried tracks `ids`, new at `frame`, that lie on a near, flat part are followed with it from now on."""
+        if not len(ids):
+            return
         near = self._near(frame, geometry)
         own = _label_at(near.labels, st.uv[ids, frame])
         cam = geometry.camera_points(frame, st.uv[ids, frame].astype(np.float64))
         for label in np.unique(own[own > 0]):
             on = (own == label) & np.all(np.isfinite(cam), axis=1)
-            if not near.flat[label]:
+            if not near.flat[label] or not on.any():
                 continue  # LK follows a textured part's own texture better than a fit of its shape
-            if not on.any():
-                continue
             older = self._parts_on(st, label, near.labels, frame)
             young = [k for k in older if frame - self.parts[k - 1].started <= JOIN_FRAMES]
             if young:
@@ -151,8 +153,8 @@ class CarriedParts:
         part.shift = shift
 
     def _near(self, frame: int, geometry: SceneGeometry) -> NearFrame:
-        """The frame's near parts: pixels nearer than `near_m`, cut into connected parts at depth jumps (cached
-        for the frames still asked for)."""
+        """The frame's near parts: pixels nearer than `near_m`, cut into connected parts where depth or colour jumps
+        (cached for the frames still asked for)."""
         from scipy.spatial import cKDTree
 
         if frame not in self._frames:
@@ -190,7 +192,11 @@ def _part_labels(near: np.ndarray, depth: np.ndarray, rgb: np.ndarray) -> np.nda
     count, comp = cv2.connectedComponents(grid, connectivity=4, ltype=cv2.CV_32S)
     labels = comp[::2, ::2]
     area = np.bincount(labels.ravel(), minlength=count)
-    return np.where(area[labels] >= MIN_PART_PX, labels, 0)
+    keep = area >= MIN_PART_PX
+    keep[0] = False  # the grid's empty cells, never a pixel
+    relabel = np.zeros(count, np.int32)
+    relabel[keep] = np.arange(1, int(keep.sum()) + 1)
+    return relabel[labels]
 
 
 def _flat_parts(labels: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -217,6 +223,6 @@ def _label_at(labels: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return labels[np.rint(uv[:, 1]).astype(int).clip(0, h - 1), np.rint(uv[:, 0]).astype(int).clip(0, w - 1)]
 
 
-def _thinned(cloud: np.ndarray, points: int = CLOUD_POINTS) -> np.ndarray:
-    """Every k-th point of a (m,3) cloud, about `points` of them (pixel order spreads them evenly)."""
-    return cloud[:: max(1, len(cloud) // max(points, 1))]
+def _thinned(cloud: np.ndarray) -> np.ndarray:
+    """Every k-th point of a (m,3) cloud, about `CLOUD_POINTS` of them (pixel order spreads them evenly)."""
+    return cloud[:: max(1, len(cloud) // CLOUD_POINTS)]
