@@ -109,9 +109,11 @@ class TraceExtractConfig:
     # the tuning tasks). Wrist camera, given moving queries, tasks not tuned on: δ_avg 0.230 → 0.294, 3D median
     # 31 → 1.2 cm, false motion 0.128 → 0.098 (docs/results.md, TraceExtract).
     carried_near_m: float = 0.10
-    # With `carried_start`: a carried point on a part nearer than `carried_near_m` (the fingers, seen from the wrist
-    # camera) moves with that part's 3D shape, registered in the camera's frame to every later frame's depth
-    # (carried_parts.py), instead of staying on its pixel.
+    # With `carried_start`: a carried point on a textureless part nearer than `carried_near_m` (the finger pads, seen
+    # from the wrist camera) moves with that part's 3D shape, registered by translation in the camera's frame to
+    # every later frame's depth (carried_parts.py), instead of staying on its pixel. Wrist camera, given moving
+    # queries, tasks not tuned on: δ_avg 0.329 → 0.519, gripper 0.287 → 0.509, 3D median 0.71 → 0.34 cm, false
+    # motion 0.136 → 0.102 (docs/results.md, TraceExtract).
     carried_parts: bool = True
     # A moving point is pulled back onto its own patch of the frame it was seeded in (LK from there, started
     # where the frame-to-frame step put it) when that match lies within this many pixels of the step; 0 = off.

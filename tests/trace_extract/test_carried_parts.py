@@ -56,7 +56,10 @@ def test_points_on_a_textureless_pad_that_slides_in_the_wrist_view_move_with_it(
     its pixel (nothing on the flat grey pad for LK to follow) and ends ~17 px behind."""
     t, slide_m = 24, 0.001
     images, geometry, corners = _sliding_pad_scene(t=t, slide_m=slide_m)
-    v, u = np.nonzero(geometry.depth[0] < 0.5)
+    pad = geometry.depth[0] < 0.5
+    inner = pad[1:-1, 1:-1] & pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]
+    v, u = np.nonzero(inner)  # off the silhouette, where a sub-pixel error would put a point on the wall behind
+    v, u = v + 1, u + 1
     pick = np.linspace(0, len(u) - 1, 9).round().astype(int)
     queries = np.stack([np.zeros(9), u[pick], v[pick]], 1).astype(np.float64)
     cam = geometry.camera_points(0, queries[:, 1:])
