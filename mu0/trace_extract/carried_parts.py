@@ -33,14 +33,15 @@ PART_CHROMA = 0.3
 FLAT_GREY = 1.0
 MIN_PART_PX = 10  # a smaller near region is a sliver at the border or a depth speck, not a part
 # ICP: pairs farther apart than this are no pairs; the farthest 5% of the rest are dropped (the part's pixels that
-# left the view or came into it); chosen on the tuning tasks' wrist camera (gripper queries, δ_avg: keeping 60 /
-# 80 / 90 / 100% 0.512 / 0.516 / 0.534 / 0.529, 95% 0.542)
+# left the view or came into it); chosen on the tuning tasks' wrist camera (gripper queries, δ_avg of a prototype that
+# fitted from each query's frame: keeping 60 / 80 / 90 / 100% 0.512 / 0.516 / 0.534 / 0.529, 95% 0.542)
 PAIR_MAX_M = 0.02
 KEEP_SHARE = 0.95
 ITERATIONS = 20
 CONVERGED_M = 1e-4  # an ICP step shorter than this ends the fit (a pixel is ~0.8 mm at the pads' 5 cm)
 # a part's cloud is thinned to about this many points: the fit's cost grows with them, its accuracy did not (tuning
-# tasks' wrist gripper queries δ_avg 0.487 / 0.492 / 0.473 with 100 / 150 / 400)
+# tasks' wrist gripper queries δ_avg 0.487 / 0.492 with 100 / 150 points and fits converged to 0.05 mm, 0.473 with
+# 400 and 0.01 mm; 0.504 with 150 and 0.1 mm)
 CLOUD_POINTS = 150
 # Points seeded on a near region within this many frames of the start of the part already followed there join it;
 # later ones start a new fit there, which takes over the old part's points from where it has them. One fit per part
@@ -76,6 +77,7 @@ class CarriedParts:
         self.near_m = near_m
         self.parts: list[Part] = []
         self._frames: dict[int, NearFrame] = {}
+        self._images: np.ndarray | None = None  # the episode's (t,h,w,3) RGB frames, from `begin`
 
     def begin(self, images: np.ndarray) -> None:
         """A new episode of (t,h,w,3) RGB frames: forget the last one's parts and frames."""
