@@ -124,11 +124,10 @@ class CarriedParts:
         camera), (n,3) world points and (n,) bool whether each is seen there (in the image, not hidden)."""
         for k in np.unique(st.part[ids]):
             self._solve(self.parts[k - 1], f, geometry)
-        shift = np.stack([self.parts[k - 1].shift for k in st.part[ids]])
-        world = geometry.to_world(f, st.cam[ids] + shift)
+        cam = st.cam[ids] + np.stack([self.parts[k - 1].shift for k in st.part[ids]])
+        world = geometry.to_world(f, cam)
         uv, seen = geometry.observe(f, world)
-        _, in_front = geometry.observe(f, world, depth_test=False)
-        uv[~in_front] = np.nan
+        uv[~(cam[:, 2] > 0)] = np.nan
         return uv, world, seen
 
     def _solve(self, part: Part, f: int, geometry: SceneGeometry) -> None:
