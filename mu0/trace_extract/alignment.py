@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy as np
 
+from mu0.trace_extract.keypoints import MOVING_CAMERA_BORDER_PX, inside_border
 from mu0.trace_extract.lifting import backproject, sample_depth, to_world
 from mu0.trace_extract.tracks import Tracks2D
 
@@ -60,7 +61,8 @@ class DepthPoseGeometry:
         return to_world(xyz_cam, self.T_world_cam[frame])
 
     def seedable(self, frame: int, rel_jump: float = 0.05) -> np.ndarray:
-        """Pixels more than `seed_edge_px` away from a depth discontinuity (0: off it). Inverse depth is affine across a
+        """Pixels more than `seed_edge_px` away from a depth discontinuity (0: off it) and, where the camera moves,
+        more than `MOVING_CAMERA_BORDER_PX` from the image's border. Inverse depth is affine across a
         plane, so its Laplacian is ~0 on smooth surfaces, even at grazing angles, and large at
         silhouettes; holes (0) count as neither."""
         import cv2
@@ -74,7 +76,15 @@ class DepthPoseGeometry:
         edges = (lap > rel_jump * np.maximum(inv, 1e-6)).astype(np.uint8)
         size = 2 * self.seed_edge_px + 1
         near_edge = cv2.dilate(edges, np.ones((size, size), np.uint8)) > 0
+        if self.camera_moves():
+            return ~near_edge & inside_border(near_edge.shape, MOVING_CAMERA_BORDER_PX)
         return ~near_edge
+
+    def camera_moves(self) -> bool:
+        """Whether any frame's camera pose differs from the first's by more than a millimetre or a milliradian."""
+        T = np.asarray(self.T_world_cam, np.float64)
+        moved, turned = np.abs(T[:, :3, 3] - T[:1, :3, 3]).max(), np.abs(T[:, :3, :3] - T[:1, :3, :3]).max()
+        return bool(moved > 1e-3 or turned > 1e-3)
 
     def surface_normals(self, frame: int) -> np.ndarray:
         """(h,w,3) float32 unit normals of the seen surface in the camera frame, facing the camera (a wall

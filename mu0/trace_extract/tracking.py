@@ -25,7 +25,7 @@ import numpy as np
 
 from mu0.trace_extract.carried import carried_from_start, stay_if_carried
 from mu0.trace_extract.carried_parts import WORLD_FIT_GREY, CarriedParts
-from mu0.trace_extract.keypoints import KeypointSelector, coverage_grid
+from mu0.trace_extract.keypoints import MOVING_CAMERA_BORDER_PX, KeypointSelector, coverage_grid, inside_border
 from mu0.trace_extract.lk_images import with_shape
 from mu0.trace_extract.lk_state import LKTrackState
 from mu0.trace_extract.neighbour_motion import NeighbourMotion
@@ -177,7 +177,9 @@ class LucasKanadeTracker:
         if queries is not None:
             seen = seen[~queries[seen]]
         covered = coverage_grid(st.uv[seen, frame], gray.shape, self.grid_px)
-        allowed = geometry.seedable(frame) if geometry is not None else None
+        # without poses the camera may move: keep off its border (keypoints.py)
+        allowed = geometry.seedable(frame) if geometry is not None else inside_border(gray.shape,
+                                                                                      MOVING_CAMERA_BORDER_PX)
         new = self.selector.select(gray, covered, motion, self.max_tracks - len(seen), allowed)
         if not len(new):
             return alive

@@ -341,3 +341,23 @@ def test_relocalising_on_the_seed_patch_undoes_the_drift_of_chained_steps():
     assert (np.abs(final_error(0.0) - 39 * 0.3) < 0.5).all()
     assert (final_error(3.0) < 0.2).all()
     assert (final_error(0.5) > 5).all()  # each 0.9-px correction is farther than allowed
+
+
+def test_keypoints_reach_a_still_camera_s_border_but_keep_off_a_moving_one_s():
+    """A still camera's border is as steady as its middle (the Sawyer's head is a 3-row strip at the front camera's
+    top); a moving camera brings new scenery in there."""
+    scene = sliding_box_scene(t=2)
+    K = scene.intrinsics.astype(np.float64)
+    poses = np.repeat(np.eye(4)[None], 2, 0)
+    still = DepthPoseGeometry(scene.depth, K, poses).seedable(0)
+    poses = poses.copy()
+    poses[1, 0, 3] = 0.01  # the camera moves a centimetre
+    moving = DepthPoseGeometry(scene.depth, K, poses).seedable(0)
+    assert still[:3, 5:-5].all() and not moving[:3].any() and not moving[:, -3:].any()
+    gray = texture(*scene.depth.shape[1:], 3)
+    covered = np.zeros((gray.shape[0] // 4, gray.shape[1] // 4), bool)
+    for allowed, near_border in ((still, True), (moving, False)):
+        uv = CornerGridSelector(4, 0.0).select(gray, covered, None, 10_000, allowed)
+        edge = (uv.min(axis=1) < 3) | (uv[:, 0] > gray.shape[1] - 4) | (uv[:, 1] > gray.shape[0] - 4)
+        assert edge.any() == near_border
+        assert (uv.min(axis=1) >= 1).all()  # the structure tensor's block lies inside the image
