@@ -72,6 +72,14 @@ class TraceExtractConfig:
     # on the front camera: δ_avg 0.355 → 0.415 (tuning tasks), 0.376 → 0.399 (others); wrist camera
     # 0.176 → 0.173 and 0.105 → 0.100 (README, TraceExtract).
     leave_when_uncovered: bool = True
+    # With depth and poses: a static point whose pixel shows a surface more than this many metres nearer or farther
+    # than its anchor at `departure_confirm` departure checks in a row is a moving one (0 = off): a uniformly
+    # coloured surface sliding along itself keeps its colour at the pixel, not its depth. The 3D trace takes each
+    # point where the tracker has it (a static point's anchor), so this is how such a point's motion reaches it.
+    # Tuning tasks, front / wrist: `is_moving` precision 0.895 / 0.894 → 0.954 / 0.926, recall 0.837 / 0.782 →
+    # 0.774 / 0.740, false motion 0.025 / 0.101 → 0.041 / 0.059 (with 0.005: wrist false motion 0.101; 0.02: front
+    # recall 0.661; docs/results.md, TraceExtract).
+    depth_departure_m: float = 0.01
     # How a static point is found to move: "gap" runs LK from `check_gap` frames back and compares with the
     # anchor; "path" follows the point frame to frame with LK from its own last LK position and compares
     # that path with the anchor.
@@ -215,6 +223,7 @@ class TraceExtractConfig:
         require(self.departure_window_px == 0 or (self.departure_window_px >= 3 and self.departure_window_px % 2 == 1),
                 "departure_window_px", "must be 0 (lk_window_px) or odd and >= 3")
         require(self.departure_confirm >= 1, "departure_confirm", "must be >= 1")
+        require(self.depth_departure_m >= 0, "depth_departure_m", "must be >= 0 (metres; 0 = off)")
         require(self.poses in ("auto", "given", "estimate"), "poses", "must be auto, given or estimate")
         require(self.query_stride >= 1, "query_stride", "must be >= 1")
         require(self.min_frames >= 2, "min_frames", "must be >= 2")

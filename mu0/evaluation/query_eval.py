@@ -34,7 +34,7 @@ from mu0.evaluation.body_classes import CLASSES, body_class
 from mu0.evaluation.tracking_metrics import error_3d_metrics, tapvid_2d_metrics
 from mu0.trace_extract.alignment import poses_from_extrinsics
 from mu0.trace_extract.groundtruth import track_query_pixels
-from mu0.trace_extract.lifting import lift_tracks, make_tracks3d
+from mu0.trace_extract.lifting import lift_tracks, make_tracks3d, prefer_tracker_points
 from mu0.trace_extract.pipeline import point_tracker, scene_geometry
 
 QUERY_FRAMES = 4
@@ -208,7 +208,8 @@ def evaluate_queried(ep: Episode, tracks: dict, trace_meta: dict) -> QueriedEpis
     K, T_wc = ep.intrinsics.astype(np.float64), poses_from_extrinsics(ep.extrinsics)
     pred = point_tracker(cfg).track_queries(np.asarray(ep.images), q.astype(np.float64),
                                             scene_geometry(cfg, depth, K, T_wc))
-    xyz_cam, has = lift_tracks(pred, depth, K, cfg.depth_window_px, cfg.depth_surface_tol_m)
+    xyz_cam, has = prefer_tracker_points(pred, lift_tracks(pred, depth, K, cfg.depth_window_px,
+                                                           cfg.depth_surface_tol_m)[0], T_wc)
     xyz_world = make_tracks3d(pred, xyz_cam, T_wc).xyz_world
     frames, hw = q[:, 0], ep.images.shape[1:3]
     classes = np.array([body_class(names[b]) for b in gt.body_ids])

@@ -141,12 +141,13 @@ class DepthPoseGeometry:
         with np.errstate(invalid="ignore"):
             return uv, np.abs(seen - z) <= self._tol(z)  # NaN outside the image: not visible
 
-    def look(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`observe(frame, xyz_world)`, and (n,) bool whether the surface seen at each point's projection lies
-        farther than the point (by the visibility tolerance): nothing occludes it, it has left that pixel."""
+    def look(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`observe(frame, xyz_world)`, (n,) bool whether the surface seen at each point's projection lies
+        farther than the point (by the visibility tolerance): nothing occludes it, it has left that pixel; and
+        (n,) how much farther (metres, negative: nearer; NaN outside the image)."""
         uv, z, seen = self._seen_depth(frame, xyz_world)
         with np.errstate(invalid="ignore"):
-            return uv, np.abs(seen - z) <= self._tol(z), seen - z > self._tol(z)
+            return uv, np.abs(seen - z) <= self._tol(z), seen - z > self._tol(z), seen - z
 
 
 def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -76,7 +76,7 @@ def _judged_carried(uv: np.ndarray, anchor: np.ndarray, frame: int, later: int, 
     `world_fit_grey` at all (the fingers closing: the point is neither where the world nor where the camera would
     have it, and moves with its part, carried_parts.py)."""
     h, w = depth.shape
-    pred, seen, behind = geometry.look(later, anchor)
+    pred, seen, behind, _ = geometry.look(later, anchor)
     with np.errstate(invalid="ignore"):
         inside = (pred[:, 0] >= 0) & (pred[:, 0] <= w - 1) & (pred[:, 1] >= 0) & (pred[:, 1] <= h - 1)
         apart = ~inside | (np.linalg.norm(pred - uv, axis=1) > static_px)

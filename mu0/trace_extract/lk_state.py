@@ -44,4 +44,4 @@ class LKTrackState:
 
     def result(self) -> Tracks2D:
         return Tracks2D(self.uv[: self.n].copy(), self.visible[: self.n].copy(), self.start[: self.n].copy(),
-                        self.lk_lost.copy())
+                        self.lk_lost.copy(), self.xyz[: self.n].copy())

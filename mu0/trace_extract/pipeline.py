@@ -35,7 +35,7 @@ from mu0.trace_extract.flow.tracker import LearnedFlowTracker
 from mu0.trace_extract.freshness import VERSION, config_hash, current_extraction
 from mu0.trace_extract.groundtruth_source import SOURCE_NAME, groundtruth_tracks, require_ground_truth
 from mu0.trace_extract.keypoints import CornerGridSelector
-from mu0.trace_extract.lifting import end_tracks_at_depth_jumps, lift_tracks, make_tracks3d
+from mu0.trace_extract.lifting import end_tracks_at_depth_jumps, lift_tracks, make_tracks3d, prefer_tracker_points
 from mu0.trace_extract.output import write_trace_episode
 from mu0.trace_extract.point_tracker import PointTracker
 from mu0.trace_extract.samples import SampleSpec, build_samples
@@ -77,7 +77,7 @@ def point_tracker(cfg: TraceExtractConfig) -> PointTracker:
               departure_surface=cfg.departure_surface, relocalise_px=cfg.relocalise_px,
               shape_gain=cfg.lk_shape_gain, neighbour_radius_m=cfg.neighbour_radius_m,
               neighbour_min_moving=cfg.neighbour_min_moving, neighbour_moving_share=cfg.neighbour_moving_share,
-              carried_parts=cfg.carried_parts)
+              carried_parts=cfg.carried_parts, depth_departure_m=cfg.depth_departure_m)
     if cfg.motion != "template":
         return lk
     fit = TemplateFit(depth_weight=cfg.template_depth_weight, iters=cfg.template_iters)
@@ -111,6 +111,8 @@ def _track(ep: Episode, cfg: TraceExtractConfig, images: np.ndarray, depth, timi
         T_wc = T_wc if T_wc is not None else np.repeat(np.eye(4)[None], ep.num_frames, axis=0)
         return make_tracks3d(tracks, xyz, T_wc), T_wc, mode if mode == "given" else "unknown", timing
     xyz, has = lift_tracks(tracks, depth, K, cfg.depth_window_px, cfg.depth_surface_tol_m)
+    if T_wc is not None:
+        xyz, has = prefer_tracker_points(tracks, xyz, T_wc)
     timing["lifting"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if T_wc is None:

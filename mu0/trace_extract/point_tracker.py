@@ -29,9 +29,10 @@ class SceneGeometry(Protocol):
         in front of the camera and, with `depth_test`, not behind other geometry)."""
         ...
 
-    def look(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`observe` with the depth test, and (n,) bool whether the surface seen where each world point
-        projects lies behind it (it has moved away), from one depth reading."""
+    def look(self, frame: int, xyz_world: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`observe` with the depth test, (n,) bool whether the surface seen where each world point projects
+        lies behind it (it has moved away), and (n,) by how much the surface seen there lies behind it (metres,
+        negative in front, NaN outside the image), from one depth reading."""
         ...
 
     def depth_map(self, frame: int) -> np.ndarray:

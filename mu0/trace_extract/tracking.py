@@ -52,7 +52,7 @@ class LucasKanadeTracker:
                  carried_start: bool = False, carried_near_m: float = 0.10, departure_surface: bool = False,
                  relocalise_px: float = 0.0, shape_gain: float = 0.0, neighbour_radius_m: float = 0.0,
                  neighbour_min_moving: int = 3, neighbour_moving_share: float = 0.34,
-                 carried_parts: bool = False) -> None:
+                 carried_parts: bool = False, depth_departure_m: float = 0.0) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         self.departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
@@ -67,6 +67,7 @@ class LucasKanadeTracker:
         self._lk_images: dict[int, np.ndarray] = {}
         self.relocaliser = SeedRelocaliser(self._lk_far, self._lk_image, relocalise_px) if relocalise_px > 0 else None
         self.parts = CarriedParts(carried_near_m) if carried_parts and carried_start else None
+        self.depth_departure_m = depth_departure_m
 
     def _begin(self, images: np.ndarray, grays: list[np.ndarray], geometry: SceneGeometry | None) -> None:
         """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too, and may
@@ -253,7 +254,7 @@ class LucasKanadeTracker:
         if geometry is None:
             return np.setdiff1d(alive, lk_ids[~ok], assume_unique=True)
         statics = alive[st.static[alive]]
-        pred, seen, behind = geometry.look(f, st.anchor[statics])
+        pred, seen, behind, offset = geometry.look(f, st.anchor[statics])
         if self.leave_when_uncovered:
             # the background shows where a static point should be: its surface moved away, so the point is a
             # moving one from now on, continuing from this frame's LK step (lost if LK failed)
@@ -264,11 +265,11 @@ class LucasKanadeTracker:
                 p1_late, ok_late = self._moved(st, late, f, grays, geometry)
                 st.uv[late[ok_late], f], st.visible[late[ok_late], f] = p1_late[ok_late], True
                 lk_ids, ok = np.concatenate([lk_ids, late]), np.concatenate([ok, ok_late])
-            statics, pred, seen = statics[~left], pred[~left], seen[~left]
+            statics, pred, seen, offset = statics[~left], pred[~left], seen[~left], offset[~left]
         if self.departure == "path":
             self._follow_shadows(st, statics, pred, seen, f, grays)
         elif f % 2 == 0 or f < self.check_gap:  # every other frame is enough to catch a departure
-            self._find_departures(st, statics, pred, seen, f, grays, geometry)
+            self._find_departures(st, statics, pred, seen, f, grays, geometry, offset)
         moving = alive[~st.static[alive] & st.visible[alive, f] & (st.part[alive] == 0)]  # stepped, departed now
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
         if self.neighbours is not None and f % 2 == 0:  # as often as the gap check
@@ -308,10 +309,11 @@ class LucasKanadeTracker:
         st.uv[ids[switch], f], st.visible[ids[switch], f] = p1[switch], True
 
     def _find_departures(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
-                         grays: list[np.ndarray], geometry: SceneGeometry) -> None:
+                         grays: list[np.ndarray], geometry: SceneGeometry, offset: np.ndarray) -> None:
         """Static tracks that LK, run from `check_gap` frames back, places away from their anchor's
-        projection (and, with `departure_surface`, whose own surface agrees) are moving: they lose their
-        static status (and keep this frame's LK position)."""
+        projection (and, with `departure_surface`, whose own surface agrees), or whose pixel shows a surface
+        more than `depth_departure_m` nearer or farther than their anchor (`offset`), are moving: they lose their
+        static status (and keep this frame's LK position, or their pixel where only the depth moved)."""
         g = min(self.check_gap, f)
         probe = st.visible[statics, f - g] & seen & np.all(np.isfinite(pred), axis=1)
         if not np.any(probe):
@@ -323,6 +325,12 @@ class LucasKanadeTracker:
         if self.departure_surface and np.any(departed):
             departed &= ~self._surface_stays(st.uv[ids, f - g], p_far, pred[probe], departed, grays[f - g], grays[f],
                                              geometry.depth_map(f - g))
+        if self.depth_departure_m > 0:
+            # a surface sliding along itself keeps its colour at the pixel, not its depth
+            with np.errstate(invalid="ignore"):
+                shifted = ~departed & (np.abs(offset[probe]) > self.depth_departure_m)
+            p_far = np.where(shifted[:, None], pred[probe], p_far)
+            departed |= shifted
         st.strikes[ids] = np.where(departed, st.strikes[ids] + 1, 0)
         # one bad LK match on weak texture is not motion: it takes `confirm` departures in a row; the
         # point then continues from where LK over the gap found it, not from its stale static position
@@ -390,8 +398,7 @@ class LucasKanadeTracker:
                 alive = np.concatenate([alive, ids])
                 is_query = np.concatenate([is_query, np.zeros(st.n - len(is_query), bool)])
                 is_query[ids] = True
-        tracks = st.result()
-        return Tracks2D(tracks.uv_px[query_id], tracks.visible[query_id], tracks.start[query_id], tracks.lk_lost)
+        return st.result().subset(query_id)
 
 
 def _grey_frames(images: np.ndarray) -> list[np.ndarray]:

@@ -15,13 +15,17 @@ class Tracks2D:
     # (t,) share of the points LK followed into frame f that it lost there (NaN if too few to tell);
     # a cut shows up here even when geometry keeps static points "visible" by prediction
     lk_lost: np.ndarray | None = None
+    # (k,t,3) the tracker's own world point where it knows one (LK with depth and poses: a static point's anchor, a
+    # carried part's fit), NaN elsewhere; None from trackers that keep none (lifting.py prefers it to the depth)
+    xyz_world: np.ndarray | None = None
 
     @property
     def num_tracks(self) -> int:
         return int(self.uv_px.shape[0])
 
     def subset(self, keep: np.ndarray) -> Tracks2D:
-        return Tracks2D(self.uv_px[keep], self.visible[keep], self.start[keep], self.lk_lost)
+        xyz = None if self.xyz_world is None else self.xyz_world[keep]
+        return Tracks2D(self.uv_px[keep], self.visible[keep], self.start[keep], self.lk_lost, xyz)
 
 
 @dataclasses.dataclass

@@ -1,8 +1,11 @@
 """Each TraceExtract stage on tiny inputs with known answers."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from mu0.config import TraceExtractConfig
 from mu0.trace_extract.alignment import (
     AlignmentError,
     DepthPoseGeometry,
@@ -12,11 +15,12 @@ from mu0.trace_extract.alignment import (
     project,
 )
 from mu0.trace_extract.keypoints import CornerGridSelector, coverage_grid
-from mu0.trace_extract.lifting import backproject, sample_depth, to_world
+from mu0.trace_extract.lifting import backproject, lift_tracks, prefer_tracker_points, sample_depth, to_world
+from mu0.trace_extract.pipeline import point_tracker
 from mu0.trace_extract.retarget import arc_length_retarget, robust_segment_lengths
 from mu0.trace_extract.tracks import Tracks2D
 
-from .synthetic import lk_tracker, shift_image, sliding_box_scene, texture
+from .synthetic import F, lk_tracker, shift_image, sliding_box_scene, texture
 
 
 def test_lk_follows_a_known_subpixel_translation():
@@ -122,6 +126,29 @@ def test_world_anchored_tracking_is_exact_for_static_points_under_camera_motion(
     vis = tracks.visible[first]
     err = np.linalg.norm(tracks.uv_px[first] - expected, axis=2)[vis]
     assert vis[:, -1].mean() > 0.9 and np.percentile(err, 95) < 0.05
+    # and each keeps its one world point wherever it is seen, which the 3D trace takes over the depth read again
+    xyz = tracks.xyz_world[first]
+    assert np.isfinite(xyz[vis]).all() and np.isnan(xyz[~vis]).all()
+    np.testing.assert_allclose(xyz, np.broadcast_to(xyz[:, :1], xyz.shape), atol=1e-12)
+
+
+def test_the_3d_trace_takes_the_tracker_s_world_points_where_it_has_them():
+    t = 3
+    T = np.repeat(np.eye(4)[None], t, 0)
+    T[:, 0, 3] = [0.0, 0.1, 0.2]  # the camera slides along x
+    T[2, :3, :3] = [[0, -1, 0], [1, 0, 0], [0, 0, 1]]  # and turns a quarter about its axis at the end
+    lifted = np.full((2, t, 3), 0.5)
+    world = np.full((2, t, 3), np.nan)
+    world[0, :] = [0.3, 0.2, 1.0]  # the tracker knows track 0's point; track 1's only from the depth
+    visible = np.array([[True, False, True], [True, True, True]])
+    tracks = Tracks2D(np.zeros((2, t, 2), np.float32), visible, np.zeros(2, np.int32), xyz_world=world)
+    xyz_cam, has = prefer_tracker_points(tracks, lifted, T)
+    np.testing.assert_allclose(to_world(xyz_cam[0, 0], T[0]), world[0, 0])
+    np.testing.assert_allclose(to_world(xyz_cam[0, 2], T[2]), world[0, 2])
+    np.testing.assert_allclose(xyz_cam[0, 1], lifted[0, 1])  # not seen there: the tracker's point does not count
+    np.testing.assert_allclose(xyz_cam[1], lifted[1])
+    assert has.all()
+    assert prefer_tracker_points(Tracks2D(tracks.uv_px, visible, tracks.start), lifted, T)[0] is lifted
 
 
 def test_retargeting_gives_equal_path_steps_synchronously():
@@ -361,3 +388,29 @@ def test_keypoints_reach_a_still_camera_s_border_but_keep_off_a_moving_one_s():
         edge = (uv.min(axis=1) < 3) | (uv[:, 0] > gray.shape[1] - 4) | (uv[:, 1] > gray.shape[0] - 4)
         assert edge.any() == near_border
         assert (uv.min(axis=1) >= 1).all()  # the structure tensor's block lies inside the image
+
+
+def test_a_static_point_whose_surface_comes_nearer_in_place_departs_by_its_depth():
+    """A uniformly grey board before a textured wall comes 3 mm a frame nearer the still camera, square to it: at
+    the board's pixels colour and orientation never change, and the depth test's tolerance (5 cm at 1 m) keeps its
+    points seen. With `depth_departure_m` they depart once the board is 1 cm nearer, and the 3D trace, read at
+    their pixel from then on, comes nearer with it; without, they keep their anchor."""
+    t, h, w = 16, 48, 64
+    wall = texture(h, w, 2)
+    board = (slice(12, 36), slice(16, 48))
+    images = np.repeat(wall[None, ..., None], t, 0).repeat(3, -1)
+    images[:, board[0], board[1]] = 150
+    depth = np.full((t, h, w), 1.3, np.float32)
+    depth[:, board[0], board[1]] = (1.0 - 0.003 * np.arange(t))[:, None, None]
+    K = np.array([[F, 0, (w - 1) / 2], [0, F, (h - 1) / 2], [0, 0, 1]])
+    T = np.repeat(np.eye(4)[None], t, 0)
+    geometry = DepthPoseGeometry(depth, np.repeat(K[None], t, 0), T)
+    queries = np.array([[0, 30.0, 22.0], [0, 34.0, 26.0], [0, 5.0, 5.0]])  # two on the board, one on the wall
+    for departure_m, board_z in ((0.0, 1.0), (0.01, 1.0 - 0.003 * (t - 1))):
+        cfg = dataclasses.replace(TraceExtractConfig(), depth_departure_m=departure_m)
+        tracks = point_tracker(cfg).track_queries(images, queries, geometry)
+        lifted = lift_tracks(tracks, depth, geometry.K, cfg.depth_window_px, cfg.depth_surface_tol_m)[0]
+        xyz_cam, _ = prefer_tracker_points(tracks, lifted, T)
+        assert tracks.visible[:, -1].all()
+        np.testing.assert_allclose(xyz_cam[:2, -1, 2], board_z, atol=1e-6)
+        np.testing.assert_allclose(xyz_cam[2, -1, 2], 1.3, atol=1e-6)  # the wall stays
