@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from mu0.config import TrainConfig
-from mu0.training.ds_ops import build_cpu_comm_op
+from mu0.training.ds_ops import build_cpu_comm_op, unlink_allreduce_buffer
 from mu0.training.errors import RunRefused
 
 # Set by mu0 from TrainConfig (a user's JSON may repeat them only with the same values) or owned by mu0.
@@ -111,6 +111,7 @@ def make_engine(model: torch.nn.Module, cfg: TrainConfig):
     scheduler = make_scheduler(optimizer, cfg)
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
                                                    config=deepspeed_config(cfg), dist_init_required=True)
+    unlink_allreduce_buffer()
     if engine.dp_world_size == 1 and engine.zero_optimization_stage() == 0:
         engine.enable_backward_allreduce = False  # one data-parallel rank: nothing to reduce, skip the copies
     return engine, scheduler

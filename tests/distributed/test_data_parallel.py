@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mu0.training.ds_ops import SHM_DIR, allreduce_buffer_name
 from tests.servers import free_port
 from tests.trace_extract.synthetic import box_trace_dataset
 
@@ -39,15 +40,22 @@ def pretrain(cwd: Path, traces: Path, out: str, ranks: int, *extra: str, check: 
     """`mu0 pretrain` in `cwd` (its own MLflow store) on one process, or on `ranks` through deepspeed."""
     cwd.mkdir(parents=True, exist_ok=True)
     args = ["pretrain", *SHAPE, "--traces", str(traces), "--out", out, *extra]
+    port = str(free_port())
     if ranks == 1:
         cmd = [sys.executable, "-m", "mu0.cli", *args]
     else:
-        cmd = [DEEPSPEED, "--num_gpus", str(ranks), "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+        cmd = [DEEPSPEED, "--num_gpus", str(ranks), "--master_addr", "127.0.0.1", "--master_port", port,
                "--module", "mu0.cli", *args]
     done = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
     if check:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert not _leftover_buffers(port)
     return done
+
+
+def _leftover_buffers(port: str) -> list[Path]:
+    """DeepSpeed's CPU all-reduce buffers of the run on `port` still in /dev/shm (ds_ops.unlink_allreduce_buffer)."""
+    return sorted(SHM_DIR.glob(allreduce_buffer_name(os.getuid(), "127.0.0.1", port, 0)[:-1] + "*"))
 
 
 def losses(cwd: Path) -> list[list[float]]:
@@ -123,6 +131,7 @@ def test_the_multi_host_command_runs_with_both_hosts_on_this_machine(traces, tmp
         for p in procs:
             p.kill()
     assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    assert not _leftover_buffers(port)
     assert all("dist_world_size=2" in out for out in outputs)
     [curve] = losses(tmp_path)
     assert len(curve) == 6 and (tmp_path / "run" / "model" / "model.safetensors").exists()
