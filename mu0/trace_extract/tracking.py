@@ -25,11 +25,11 @@ import numpy as np
 
 from mu0.trace_extract.carried import carried_from_start, stay_if_carried
 from mu0.trace_extract.carried_parts import WORLD_FIT_GREY, CarriedParts
+from mu0.trace_extract.departures import Departures
 from mu0.trace_extract.keypoints import MOVING_CAMERA_BORDER_PX, KeypointSelector, coverage_grid, inside_border
 from mu0.trace_extract.lk_images import with_shape
 from mu0.trace_extract.lk_state import LKTrackState
 from mu0.trace_extract.neighbour_motion import NeighbourMotion
-from mu0.trace_extract.patches import patch_errors
 from mu0.trace_extract.point_tracker import SceneGeometry
 from mu0.trace_extract.relocalise import SeedRelocaliser
 from mu0.trace_extract.segment_motion import region_shift, regions
@@ -55,19 +55,20 @@ class LucasKanadeTracker:
                  carried_parts: bool = False, depth_departure_m: float = 0.0) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
-        self.departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
-        self.reseed_every, self.static_px, self.check_gap, self.confirm = reseed_every, static_px, check_gap, confirm
+        departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
+        self.reseed_every, self.static_px, self.check_gap = reseed_every, static_px, check_gap
         self.leave_when_uncovered, self.departure = leave_when_uncovered, departure
         self.hold_still_grey, self.region_motion = hold_still_grey, region_motion
         self.carried_start, self.carried_near_m = carried_start, carried_near_m
-        self.departure_surface, self.shape_gain = departure_surface, shape_gain
+        self.shape_gain = shape_gain
         self.neighbours = NeighbourMotion(self._lk_image, neighbour_radius_m, neighbour_min_moving,
                                           neighbour_moving_share, static_px) if neighbour_radius_m > 0 else None
         self._region_cache: dict[int, tuple] = {}
         self._lk_images: dict[int, np.ndarray] = {}
         self.relocaliser = SeedRelocaliser(self._lk_far, self._lk_image, relocalise_px) if relocalise_px > 0 else None
         self.parts = CarriedParts(carried_near_m) if carried_parts and carried_start else None
-        self.depth_departure_m = depth_departure_m
+        self.departures = Departures(self._lk, departure_window, fb_max_error_px, static_px, check_gap, confirm,
+                                     departure_surface, depth_departure_m)
 
     def _begin(self, images: np.ndarray, grays: list[np.ndarray], geometry: SceneGeometry | None) -> None:
         """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too, and may
@@ -267,9 +268,9 @@ class LucasKanadeTracker:
                 lk_ids, ok = np.concatenate([lk_ids, late]), np.concatenate([ok, ok_late])
             statics, pred, seen, offset = statics[~left], pred[~left], seen[~left], offset[~left]
         if self.departure == "path":
-            self._follow_shadows(st, statics, pred, seen, f, grays)
+            self.departures.follow_shadows(st, statics, pred, seen, f, grays)
         elif f % 2 == 0 or f < self.check_gap:  # every other frame is enough to catch a departure
-            self._find_departures(st, statics, pred, seen, f, grays, geometry, offset)
+            self.departures.find(st, statics, pred, seen, f, grays, geometry, offset)
         moving = alive[~st.static[alive] & st.visible[alive, f] & (st.part[alive] == 0)]  # stepped, departed now
         st.anchor[moving] = geometry.anchor(f, st.uv[moving, f])
         if self.neighbours is not None and f % 2 == 0:  # as often as the gap check
@@ -282,75 +283,6 @@ class LucasKanadeTracker:
         st.xyz[statics[keep & seen], f] = st.anchor[statics[keep & seen]]
         # a moving point that is not seen is gone, unless its part carries it
         return alive[st.static[alive] | st.visible[alive, f] | (st.part[alive] > 0)]
-
-    def _follow_shadows(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
-                        grays: list[np.ndarray]) -> None:
-        """departure="path": LK follows every static point frame to frame from where LK itself had it
-        (its shadow), not from the anchor; a shadow `confirm` frames in a row farther than `static_px`
-        from the anchor's projection makes the point a moving one, continuing from the shadow. Frame-to-
-        frame steps follow fast motion that LK over a gap loses; LK's noise adds up only slowly."""
-        # only points seen at both ends: a static point hidden behind the moving arm must not be dragged along
-        ok = np.all(np.isfinite(st.shadow[statics]), axis=1) & np.all(np.isfinite(pred), axis=1) \
-            & st.visible[statics, f - 1] & seen
-        ids = statics[ok]
-        if not len(ids):
-            st.shadow[statics] = pred
-            return
-        p1, fb = self._lk(grays[f - 1], grays[f], st.shadow[ids], pred[ok], self.departure_window)
-        h, w = grays[f].shape
-        inside = (p1[:, 0] >= 0) & (p1[:, 0] <= w - 1) & (p1[:, 1] >= 0) & (p1[:, 1] <= h - 1)
-        followed = (fb < self.fb_max) & inside
-        departed = followed & (np.linalg.norm(p1 - pred[ok], axis=1) > self.static_px)
-        st.strikes[ids] = np.where(departed, st.strikes[ids] + 1, 0)
-        st.shadow[ids] = np.where(followed[:, None], p1, pred[ok])  # a lost shadow restarts on the anchor
-        st.shadow[statics[~ok]] = pred[~ok]
-        switch = st.strikes[ids] >= self.confirm
-        st.static[ids[switch]] = False
-        st.uv[ids[switch], f], st.visible[ids[switch], f] = p1[switch], True
-
-    def _find_departures(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
-                         grays: list[np.ndarray], geometry: SceneGeometry, offset: np.ndarray) -> None:
-        """Static tracks that LK, run from `check_gap` frames back, places away from their anchor's
-        projection (and, with `departure_surface`, whose own surface agrees), or whose pixel shows a surface
-        more than `depth_departure_m` nearer or farther than their anchor (`offset`), are moving: they lose their
-        static status (and keep this frame's LK position, or their pixel where only the depth moved)."""
-        g = min(self.check_gap, f)
-        probe = st.visible[statics, f - g] & seen & np.all(np.isfinite(pred), axis=1)
-        if not np.any(probe):
-            return
-        ids = statics[probe]
-        p_far, fb = self._lk(grays[f - g], grays[f], st.uv[ids, f - g], pred[probe], self.departure_window)
-        checked = fb < self.fb_max  # an inconclusive check leaves the point static
-        departed = checked & (np.linalg.norm(p_far - pred[probe], axis=1) > self.static_px)
-        if self.departure_surface and np.any(departed):
-            departed &= ~self._surface_stays(st.uv[ids, f - g], p_far, pred[probe], departed, grays[f - g], grays[f],
-                                             geometry.depth_map(f - g))
-        if self.depth_departure_m > 0:
-            # a surface sliding along itself keeps its colour at the pixel, not its depth
-            with np.errstate(invalid="ignore"):
-                shifted = ~departed & (np.abs(offset[probe]) > self.depth_departure_m)
-            p_far = np.where(shifted[:, None], pred[probe], p_far)
-            departed |= shifted
-        st.strikes[ids] = np.where(departed, st.strikes[ids] + 1, 0)
-        # one bad LK match on weak texture is not motion: it takes `confirm` departures in a row; the
-        # point then continues from where LK over the gap found it, not from its stale static position
-        switch = st.strikes[ids] >= self.confirm
-        st.static[ids[switch]] = False
-        h, w = grays[f].shape
-        inside = (p_far[:, 0] >= 0) & (p_far[:, 0] <= w - 1) & (p_far[:, 1] >= 0) & (p_far[:, 1] <= h - 1)
-        st.uv[ids[switch], f] = np.where(inside[switch, None], p_far[switch], np.nan)
-        st.visible[ids[switch], f] = inside[switch]  # outside: it left the image while it was thought static
-
-    @staticmethod
-    def _surface_stays(p0: np.ndarray, p_far: np.ndarray, pred: np.ndarray, which: np.ndarray, before: np.ndarray,
-                       now: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        """(n,) bool, for the points `which`: their own surface's patch (by `depth` of `before`) matches at the
-        anchor's projection `pred` at least as well as at LK's `p_far` — the point has not moved."""
-        out = np.zeros(len(p0), bool)
-        i = np.flatnonzero(which)
-        e_far, e_stay = patch_errors(before, p0[i], now, [p_far[i], pred[i]], depth_a=depth)
-        out[i] = e_stay <= e_far
-        return out
 
     def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
         import cv2
