@@ -47,3 +47,30 @@ def test_trace_metrics_summary_and_best_of_samples():
     assert m["trajectories"] == 20 and m["samples"] == 2
     assert m["ade_uv"] > 4 and m["minade_uv"] < 0.2  # sample 0 is scored; the best sample for min*
     assert m["ade_uvz"] >= m["ade_uv"] and "frechet_depth" in m and "smooth_gt" in m
+
+
+def _reference_dtw_and_frechet(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """One pair of sequences, cell by cell, straight from the definitions."""
+    d = np.linalg.norm(a[:, None] - b[None, :], axis=-1)
+    n = len(a)
+    cost, fre = np.full((n + 1, n + 1), np.inf), np.full((n, n), np.inf)
+    cost[0, 0] = 0.0
+    for i in range(n):
+        for j in range(n):
+            cost[i + 1, j + 1] = d[i, j] + min(cost[i, j + 1], cost[i + 1, j], cost[i, j])
+            before = [fre[p, q] for p, q in ((i - 1, j), (i, j - 1), (i - 1, j - 1)) if p >= 0 and q >= 0]
+            fre[i, j] = max(d[i, j], min(before)) if before else d[i, j]
+    return cost[n, n] / n, fre[n - 1, n - 1]
+
+
+def test_dtw_and_frechet_of_many_trajectories_match_the_definitions():
+    rng = np.random.default_rng(3)
+    pred, gt = rng.normal(size=(2, 40, 7, 3))
+    valid = rng.random((40, 7)) > 0.3
+    valid[0] = False  # no valid step: NaN
+    got_dtw, got_frechet = dtw(pred, gt, valid), frechet(pred, gt, valid)
+    assert np.isnan(got_dtw[0]) and np.isnan(got_frechet[0])
+    for m in range(1, 40):
+        if valid[m].any():
+            want = _reference_dtw_and_frechet(pred[m][valid[m]], gt[m][valid[m]])
+            assert (got_dtw[m], got_frechet[m]) == pytest.approx(want, rel=1e-12)
