@@ -84,6 +84,13 @@ class TraceExtractConfig:
     # anchor; "path" follows the point frame to frame with LK from its own last LK position and compares
     # that path with the anchor.
     departure: str = "gap"
+    # Whether the "gap" check also runs where the camera moves. Off: there a static point's anchor reprojects a
+    # fraction of a pixel off and LK over the gap slides on the grazing table, so its departures were wrong: on
+    # the tuning tasks' wrist camera 232 of 232 (seeds 2–5) and 46 of 50 (seeds 0–1) extracted-moving rows of
+    # the points it made move were truly static. Off, wrist false motion 0.082 / 0.059 → 0.057 / 0.048, `is_moving`
+    # precision 0.913 / 0.926 → 0.934 / 0.940, recall 0.763 / 0.740 → 0.761 / 0.744; the front camera is unchanged
+    # (docs/results.md, TraceExtract).
+    gap_departures_moving_camera: bool = False
     # LK window (odd pixels) of the departure checks alone (0: `lk_window_px`). A small window keeps static
     # points still (too little of it to be pulled along by a passing arm) while moving points are followed
     # with the larger one; it errs less, so two departures suffice (`departure_confirm`). Against 9 px and 3

@@ -1,7 +1,8 @@
 """How a static point is found to have moved (the LK tracker's departure checks, tracking.py calls them with its
 state): LK over a gap compared with the anchor's projection ("gap", the default), or LK's own frame-to-frame path
 ("path"); the point's own surface may veto a gap departure, and its pixel's depth may make one. A departure takes
-`confirm` checks in a row. Shapes: n points.
+`confirm` checks in a row. Where the camera moves the gap check is off by default (config's
+`gap_departures_moving_camera`): the depth and the other checks remain. Shapes: n points.
 """
 
 from __future__ import annotations
@@ -21,10 +22,17 @@ StepLK = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 class Departures:
     def __init__(self, lk: StepLK, window: tuple[int, int], fb_max: float, static_px: float, check_gap: int,
-                 confirm: int, departure_surface: bool, depth_departure_m: float) -> None:
+                 confirm: int, departure_surface: bool, depth_departure_m: float,
+                 gap_on_moving_camera: bool = True) -> None:
         self.lk, self.window, self.fb_max, self.static_px = lk, window, fb_max, static_px
         self.check_gap, self.confirm = check_gap, confirm
         self.departure_surface, self.depth_departure_m = departure_surface, depth_departure_m
+        self.gap_on_moving_camera = gap_on_moving_camera
+        self.gap_check = True
+
+    def begin(self, geometry: SceneGeometry | None) -> None:
+        """A new episode: whether its gap check runs (not on a moving camera unless asked, config's reason)."""
+        self.gap_check = self.gap_on_moving_camera or geometry is None or not geometry.camera_moves()
 
     def follow_shadows(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
                         grays: list[np.ndarray]) -> None:
@@ -56,15 +64,19 @@ class Departures:
         """Static tracks that LK, run from `check_gap` frames back, places away from their anchor's
         projection (and, with `departure_surface`, whose own surface agrees), or whose pixel shows a surface
         more than `depth_departure_m` nearer or farther than their anchor (`offset`), are moving: they lose their
-        static status (and keep this frame's LK position, or their pixel where only the depth moved)."""
+        static status (and keep this frame's LK position, or their pixel where only the depth moved). Without
+        `gap_check` (`begin`) only the depth is asked."""
         g = min(self.check_gap, f)
         probe = st.visible[statics, f - g] & seen & np.all(np.isfinite(pred), axis=1)
         if not np.any(probe):
             return
         ids = statics[probe]
-        p_far, fb = self.lk(grays[f - g], grays[f], st.uv[ids, f - g], pred[probe], self.window)
-        checked = fb < self.fb_max  # an inconclusive check leaves the point static
-        departed = checked & (np.linalg.norm(p_far - pred[probe], axis=1) > self.static_px)
+        if self.gap_check:
+            p_far, fb = self.lk(grays[f - g], grays[f], st.uv[ids, f - g], pred[probe], self.window)
+            checked = fb < self.fb_max  # an inconclusive check leaves the point static
+            departed = checked & (np.linalg.norm(p_far - pred[probe], axis=1) > self.static_px)
+        else:
+            p_far, departed = pred[probe], np.zeros(len(ids), bool)
         if self.departure_surface and np.any(departed):
             departed &= ~self._surface_stays(st.uv[ids, f - g], p_far, pred[probe], departed, grays[f - g], grays[f],
                                              geometry.depth_map(f - g))

@@ -43,6 +43,10 @@ class SceneGeometry(Protocol):
         """(n,) bool: `later` shows the surface at each (n,2) pixel at the depth `frame` shows there."""
         ...
 
+    def camera_moves(self) -> bool:
+        """Whether the camera moves during the episode (a wrist camera) or stays put (a fixed one)."""
+        ...
+
     def surface_normals(self, frame: int) -> np.ndarray:
         """(h,w,3) float32 unit normals of the surface seen in `frame` (camera frame), 0 where unknown."""
         ...

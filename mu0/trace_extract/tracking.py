@@ -52,7 +52,8 @@ class LucasKanadeTracker:
                  carried_start: bool = False, carried_near_m: float = 0.10, departure_surface: bool = False,
                  relocalise_px: float = 0.0, shape_gain: float = 0.0, neighbour_radius_m: float = 0.0,
                  neighbour_min_moving: int = 3, neighbour_moving_share: float = 0.34,
-                 carried_parts: bool = False, depth_departure_m: float = 0.0) -> None:
+                 carried_parts: bool = False, depth_departure_m: float = 0.0,
+                 gap_departures_moving_camera: bool = True) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
@@ -68,7 +69,7 @@ class LucasKanadeTracker:
         self.relocaliser = SeedRelocaliser(self._lk_far, self._lk_image, relocalise_px) if relocalise_px > 0 else None
         self.parts = CarriedParts(carried_near_m) if carried_parts and carried_start else None
         self.departures = Departures(self._lk, departure_window, fb_max_error_px, static_px, check_gap, confirm,
-                                     departure_surface, depth_departure_m)
+                                     departure_surface, depth_departure_m, gap_departures_moving_camera)
 
     def _begin(self, images: np.ndarray, grays: list[np.ndarray], geometry: SceneGeometry | None) -> None:
         """A new episode starts: forget caches keyed by the last one's frames (subclasses theirs too, and may
@@ -77,6 +78,7 @@ class LucasKanadeTracker:
         self._lk_images = {}
         if self.parts is not None:
             self.parts.begin(images)
+        self.departures.begin(geometry)
         if self.shape_gain > 0 and geometry is not None:
             self._lk_images = {id(g): with_shape(g, geometry.surface_normals(f), self.shape_gain)
                                for f, g in enumerate(grays)}
