@@ -153,6 +153,13 @@ class TraceExtractConfig:
     # ... and the share of them among all points seen there (static ones vote for no motion: a table point next
     # to a pushed object stays).
     neighbour_moving_share: float = 0.34
+    # With neighbours, on a still camera: a moving point that is not seen any more is kept for up to this many
+    # frames, placed where its moving neighbours (as they were when it was last seen) have carried its part
+    # since, and seen again where the depth test sees it there (0: it ends at once). Tuning tasks, front camera,
+    # seeds 0–1 / 2–5: δ_avg 0.602 / 0.597 → 0.613 / 0.605, 3D median 1.19 / 1.18 → 1.12 / 1.16 cm (8 and 15
+    # frames: 0.610 and 0.612 on seeds 0–1; 80 as 30). Not on a moving camera: there it raised false motion
+    # (0.101 → 0.111) for nothing (docs/results.md, TraceExtract).
+    lost_follow_frames: int = 30
     # Where LK fails, carry a point with the uniformly coloured region it lies in (segment_motion.py).
     # Given moving queries, tasks not tuned on: δ_avg 0.403 → 0.422 (front), 0.107 → 0.119 (wrist); average
     # Jaccard 0.266 → 0.254 and 0.088 → 0.077 (carried points are kept visible, some of them wrongly).
@@ -223,6 +230,7 @@ class TraceExtractConfig:
         require(self.neighbour_radius_m >= 0, "neighbour_radius_m", "must be >= 0 (metres; 0 = off)")
         require(self.neighbour_min_moving >= 1, "neighbour_min_moving", "must be >= 1")
         require(0 <= self.neighbour_moving_share <= 1, "neighbour_moving_share", "must lie in [0, 1]")
+        require(self.lost_follow_frames >= 0, "lost_follow_frames", "must be >= 0 (frames; 0 = off)")
         require(self.lk_shape_gain >= 0, "lk_shape_gain", "must be >= 0 (grey levels; 0 = grey only)")
         require(self.gt_grid_px >= 1 and self.gt_points_per_body >= 0, "gt_grid_px",
                 "gt_grid_px must be >= 1 and gt_points_per_body >= 0")

@@ -30,9 +30,9 @@ class Departures:
         self.gap_on_moving_camera = gap_on_moving_camera
         self.gap_check = True
 
-    def begin(self, geometry: SceneGeometry | None) -> None:
+    def begin(self, camera_moves: bool) -> None:
         """A new episode: whether its gap check runs (not on a moving camera unless asked, config's reason)."""
-        self.gap_check = self.gap_on_moving_camera or geometry is None or not geometry.camera_moves()
+        self.gap_check = self.gap_on_moving_camera or not camera_moves
 
     def follow_shadows(self, st: LKTrackState, statics: np.ndarray, pred: np.ndarray, seen: np.ndarray, f: int,
                         grays: list[np.ndarray]) -> None:

@@ -4,7 +4,8 @@ Every moving part in these scenes (a link, a finger pad, an object) is rigid, so
 on one part move alike. A static point on a uniformly coloured stretch that slides along itself (an arm link
 turning) gives LK's departure check nothing to see: the anchor's projection still shows the same colour at the
 same depth. The moving points that were near it when it was anchored say where the part went since. Static
-points near it vote against: a table point next to a pushed object must stay. Shapes: n points, k donors (points
+points near it vote against: a table point next to a pushed object must stay. The same vote places a moving point
+that LK lost for a few frames, until it is seen again (`carry_lost`). Shapes: n points, k donors (points
 known to move), m still points (static and seen), t frames.
 """
 
@@ -101,6 +102,33 @@ class NeighbourMotion:
         st.uv[ids[go], f], st.visible[ids[go], f] = uv[go], True
         return ids[go]
 
+
+    def carry_lost(self, st: LKTrackState, lost: np.ndarray, alive: np.ndarray, f: int, geometry: SceneGeometry,
+                   max_frames: int) -> np.ndarray:
+        """Moving tracks `lost` (not seen at f) go where the moving points near them when they were last seen
+        have carried their part since (`shift_since`): seen again where the depth test sees them there (they
+        rejoin, re-anchored), kept unseen at that place otherwise. Returns those still kept: lost for at most
+        `max_frames` frames (a link that LK loses for a few frames is found again instead of its points ending)."""
+        if not len(lost):
+            return lost
+        last = f - 1 - np.argmax(st.visible[lost, f - 1::-1], axis=1)  # the frame each was last seen in
+        lost = lost[f - last <= max_frames]
+        donors = alive[~st.static[alive] & ~st.carried[alive] & st.visible[alive, f]]
+        if not len(lost) or len(donors) < self.min_moving:
+            return lost
+        last = f - 1 - np.argmax(st.visible[lost, f - 1::-1], axis=1)
+        calm = alive[st.static[alive] & st.visible[alive, f]]
+        shift = shift_since(st.anchor[lost], last, st.xyz[donors], st.xyz[donors, f], self.radius_m,
+                            self.min_moving, st.anchor[calm], st.visible[calm], self.moving_share)
+        has = np.flatnonzero(np.all(np.isfinite(shift), axis=1))
+        if len(has):
+            uv, seen = geometry.observe(f, st.anchor[lost[has]] + shift[has])
+            st.uv[lost[has], f] = uv
+            back = lost[has[seen]]
+            st.visible[back, f] = True
+            st.anchor[back] = geometry.anchor(f, uv[seen])
+            st.xyz[back, f] = st.anchor[back]
+        return lost
 
 def shift_since(points: np.ndarray, ref: np.ndarray, history: np.ndarray, now: np.ndarray, radius_m: float,
                 min_moving: int, still: np.ndarray, still_seen: np.ndarray, moving_share: float) -> np.ndarray:

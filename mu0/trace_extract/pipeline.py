@@ -78,7 +78,8 @@ def point_tracker(cfg: TraceExtractConfig) -> PointTracker:
               shape_gain=cfg.lk_shape_gain, neighbour_radius_m=cfg.neighbour_radius_m,
               neighbour_min_moving=cfg.neighbour_min_moving, neighbour_moving_share=cfg.neighbour_moving_share,
               carried_parts=cfg.carried_parts, depth_departure_m=cfg.depth_departure_m,
-              gap_departures_moving_camera=cfg.gap_departures_moving_camera)
+              gap_departures_moving_camera=cfg.gap_departures_moving_camera,
+              lost_follow_frames=cfg.lost_follow_frames)
     if cfg.motion != "template":
         return lk
     fit = TemplateFit(depth_weight=cfg.template_depth_weight, iters=cfg.template_iters)

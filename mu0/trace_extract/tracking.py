@@ -53,7 +53,7 @@ class LucasKanadeTracker:
                  relocalise_px: float = 0.0, shape_gain: float = 0.0, neighbour_radius_m: float = 0.0,
                  neighbour_min_moving: int = 3, neighbour_moving_share: float = 0.34,
                  carried_parts: bool = False, depth_departure_m: float = 0.0,
-                 gap_departures_moving_camera: bool = True) -> None:
+                 gap_departures_moving_camera: bool = True, lost_follow_frames: int = 0) -> None:
         self.selector, self.grid_px, self.max_tracks = selector, grid_px, max_tracks
         self.window, self.levels, self.fb_max = (window_px, window_px), levels, fb_max_error_px
         departure_window = (departure_window_px,) * 2 if departure_window_px else self.window
@@ -64,6 +64,8 @@ class LucasKanadeTracker:
         self.shape_gain = shape_gain
         self.neighbours = NeighbourMotion(self._lk_image, neighbour_radius_m, neighbour_min_moving,
                                           neighbour_moving_share, static_px) if neighbour_radius_m > 0 else None
+        self.lost_follow_frames = lost_follow_frames
+        self._follow_lost = False  # this episode's: a still camera (`_begin`)
         self._region_cache: dict[int, tuple] = {}
         self._lk_images: dict[int, np.ndarray] = {}
         self.relocaliser = SeedRelocaliser(self._lk_far, self._lk_image, relocalise_px) if relocalise_px > 0 else None
@@ -78,7 +80,10 @@ class LucasKanadeTracker:
         self._lk_images = {}
         if self.parts is not None:
             self.parts.begin(images)
-        self.departures.begin(geometry)
+        moves = geometry is not None and geometry.camera_moves()
+        self.departures.begin(moves)
+        self._follow_lost = self.neighbours is not None and self.lost_follow_frames > 0 and geometry is not None \
+            and not moves
         if self.shape_gain > 0 and geometry is not None:
             self._lk_images = {id(g): with_shape(g, geometry.surface_normals(f), self.shape_gain)
                                for f, g in enumerate(grays)}
@@ -283,8 +288,14 @@ class LucasKanadeTracker:
         st.uv[statics[keep], f], st.visible[statics[keep], f] = pred[keep], seen[keep]
         st.xyz[moving, f] = st.anchor[moving]
         st.xyz[statics[keep & seen], f] = st.anchor[statics[keep & seen]]
-        # a moving point that is not seen is gone, unless its part carries it
-        return alive[st.static[alive] | st.visible[alive, f] | (st.part[alive] > 0)]
+        # a moving point that is not seen is gone, unless its part carries it ...
+        kept = alive[st.static[alive] | st.visible[alive, f] | (st.part[alive] > 0)]
+        if not self._follow_lost:
+            return kept
+        # ... or, on a still camera, its moving neighbours say where it went, for a few frames
+        lost = np.setdiff1d(alive, kept, assume_unique=True)
+        return np.concatenate([kept, self.neighbours.carry_lost(st, lost, alive, f, geometry,
+                                                                 self.lost_follow_frames)])
 
     def track(self, images: np.ndarray, geometry: SceneGeometry | None = None) -> Tracks2D:
         import cv2

@@ -7,14 +7,6 @@ from mu0.trace_extract.departures import Departures
 from mu0.trace_extract.lk_state import LKTrackState
 
 
-class _Camera:
-    def __init__(self, moves: bool) -> None:
-        self.moves = moves
-
-    def camera_moves(self) -> bool:
-        return self.moves
-
-
 def _lk_that_finds_every_point_3px_right(prev, cur, points, guesses, window):
     """LK over the gap as it errs on a grazing table: a confident match (no forward-backward error) 3 px off."""
     return points + np.float32([3.0, 0.0]), np.zeros(len(points))
@@ -36,7 +28,7 @@ def _run(camera_moves: bool, gap_on_moving_camera: bool, offset_m: float) -> tup
     st.uv[ids, :], st.visible[ids, :] = uv[:, None], True
     checks = Departures(lk, (3, 3), fb_max=1.0, static_px=1.0, check_gap=2, confirm=2, departure_surface=False,
                         depth_departure_m=0.01, gap_on_moving_camera=gap_on_moving_camera)
-    checks.begin(_Camera(camera_moves))
+    checks.begin(camera_moves)
     grays = [np.zeros((32, 32), np.uint8)] * t
     for f in (2, 4, 6):
         statics = ids[st.static[ids]]

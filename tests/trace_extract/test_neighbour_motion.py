@@ -97,3 +97,34 @@ def test_a_uniform_stretch_slides_with_its_textured_end():
     assert (alone[3:] < 1.0).all() and (together[3:] < 1.0).all()  # the cap: texture enough for LK
     assert (alone[:3] > 15.0).all()
     assert (together[:3] < 2.0).all()
+
+
+def test_a_lost_moving_point_goes_where_its_neighbours_carried_its_part_and_is_seen_again_there():
+    """Four moving points 1 cm apart slide 1 cm a frame along x before a wall 1 m away (a still camera). A
+    moving point among them that LK lost at frame 3 is placed where they carried it since frame 2 and seen again
+    there; one lost far from any of them stays unseen, kept; one lost longer than the limit is let go."""
+    from mu0.trace_extract.lk_state import LKTrackState
+    from mu0.trace_extract.neighbour_motion import NeighbourMotion
+
+    t, h, w, f = 4, 48, 64, 3
+    K = np.array([[60.0, 0, (w - 1) / 2], [0, 60.0, (h - 1) / 2], [0, 0, 1]])
+    geometry = DepthPoseGeometry(np.ones((t, h, w), np.float32), np.repeat(K[None], t, 0),
+                                 np.repeat(np.eye(4)[None], t, 0))
+    st = LKTrackState(t)
+    part = np.array([[0.0, 0.0, 1.0], [0.01, 0.0, 1.0], [0.0, 0.01, 1.0], [0.01, 0.01, 1.0]])
+    donors = st.add(np.zeros((4, 2), np.float32), 0, part)
+    lost = st.add(np.zeros((3, 2), np.float32), 0, np.array([[0.005, 0.005, 1.0], [0.3, 0.0, 1.0], [0.0, 0.0, 1.0]]))
+    st.static[:] = False
+    for k in range(t):
+        st.xyz[donors, k] = part + [0.01 * k, 0.0, 0.0]
+        st.visible[donors, k] = True
+    st.visible[lost[:2], : f] = True  # last seen at frame 2 (their anchors: where they were then) ...
+    st.visible[lost[2], 0] = True  # ... and this one at frame 0
+    st.anchor[lost[0]] += [0.02, 0.0, 0.0]
+    st.xyz[lost[0], 2] = st.anchor[lost[0]]
+    alive = np.concatenate([donors, lost])
+    kept = NeighbourMotion(lambda g: g, 0.03, 3, 0.34, 1.0).carry_lost(st, lost, alive, f, geometry, max_frames=2)
+    assert list(kept) == list(lost[:2])
+    assert st.visible[lost[0], f] and not st.visible[lost[1], f]
+    np.testing.assert_allclose(st.anchor[lost[0]], [0.035, 0.005, 1.0], atol=1e-6)  # one frame on: +1 cm in x
+    np.testing.assert_allclose(st.uv[lost[0], f], [(w - 1) / 2 + 60 * 0.035, (h - 1) / 2 + 60 * 0.005], atol=1e-3)
