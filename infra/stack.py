@@ -67,6 +67,9 @@ def _child_env(ports: dict[str, int]) -> dict[str, str]:
     env.setdefault("AWS_ACCESS_KEY_ID", "testing")  # moto's dummies, only in the children's environment
     env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    # MLflow's GenAI job runner (huey consumers for scorers) is not used here; started, each server leaves its
+    # job store in a /dev/shm/tmp* folder that nothing removes (MLflow 3.17)
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     return env
 
 

@@ -30,6 +30,7 @@ def stack(tmp_path_factory):
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     env = {**os.environ, "MU0_STACK_DIR": str(root / "state"), "PREFECT_HOME": str(root / "prefect-cli")}
     stack_cmd = [sys.executable, str(clone / "infra" / "stack.py")]
+    shm_before = _shm_folders()
     try:
         subprocess.run([*stack_cmd, "up", "--ports", "auto"], env=env, check=True, timeout=300)
         env.update(_env_file(root / "state" / "env"))
@@ -41,6 +42,13 @@ def stack(tmp_path_factory):
         subprocess.run([*stack_cmd, "down"], env=env, timeout=120)
         pids = [int(p.read_text()) for p in (root / "state").glob("*.pid")]
         assert not pids, f"stack down left pid files: {pids}"
+        left = [d for d in _shm_folders() - shm_before if any(Path(d).glob("*.mlflow-huey-store"))]
+        assert not left, f"the MLflow server left its job store in shared memory: {left}"
+
+
+def _shm_folders() -> set[str]:
+    shm = Path("/dev/shm")
+    return {str(p) for p in shm.iterdir() if p.is_dir()} if shm.is_dir() else set()
 
 
 def _run(stack, *params: str) -> str:
