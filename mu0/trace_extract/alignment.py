@@ -10,6 +10,7 @@ Shapes: n points, k tracks, t frames.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -30,7 +31,11 @@ def poses_from_extrinsics(extrinsics: np.ndarray) -> np.ndarray:
 
 def project(xyz_world: np.ndarray, T_world_cam: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixels (...,2) and depths (...) of world points (...,3) in one camera (T (4,4), K (3,3))."""
-    E = np.linalg.inv(T_world_cam)
+    return project_extrinsic(xyz_world, np.linalg.inv(T_world_cam), K)
+
+
+def project_extrinsic(xyz_world: np.ndarray, E: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`project` through the world-to-camera (4,4) E = T_world_cam⁻¹."""
     xyz = xyz_world @ E[:3, :3].T + E[:3, 3]
     with np.errstate(divide="ignore", invalid="ignore"):
         u = K[0, 0] * xyz[..., 0] / xyz[..., 2] + K[0, 2]
@@ -49,6 +54,11 @@ class DepthPoseGeometry:
     radius: int = 1
     tol_m: float = 0.02
     seed_edge_px: int = 0  # keypoints keep this far from a depth discontinuity (`seedable`)
+
+    @functools.cached_property
+    def _extrinsics(self) -> np.ndarray:
+        """(t,4,4) world-to-camera, inverted once: every projection of a frame needs its own."""
+        return np.linalg.inv(self.T_world_cam)
 
     def anchor(self, frame: int, uv_px: np.ndarray) -> np.ndarray:
         return self.to_world(frame, self.camera_points(frame, uv_px))
@@ -123,7 +133,7 @@ class DepthPoseGeometry:
 
     def _seen_depth(self, frame: int, xyz_world: np.ndarray):
         """Each point's pixel (n,2) and depth (n,) in `frame`, and the depth the frame shows there (NaN outside)."""
-        uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])
+        uv, z = project_extrinsic(xyz_world, self._extrinsics[frame], self.K[frame])
         h, w = self.depth.shape[1:]
         with np.errstate(invalid="ignore"):
             cols, rows = np.rint(uv[:, 0]), np.rint(uv[:, 1])
@@ -134,7 +144,7 @@ class DepthPoseGeometry:
 
     def observe(self, frame: int, xyz_world: np.ndarray, depth_test: bool = True) -> tuple[np.ndarray, np.ndarray]:
         if not depth_test:
-            uv, z = project(xyz_world, self.T_world_cam[frame], self.K[frame])
+            uv, z = project_extrinsic(xyz_world, self._extrinsics[frame], self.K[frame])
             with np.errstate(invalid="ignore"):
                 return uv, z > 0
         uv, z, seen = self._seen_depth(frame, xyz_world)

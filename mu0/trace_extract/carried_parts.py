@@ -146,7 +146,7 @@ class CarriedParts:
             paired = np.isfinite(dist)
             if paired.sum() < MIN_PART_PX:
                 return
-            paired &= dist <= np.quantile(dist[paired], KEEP_SHARE)
+            paired &= dist <= _quantile(dist[paired], KEEP_SHARE)
             step = (near.cloud[nearest[paired]] - moved[paired]).mean(axis=0)
             shift += step
             if np.linalg.norm(step) < CONVERGED_M:
@@ -178,7 +178,7 @@ def _part_labels(near: np.ndarray, depth: np.ndarray, rgb: np.ndarray) -> np.nda
     pixel (r, c) and the cell between two neighbours is set only where they join, so a part keeps its border pixels."""
     import cv2
 
-    chroma = rgb[..., :2] / np.maximum(rgb.sum(axis=2, keepdims=True), 1.0)
+    chroma = rgb[..., :2] / np.maximum(_channel_sum(rgb), 1.0)[..., None]
 
     def joined(axis: int) -> np.ndarray:
         both = near[:, 1:] & near[:, :-1] if axis == 1 else near[1:] & near[:-1]
@@ -206,7 +206,7 @@ def _flat_parts(labels: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     thin to hold one such window counts as flat."""
     import cv2
 
-    grey = rgb.mean(axis=2)
+    grey = _channel_sum(rgb) / 3
     mean, square = cv2.blur(grey, (5, 5)), cv2.blur(grey * grey, (5, 5))
     spread = np.sqrt(np.maximum(square - mean * mean, 0.0))
     flat = np.ones(labels.max() + 1, bool)
@@ -222,6 +222,25 @@ def _label_at(labels: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """(n,) the label under each (n,2) pixel position (nearest pixel, clamped to the image)."""
     h, w = labels.shape
     return labels[np.rint(uv[:, 1]).astype(int).clip(0, h - 1), np.rint(uv[:, 0]).astype(int).clip(0, w - 1)]
+
+
+def _channel_sum(rgb: np.ndarray) -> np.ndarray:
+    """(h,w) r + g + b of float32 whole grey levels: exact in any order, so the same as rgb.sum(axis=2), which
+    numpy computes slowly over a last axis of three."""
+    return rgb[..., 0] + rgb[..., 1] + rgb[..., 2]
+
+
+def _quantile(values: np.ndarray, q: float) -> float:
+    """np.quantile(values, q) (linear interpolation, the same float operations) from a partial sort: the ICP asks
+    at every iteration, and np.quantile's general path costs more than the partition."""
+    n = len(values)
+    at = (n - 1) * q
+    lo = int(np.floor(at))
+    if lo >= n - 1:
+        return float(values.max())
+    ordered = np.partition(values, (lo, lo + 1))
+    a, b, t = ordered[lo], ordered[lo + 1], at - lo
+    return float(b - (b - a) * (1 - t)) if t >= 0.5 else float(a + (b - a) * t)
 
 
 def _thinned(cloud: np.ndarray) -> np.ndarray:
