@@ -20,7 +20,7 @@ def _sample(img: np.ndarray, uv: np.ndarray, radius: int, interpolation: int) ->
         return np.zeros((0, k, k, *img.shape[2:]), np.float32)
     mx = np.broadcast_to(uv[:, 0, None, None].astype(np.float32) + off[None, None, :], (n, k, k))
     my = np.broadcast_to(uv[:, 1, None, None].astype(np.float32) + off[None, :, None], (n, k, k))
-    got = cv2.remap(img.astype(np.float32), np.ascontiguousarray(mx.reshape(n * k, k)),
+    got = cv2.remap(img.astype(np.float32, copy=False), np.ascontiguousarray(mx.reshape(n * k, k)),
                     np.ascontiguousarray(my.reshape(n * k, k)), interpolation, borderMode=cv2.BORDER_REPLICATE)
     return got.reshape(n, k, k, *img.shape[2:])
 
