@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from mu0.config import TraceExpertConfig
+from mu0.models.attention import ContextKeys, context_keys, cross_attention, pair_attention
 from mu0.models.scene_encoder import Scene, SceneEncoder
 
 
@@ -81,15 +82,28 @@ class ExpertBlock(nn.Module):
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
 
-    def forward(self, x, cond, prefix, prefix_pad, self_mask, token_pad):
+    def forward(self, x, cond, prefix, prefix_pad, self_mask, token_pad, pairs: bool = False):
+        """With `pairs`, x holds (history, future) token pairs, each seeing only its own pair (`pair_attention`);
+        otherwise self-attention runs under `self_mask` and `token_pad`. `prefix` is the (b,l,w) context with its
+        (b,l) padding `prefix_pad`, or its `context_keys` (then `prefix_pad` is not read)."""
         mods = self.ada(nn.functional.silu(cond))[:, None].chunk(9, dim=-1)
         h = self.norms[0](x) * (1 + mods[1]) + mods[0]
-        x = x + mods[2] * self.self_attn(h, h, h, attn_mask=self_mask, key_padding_mask=token_pad,
-                                         need_weights=False)[0]
+        if pairs:
+            x = x + mods[2] * pair_attention(self.self_attn, h)
+        else:
+            x = x + mods[2] * self.self_attn(h, h, h, attn_mask=self_mask, key_padding_mask=token_pad,
+                                             need_weights=False)[0]
         h = self.norms[1](x) * (1 + mods[4]) + mods[3]
-        x = x + mods[5] * self.cross_attn(h, prefix, prefix, key_padding_mask=prefix_pad, need_weights=False)[0]
+        if isinstance(prefix, ContextKeys):
+            x = x + mods[5] * cross_attention(self.cross_attn, h, prefix)
+        else:
+            x = x + mods[5] * self.cross_attn(h, prefix, prefix, key_padding_mask=prefix_pad, need_weights=False)[0]
         h = self.norms[2](x) * (1 + mods[7]) + mods[6]
         return x + mods[8] * self.mlp(h)
+
+    def context_keys(self, prefix: torch.Tensor, prefix_pad: torch.Tensor) -> ContextKeys:
+        """The cross-attention's keys of a context that several calls share (a sampler's Euler steps)."""
+        return context_keys(self.cross_attn, prefix, prefix_pad)
 
 
 class TraceExpert(nn.Module):
@@ -160,14 +174,14 @@ class TraceExpert(nn.Module):
         cond = self.time_mlp(timestep_embedding(t, x.shape[-1]))
         if scene is not None:  # the scene also modulates every block, as a class label does in DiT
             cond = cond + scene.vector
-        is_future = torch.arange(2 * n, device=x.device) % 2 == 1
-        self_mask = ~is_future[:, None] & is_future[None, :]  # history tokens do not look at futures
-        token_pad = ~point_mask.repeat_interleave(2, dim=1)
-        if self.cfg.isolate_keypoints:  # a token sees only its own keypoint's two tokens (and the prefix)
-            keypoint = torch.arange(2 * n, device=x.device) // 2
-            self_mask = self_mask | (keypoint[:, None] != keypoint[None, :])
-            token_pad = None  # padding cannot leak into a real keypoint, and a padded one keeps a key to read
+        self_mask = token_pad = None
+        # isolated: a token sees only its own keypoint's two tokens (and the prefix), so padding cannot leak into
+        # a real keypoint and a padded one keeps a key to read
+        if not self.cfg.isolate_keypoints:
+            is_future = torch.arange(2 * n, device=x.device) % 2 == 1
+            self_mask = ~is_future[:, None] & is_future[None, :]  # history tokens do not look at futures
+            token_pad = ~point_mask.repeat_interleave(2, dim=1)
         prefix = self.prefix_proj(prefix)
         for block in self.blocks:
-            x = block(x, cond, prefix, ~prefix_mask, self_mask, token_pad)
+            x = block(x, cond, prefix, ~prefix_mask, self_mask, token_pad, pairs=self.cfg.isolate_keypoints)
         return x.reshape(b, n, 2, -1)[:, :, 1]
