@@ -30,6 +30,7 @@ Shapes: b batch, c chunk, a action dim, n keypoints, l prefix tokens, w width.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import torch
 from torch import nn
@@ -38,9 +39,10 @@ from mu0.batch import ACTION_VALID, ACTIONS, HAND_UV, IMAGE, INSTRUCTION, PROPRI
 from mu0.config import ActionExpertConfig
 from mu0.models.backbone import VLMBackbone
 from mu0.models.checkpoint import Checkpointable
-from mu0.models.flow_matching import euler, noised, sample_time
+from mu0.models.expert_block import ExpertBlock, step_modulations
+from mu0.models.flow_matching import euler, euler_times, noised, sample_time
 from mu0.models.scene_encoder import SceneEncoder
-from mu0.models.trace_expert import ExpertBlock, timestep_embedding
+from mu0.models.trace_expert import timestep_embedding
 from mu0.models.world_model import Mu0WorldModel
 
 
@@ -211,14 +213,21 @@ class ActionExpert(Checkpointable, nn.Module):
         x = states.reshape(b, g, g, w).permute(0, 3, 1, 2)
         return nn.functional.avg_pool2d(x, p).flatten(2).transpose(1, 2)
 
-    def velocity(self, ctx, ctx_mask, x_t: torch.Tensor, t: torch.Tensor, keys: list | None = None) -> torch.Tensor:
+    def velocity(self, ctx, ctx_mask, x_t: torch.Tensor, t: torch.Tensor, keys: list | None = None,
+                 modulations: list | None = None) -> torch.Tensor:
         """The flow's velocity (b,c,a) for the noisy chunk x_t at times t (b,); `keys`, each block's
-        `context_keys` of ctx, spare projecting the same context at every Euler step."""
+        `context_keys` of ctx, and `modulations`, each block's modulation at t, spare a sampler's Euler steps
+        projecting the same context and times again."""
         x = self.action_in(x_t) + self.step_embed
-        cond = self.time_mlp(timestep_embedding(t, x.shape[-1]))
+        if modulations is None:
+            modulations = [self._conditioning(t)] * len(self.blocks)
         for i, block in enumerate(self.blocks):
-            x = block(x, cond, ctx if keys is None else keys[i], ~ctx_mask, None, None)
+            x = block(x, modulations[i], ctx if keys is None else keys[i], ~ctx_mask, None, None)
         return self.action_out(self.out_norm(x))
+
+    def _conditioning(self, t: torch.Tensor) -> torch.Tensor:
+        """The blocks' conditioning (…,b,w) at flow times t (…,b)."""
+        return self.time_mlp(timestep_embedding(t.flatten(), self.cfg.width)).reshape(*t.shape, -1)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         return self.compute_loss(batch)
@@ -267,7 +276,7 @@ class ActionExpert(Checkpointable, nn.Module):
 
         hooks = [block.cross_attn.register_forward_hook(capture, with_kwargs=True) for block in self.blocks]
         try:  # through the attention modules' own forward, which the hooks see
-            self._act(images, instructions, proprio, None, wrist, hand_uv, reuse_keys=False)
+            self._act(images, instructions, proprio, None, wrist, hand_uv, precompute=False)
         finally:
             for hook in hooks:
                 hook.remove()
@@ -286,14 +295,18 @@ class ActionExpert(Checkpointable, nn.Module):
         keypoints it queried (`grid_uv`, (b,n,2): the grid or the moving ones, then the hand's)."""
         return self._act(images, instructions, proprio, noise, wrist, hand_uv)
 
-    def _act(self, images, instructions, proprio, noise, wrist, hand_uv, reuse_keys: bool = True) -> dict:
+    def _act(self, images, instructions, proprio, noise, wrist, hand_uv, precompute: bool = True) -> dict:
         ctx, ctx_mask, forecast = self.context(images, instructions, proprio, with_trace=True, wrist=wrist,
                                                hand_uv=hand_uv)
         b = len(images)
         x = noise if noise is not None else torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=images.device)
-        # every Euler step reads the same context: each block's keys of it are projected once
-        keys = [block.context_keys(ctx, ~ctx_mask) for block in self.blocks] if reuse_keys else None
-        x = euler(x, lambda x, t: self.velocity(ctx, ctx_mask, x, t, keys), self.cfg.flow_steps)
+        steps = self.cfg.flow_steps
+        keys, modulations = None, itertools.repeat(None)
+        if precompute:  # every Euler step reads the same context, at times known in advance: project them once
+            keys = [block.context_keys(ctx, ~ctx_mask) for block in self.blocks]
+            times = euler_times(steps, steps, b, x.device)
+            modulations = iter(step_modulations(self.blocks, self._conditioning(times)))
+        x = euler(x, lambda x, t: self.velocity(ctx, ctx_mask, x, t, keys, next(modulations)), steps)
         out = {"actions": x.clamp(-1.0, 1.0)}
         if forecast is not None:
             out["grid_uv"], out["trace"] = forecast

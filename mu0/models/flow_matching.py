@@ -30,7 +30,12 @@ def euler(x: torch.Tensor, velocity: Callable[[torch.Tensor, torch.Tensor], torc
     """Integrate from t = 1: `steps` Euler steps of size 1/total (default: the whole way, total = steps), with
     velocity(x, t) for t (b,); returns x at t = 1 − steps/total."""
     total = total or steps
-    for i in range(steps):
-        t = torch.full((x.shape[0],), 1.0 - i / total, device=x.device)
+    for t in euler_times(steps, total, x.shape[0], x.device):
         x = x - velocity(x, t) / total
     return x
+
+
+def euler_times(steps: int, total: int, b: int, device=None) -> torch.Tensor:
+    """(steps, b) the flow times at which `euler` reads the velocity: 1, 1 − 1/total, …"""
+    start = (1.0 - torch.arange(steps, dtype=torch.float64) / total).float()  # rounded once, as float(1 − i/total)
+    return start[:, None].expand(steps, b).to(device)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from mu0.config import TraceExpertConfig
-from mu0.models.attention import ContextKeys, context_keys, cross_attention, pair_attention
+from mu0.models.expert_block import ExpertBlock, Modulation, step_modulations
 from mu0.models.scene_encoder import Scene, SceneEncoder
 
 
@@ -67,45 +67,6 @@ class KeypointFeatures(nn.Module):
         return self.mlp(sample_patches(patches, uv))
 
 
-class ExpertBlock(nn.Module):
-    """Self-attention over keypoint tokens, cross-attention to the prefix, MLP; each residual branch
-    is scaled and shifted by the timestep and gated — with gates starting at zero (adaLN-Zero), so
-    every block is the identity at initialisation."""
-
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.norms = nn.ModuleList(nn.LayerNorm(width, elementwise_affine=False) for _ in range(3))
-        self.self_attn = nn.MultiheadAttention(width, heads, batch_first=True)
-        self.cross_attn = nn.MultiheadAttention(width, heads, batch_first=True)
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
-        self.ada = nn.Linear(width, 9 * width)
-        nn.init.zeros_(self.ada.weight)
-        nn.init.zeros_(self.ada.bias)
-
-    def forward(self, x, cond, prefix, prefix_pad, self_mask, token_pad, pairs: bool = False):
-        """With `pairs`, x holds (history, future) token pairs, each seeing only its own pair (`pair_attention`);
-        otherwise self-attention runs under `self_mask` and `token_pad`. `prefix` is the (b,l,w) context with its
-        (b,l) padding `prefix_pad`, or its `context_keys` (then `prefix_pad` is not read)."""
-        mods = self.ada(nn.functional.silu(cond))[:, None].chunk(9, dim=-1)
-        h = self.norms[0](x) * (1 + mods[1]) + mods[0]
-        if pairs:
-            x = x + mods[2] * pair_attention(self.self_attn, h)
-        else:
-            x = x + mods[2] * self.self_attn(h, h, h, attn_mask=self_mask, key_padding_mask=token_pad,
-                                             need_weights=False)[0]
-        h = self.norms[1](x) * (1 + mods[4]) + mods[3]
-        if isinstance(prefix, ContextKeys):
-            x = x + mods[5] * cross_attention(self.cross_attn, h, prefix)
-        else:
-            x = x + mods[5] * self.cross_attn(h, prefix, prefix, key_padding_mask=prefix_pad, need_weights=False)[0]
-        h = self.norms[2](x) * (1 + mods[7]) + mods[6]
-        return x + mods[8] * self.mlp(h)
-
-    def context_keys(self, prefix: torch.Tensor, prefix_pad: torch.Tensor) -> ContextKeys:
-        """The cross-attention's keys of a context that several calls share (a sampler's Euler steps)."""
-        return context_keys(self.cross_attn, prefix, prefix_pad)
-
-
 class TraceExpert(nn.Module):
     def __init__(self, cfg: TraceExpertConfig, prefix_width: int, history: int, horizon: int,
                  patch_width: int = 0) -> None:
@@ -132,11 +93,9 @@ class TraceExpert(nn.Module):
         nn.init.zeros_(self.done_out.weight)
         nn.init.constant_(self.done_out.bias, 3.0)  # an untrained head says "still valid"
 
-    def _tokens(self, uv, history, history_valid, x_t, patches, scene: Scene | None):
-        b, n = uv.shape[:2]
+    def _keypoints(self, uv, history, history_valid, patches, scene: Scene | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each keypoint's history token (b,n,w) and where it is (b,n,w), which its future token adds to its input."""
         hist = torch.cat([history * history_valid[..., None], history_valid[..., None].float()], dim=-1)
-        h_tok = self.history_in(hist.flatten(2)) + self.segment.weight[0]
-        f_tok = self.future_in(x_t.flatten(2)) + self.segment.weight[1]
         where = self.uv(uv)
         if self.point_features is not None:
             if patches is None:
@@ -148,7 +107,43 @@ class TraceExpert(nn.Module):
             where = where + scene.vector[:, None]
             if self.scene_points is not None:
                 where = where + self.scene_points(scene.grid, uv)
-        return torch.stack([h_tok + where, f_tok + where], dim=2).reshape(b, 2 * n, -1)
+        return self.history_in(hist.flatten(2)) + self.segment.weight[0] + where, where
+
+    def _tokens(self, keypoints: tuple[torch.Tensor, torch.Tensor], x_t: torch.Tensor) -> torch.Tensor:
+        """The (b,2n,w) token sequence: each keypoint's history token, then its future token for x_t (b,n,k,3)."""
+        history, where = keypoints
+        future = self.future_in(x_t.flatten(2)) + self.segment.weight[1] + where
+        return torch.stack([history, future], dim=2).flatten(1, 2)
+
+    def _conditioning(self, t: torch.Tensor, scene: Scene | None) -> torch.Tensor:
+        """The blocks' conditioning (…,b,w) at flow times t (…,b)."""
+        cond = self.time_mlp(timestep_embedding(t.flatten(), self.cfg.width)).reshape(*t.shape, -1)
+        if scene is not None:  # the scene also modulates every block, as a class label does in DiT
+            cond = cond + scene.vector
+        return cond
+
+    def _self_masks(self, point_mask: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The self-attention's (2n,2n) mask and (b,2n) padding; none when keypoints are isolated (pairs):
+        a token then sees only its own keypoint's two tokens (and the prefix), so padding cannot leak into a
+        real keypoint and a padded one keeps a key to read."""
+        if self.cfg.isolate_keypoints:
+            return None, None
+        is_future = torch.arange(2 * point_mask.shape[1], device=point_mask.device) % 2 == 1
+        self_mask = ~is_future[:, None] & is_future[None, :]  # history tokens do not look at futures
+        return self_mask, ~point_mask.repeat_interleave(2, dim=1)
+
+    def _through_blocks(self, x, conds, prefixes, prefix_pad, self_mask, token_pad) -> torch.Tensor:
+        """The (b,2n,w) tokens through every block (conds, prefixes: each block's conditioning and context, or
+        their precomputed forms); the future tokens' states (b,n,w)."""
+        pairs = self.cfg.isolate_keypoints
+        last = len(self.blocks) - 1
+        for i, (block, cond, prefix) in enumerate(zip(self.blocks, conds, prefixes, strict=True)):
+            x = block(x, cond, prefix, prefix_pad, self_mask, token_pad, pairs=pairs, futures_only=pairs and i == last)
+        return x if pairs else x[:, 1::2]
+
+    def _heads(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        future = self.out_norm(states)
+        return self.velocity_out(future).unflatten(-1, (self.cfg.num_ctrl, 3)), self.done_out(future)
 
     def forward(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None, scene=None):
         """Control-point velocity (b,n,k,3) and done logits (b,n,horizon); `patches` (b,d_v,g,g) is the
@@ -162,26 +157,45 @@ class TraceExpert(nn.Module):
                             scene=None):
         """forward's outputs plus the keypoints' future-token states (b,n,w): what an action expert reads."""
         states = self.future_states(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches, scene)
-        future = self.out_norm(states)
-        return self.velocity_out(future).reshape(*uv.shape[:2], self.cfg.num_ctrl, 3), self.done_out(future), states
+        return *self._heads(states), states
 
     def future_states(self, prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None,
                       scene=None):
         """Each keypoint's future-token state (b,n,w) before the final norm: the trace features an action
         expert reads."""
-        b, n = uv.shape[:2]
-        x = self._tokens(uv, history, history_valid, x_t, patches, scene)
-        cond = self.time_mlp(timestep_embedding(t, x.shape[-1]))
-        if scene is not None:  # the scene also modulates every block, as a class label does in DiT
-            cond = cond + scene.vector
-        self_mask = token_pad = None
-        # isolated: a token sees only its own keypoint's two tokens (and the prefix), so padding cannot leak into
-        # a real keypoint and a padded one keeps a key to read
-        if not self.cfg.isolate_keypoints:
-            is_future = torch.arange(2 * n, device=x.device) % 2 == 1
-            self_mask = ~is_future[:, None] & is_future[None, :]  # history tokens do not look at futures
-            token_pad = ~point_mask.repeat_interleave(2, dim=1)
-        prefix = self.prefix_proj(prefix)
-        for block in self.blocks:
-            x = block(x, cond, prefix, ~prefix_mask, self_mask, token_pad, pairs=self.cfg.isolate_keypoints)
-        return x.reshape(b, n, 2, -1)[:, :, 1]
+        x = self._tokens(self._keypoints(uv, history, history_valid, patches, scene), x_t)
+        blocks = len(self.blocks)
+        return self._through_blocks(x, [self._conditioning(t, scene)] * blocks, [self.prefix_proj(prefix)] * blocks,
+                                    ~prefix_mask, *self._self_masks(point_mask))
+
+    def sampler(self, prefix, prefix_mask, uv, history, history_valid, point_mask, times, patches=None, scene=None
+                ) -> ExpertSampler:
+        """forward_with_states for the Euler steps of one sample at flow times `times` (s,b), one call per step,
+        with what the steps share computed once (`ExpertSampler`)."""
+        return ExpertSampler(self, prefix, prefix_mask, uv, history, history_valid, point_mask, times, patches, scene)
+
+
+class ExpertSampler:
+    """The trace expert at each Euler step of one sample, in order: (velocity, done logits, states) for that
+    step's x_t, as forward_with_states gives them. What the steps share is computed once: the keypoints' tokens
+    but the noisy future's, each block's keys of the prefix and every block's modulation at every step's time
+    (`step_modulations`); about a fifth of a step's work on one core."""
+
+    def __init__(self, expert: TraceExpert, prefix, prefix_mask, uv, history, history_valid, point_mask, times,
+                 patches=None, scene=None) -> None:
+        self.expert = expert
+        self.keypoints = expert._keypoints(uv, history, history_valid, patches, scene)
+        self.masks = expert._self_masks(point_mask)
+        prefix = expert.prefix_proj(prefix)
+        self.keys = [block.context_keys(prefix, ~prefix_mask) for block in expert.blocks]
+        self.modulations = step_modulations(expert.blocks, expert._conditioning(times, scene))
+        self.step = 0
+
+    def __call__(self, x_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.step == len(self.modulations):
+            raise RuntimeError(f"this sampler was prepared for {self.step} Euler steps")
+        modulation: list[Modulation] = self.modulations[self.step]
+        self.step += 1
+        x = self.expert._tokens(self.keypoints, x_t)
+        states = self.expert._through_blocks(x, modulation, self.keys, None, *self.masks)
+        return *self.expert._heads(states), states

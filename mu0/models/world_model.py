@@ -35,7 +35,7 @@ from mu0.models.baselines.kinematic import constant_velocity
 from mu0.models.bspline import BSplineTrace
 from mu0.models.checkpoint import Checkpointable
 from mu0.models.depth_image import colorize_depth, has_depth
-from mu0.models.flow_matching import euler, noised, sample_time
+from mu0.models.flow_matching import euler, euler_times, noised, sample_time
 from mu0.models.loss_mask import trainable
 from mu0.models.scene_encoder import Scene
 from mu0.models.trace_expert import TraceExpert
@@ -151,11 +151,19 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         cv = constant_velocity(batch[HISTORY], batch[HISTORY_VALID], self.cfg.horizon)
         return self.spline.fit(cv, torch.ones(cv.shape[:3], dtype=torch.bool, device=cv.device), clip=False)
 
+    def _sampler(self, context: WorldContext, uv, history, history_valid, point_mask, steps: int, total: int):
+        """The expert at each of a sample's Euler steps (`ExpertSampler`)."""
+        times = euler_times(steps, total, len(uv), uv.device)
+        return self.expert.sampler(context.prefix, context.mask, uv, history, history_valid, point_mask, times,
+                                   context.patches, context.scene)
+
     def _integrate(self, batch: dict, context: WorldContext, x: torch.Tensor, steps: int) -> dict:
         last = {}
+        expert = self._sampler(context, batch[POINTS_UV], batch[HISTORY], batch[HISTORY_VALID], batch[POINT_MASK],
+                               steps, steps)
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            out, last["done_logits"] = self._expert(batch, context, x, t)
+            out, last["done_logits"], _ = expert(x)
             return self._velocity(out, x, t)
 
         x = euler(x, velocity, steps) + self._prior(batch)
@@ -205,11 +213,10 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         history_valid = torch.zeros(b, n, self.cfg.history, dtype=torch.bool, device=uv.device)
         point_mask = torch.ones(b, n, dtype=torch.bool, device=uv.device)
         last = {}
+        expert = self._sampler(context, uv, history, history_valid, point_mask, steps, total)
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            out, _, last["states"] = self.expert.forward_with_states(context.prefix, context.mask, uv, history,
-                                                                     history_valid, point_mask, x, t, context.patches,
-                                                                     context.scene)
+            out, _, last["states"] = expert(x)
             last["clean"] = self._clean(out, x, t)
             return self._velocity(out, x, t)
 

@@ -253,12 +253,18 @@ def test_clean_and_velocity_outputs_describe_one_flow(monkeypatch):
         cfg = dataclasses.replace(CFG, expert=dataclasses.replace(CFG.expert, prior="none", predicts=predicts))
         model = Mu0WorldModel(cfg).eval()
 
-        def says_target(prefix, prefix_mask, uv, history, history_valid, point_mask, x_t, t, patches=None, scene=None,
+        def says_target(prefix, prefix_mask, uv, history, history_valid, point_mask, times, patches=None, scene=None,
                         predicts=predicts):
-            out = target if predicts == "clean" else (x_t - target) / t[:, None, None, None]
-            return out, torch.zeros(*uv.shape[:2], CFG.horizon)
+            steps = iter(times)  # the sampler's steps, in order
 
-        monkeypatch.setattr(model.expert, "forward", says_target)
+            def step(x_t):
+                t = next(steps)
+                out = target if predicts == "clean" else (x_t - target) / t[:, None, None, None]
+                return out, torch.zeros(*uv.shape[:2], CFG.horizon), None
+
+            return step
+
+        monkeypatch.setattr(model.expert, "sampler", says_target)
         ends[predicts] = model.sample_many(batch, 1, steps=4, noise=noise)["ctrl"][0]
     torch.testing.assert_close(ends["clean"], target, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(ends["velocity"], target, atol=1e-5, rtol=1e-5)
