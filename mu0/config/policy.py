@@ -115,6 +115,10 @@ class PolicyDataConfig:
     tasks: tuple[str, ...] = ()
     # Keep only rollouts whose scripted expert succeeded.
     successful_only: bool = True
+    # Samples carry their (episode, frame), so a trace policy reads each with frozen μ_0 once and reuses that
+    # reading every epoch (checked against the sample's inputs each time); off for samples that change between
+    # epochs.
+    reuse_forecasts: bool = True
 
     def __post_init__(self) -> None:
         require(self.demos_per_task >= 0, "demos_per_task", "must be >= 0 (0 = all)")

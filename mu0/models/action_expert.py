@@ -35,12 +35,13 @@ import itertools
 import torch
 from torch import nn
 
-from mu0.batch import ACTION_VALID, ACTIONS, HAND_UV, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
+from mu0.batch import ACTION_VALID, ACTIONS, EPISODE, FRAME, HAND_UV, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
 from mu0.config import ActionExpertConfig
 from mu0.models.backbone import VLMBackbone
 from mu0.models.checkpoint import Checkpointable
 from mu0.models.expert_block import ExpertBlock, step_modulations
 from mu0.models.flow_matching import euler, euler_times, noised, sample_time
+from mu0.models.forecast_cache import ForecastCache, WorldReading, fingerprints
 from mu0.models.scene_encoder import SceneEncoder
 from mu0.models.trace_expert import timestep_embedding
 from mu0.models.world_model import Mu0WorldModel
@@ -79,6 +80,7 @@ class ActionExpert(Checkpointable, nn.Module):
             self.world = Mu0WorldModel(cfg.world)
             self.world.requires_grad_(False)
             self.register_buffer("grid", grid_uv(cfg.grid), persistent=False)
+            self._forecasts = ForecastCache()  # frozen μ_0's reading of training samples (not saved)
             if cfg.trace_queries == "moving":
                 self.register_buffer("candidate_grid", grid_uv(cfg.candidates), persistent=False)
             if cfg.trace_tokens != "waypoints":
@@ -143,18 +145,18 @@ class ActionExpert(Checkpointable, nn.Module):
         self.proprio_std.copy_(std.clamp(min=1e-3))
 
     def context(self, images: torch.Tensor, instructions: list[str], proprio: torch.Tensor,
-                with_trace: bool = False, wrist: torch.Tensor | None = None, hand_uv: torch.Tensor | None = None
+                with_trace: bool = False, wrist: torch.Tensor | None = None, hand_uv: torch.Tensor | None = None,
+                samples: list[tuple[int, int]] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         """The decoder's context (b,l+1(+k)(+n),w) — prefix, proprio token, the wrist camera's k tokens (with
         wrist_tokens; `wrist` its uint8 images) and, with waypoint tokens, one per keypoint, last (the hand's
         last of all, with hand_queries; `hand_uv` (b,2) the hand's unit pixel) — its padding mask, and — with
-        `with_trace` and use_trace — μ_0's keypoints (b,n,2) and normalised trace (b,n,h,3)."""
+        `with_trace` and use_trace — μ_0's keypoints (b,n,2) and normalised trace (b,n,h,3). `samples`, the rows'
+        (episode, frame) in a training set, lets μ_0's reading of each be computed once (`_read_world`)."""
         trace, waypoint_tokens = None, []
         if self.cfg.use_trace:
-            with torch.no_grad():
-                world_context = self.world.embed(images, instructions)
-                prefix, mask = world_context.prefix, world_context.mask
-                uv, states, trace = self._forecast(world_context, len(images), self._hand_lattice(hand_uv))
+            world = self._read_world(images, instructions, hand_uv, samples)
+            prefix, mask, uv, states, trace = world.prefix, world.mask, world.uv, world.states, world.trace
             if self.cfg.train_backbone:
                 prefix, mask = self.backbone.embed_prefix(images, instructions)
             if self.cfg.trace_tokens != "waypoints":
@@ -173,6 +175,24 @@ class ActionExpert(Checkpointable, nn.Module):
         extra = ctx.shape[1] - mask.shape[1]  # the proprio, wrist and waypoint tokens are never padding
         ctx_mask = torch.cat([mask, torch.ones_like(mask[:, :1]).expand(-1, extra)], dim=1)
         return ctx, ctx_mask, ((uv, trace) if with_trace and trace is not None else None)
+
+    @torch.no_grad()
+    def _read_world(self, images: torch.Tensor, instructions: list[str], hand_uv: torch.Tensor | None,
+                    samples: list[tuple[int, int]] | None = None) -> WorldReading:
+        """Frozen μ_0's prefix and forecast; with `samples` (each row's (episode, frame)), each sample's is
+        computed once and reused (`ForecastCache`)."""
+
+        def read(rows: list[int] | None = None) -> WorldReading:
+            pick = (lambda x: x) if rows is None else (lambda x: None if x is None else x[rows])
+            texts = instructions if rows is None else [instructions[r] for r in rows]
+            context = self.world.embed(pick(images), texts)
+            uv, states, trace = self._forecast(context, len(context.prefix), self._hand_lattice(pick(hand_uv)))
+            keep_states = rows is None or self.cfg.trace_tokens != "waypoints"  # a cache keeps what is read
+            return WorldReading(context.prefix, context.mask, uv, states if keep_states else None, trace)
+
+        if samples is None:
+            return read()
+        return self._forecasts.read(samples, fingerprints(images, instructions, hand_uv), read)
 
     def _hand_lattice(self, hand_uv: torch.Tensor | None) -> torch.Tensor | None:
         """(b,k,2) the hand keypoints around `hand_uv` (b,2), inside the image; None without hand_queries."""
@@ -229,6 +249,12 @@ class ActionExpert(Checkpointable, nn.Module):
         """The blocks' conditioning (…,b,w) at flow times t (…,b)."""
         return self.time_mlp(timestep_embedding(t.flatten(), self.cfg.width)).reshape(*t.shape, -1)
 
+    def _samples(self, batch: dict) -> list[tuple[int, int]] | None:
+        """The rows' (episode, frame) when a trace policy trains on samples that carry them, else None."""
+        if not (self.cfg.use_trace and self.training and EPISODE in batch and FRAME in batch):
+            return None
+        return list(zip(batch[EPISODE].tolist(), batch[FRAME].tolist(), strict=True))
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         return self.compute_loss(batch)
 
@@ -237,7 +263,8 @@ class ActionExpert(Checkpointable, nn.Module):
         (+ wrist_image, hand_uv for policies that read them)."""
         actions, valid = batch[ACTIONS], batch[ACTION_VALID].float()
         ctx, ctx_mask, _ = self.context(batch[IMAGE], list(batch[INSTRUCTION]), batch[PROPRIO],
-                                        wrist=batch.get(WRIST_IMAGE), hand_uv=batch.get(HAND_UV))
+                                        wrist=batch.get(WRIST_IMAGE), hand_uv=batch.get(HAND_UV),
+                                        samples=self._samples(batch))
         t = sample_time(len(actions), actions.device)
         noise = torch.randn_like(actions)
         x_t = noised(actions, noise, t)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mu0.batch import ACTION_VALID, ACTIONS, HAND_UV, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
+from mu0.batch import ACTION_VALID, ACTIONS, EPISODE, FRAME, HAND_UV, IMAGE, INSTRUCTION, PROPRIO, WRIST_IMAGE
 from mu0.bundle.policy_bundle import hand_unit_uv
 from mu0.config import PolicyDataConfig
 from mu0.episodes import schema
@@ -128,11 +128,13 @@ class ActionChunkDataset(torch.utils.data.Dataset):
     """One sample per frame of every demonstration; arrays stay memory-mapped until indexed."""
 
     def __init__(self, paths: list[Path], chunk: int, action_dim: int, proprio_dim: int,
-                 wrist_paths: list[Path] | None = None, hand_xyz: tuple[int, int, int] | None = None) -> None:
+                 wrist_paths: list[Path] | None = None, hand_xyz: tuple[int, int, int] | None = None,
+                 sample_ids: bool = False) -> None:
         """`wrist_paths`: each demonstration's wrist-camera episode (`wrist_views`), whose frames become the
         samples' `wrist_image`; `hand_xyz`: the proprio entries of the hand's world position, whose pixel in each
-        frame's camera becomes the samples' `hand_uv`."""
-        self.paths, self.chunk = list(paths), chunk
+        frame's camera becomes the samples' `hand_uv`; `sample_ids`: samples carry their `episode` and `frame`
+        (a trace policy then reuses μ_0's reading of each, `PolicyDataConfig.reuse_forecasts`)."""
+        self.paths, self.chunk, self.sample_ids = list(paths), chunk, sample_ids
         self.images, self.robot, self.instructions, index = [], [], [], []
         self.hand_uv: list[np.ndarray] | None = [] if hand_xyz is not None else None
         self.wrist = [np.load(p / schema.IMAGES, mmap_mode="r") for p in wrist_paths] if wrist_paths else None
@@ -189,6 +191,8 @@ class ActionChunkDataset(torch.utils.data.Dataset):
             sample[WRIST_IMAGE] = torch.from_numpy(np.array(self.wrist[e][t])).permute(2, 0, 1)
         if self.hand_uv is not None:
             sample[HAND_UV] = torch.from_numpy(self.hand_uv[e][t])
+        if self.sample_ids:
+            sample[EPISODE], sample[FRAME] = torch.tensor(e), torch.tensor(t)
         return sample
 
     def proprio_stats(self) -> tuple[torch.Tensor, torch.Tensor]:

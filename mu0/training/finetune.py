@@ -121,7 +121,7 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     hands = cfg.use_trace and cfg.hand_queries > 0
     calibration = camera_calibration(demos) if hands else None  # checked before any training
     dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim, wrist,
-                                 cfg.hand_xyz if hands else None)
+                                 cfg.hand_xyz if hands else None, sample_ids=data_cfg.reuse_forecasts)
     if len(dataset) < train_cfg.micro_batch:
         raise ValueError(f"{episodes}: {len(dataset)} samples, fewer than one micro-batch of {train_cfg.micro_batch}")
     if init_from is None:

@@ -207,6 +207,21 @@ def test_finetuning_stopped_at_a_checkpoint_resumes_to_the_same_loss_curve(metaw
     np.testing.assert_allclose(first.losses + second.losses, full.losses, rtol=1e-5)
 
 
+def test_reusing_mu0s_forecasts_across_epochs_leaves_the_loss_curve_as_it_was(metaworld_episodes, world_dir, tmp_path):
+    from mu0.training.action_data import ActionChunkDataset
+
+    demos = select_demos(metaworld_episodes, DATA)
+    assert {"episode", "frame"} <= set(ActionChunkDataset(demos, 4, 4, 4, sample_ids=True)[5])
+    assert not {"episode", "frame"} & set(ActionChunkDataset(demos, 4, 4, 4)[5])
+    train = dataclasses.replace(TRAIN, steps=12)  # more draws than samples: later batches reuse forecasts
+    cfg = dataclasses.replace(POLICY, trace_tokens="both")
+    reused = finetune(metaworld_episodes, tmp_path / "reused", cfg, DATA, train, world_model=world_dir)
+    read = finetune(metaworld_episodes, tmp_path / "read", cfg, dataclasses.replace(DATA, reuse_forecasts=False),
+                    train, world_model=world_dir)
+    assert reused.samples < 12 * train.micro_batch
+    np.testing.assert_allclose(reused.losses, read.losses, rtol=1e-5)
+
+
 def test_a_hand_query_policy_finds_the_hand_in_every_demo_frame_and_rolls_out_through_its_recorded_calibration(
         metaworld_episodes, world_dir, tmp_path):
     from mu0.bundle.policy_bundle import PolicyRunner
