@@ -39,7 +39,7 @@ from mu0.batch import ACTION_VALID, ACTIONS, EPISODE, FRAME, HAND_UV, IMAGE, INS
 from mu0.config import ActionExpertConfig
 from mu0.models.backbone import VLMBackbone
 from mu0.models.checkpoint import Checkpointable
-from mu0.models.expert_block import ExpertBlock, step_modulations
+from mu0.models.expert_block import ExpertBlock, partitioned, step_modulations
 from mu0.models.flow_matching import euler, euler_times, noised, sample_time
 from mu0.models.forecast_cache import ForecastCache, WorldReading, fingerprints
 from mu0.models.scene_encoder import SceneEncoder
@@ -79,6 +79,7 @@ class ActionExpert(Checkpointable, nn.Module):
         if cfg.use_trace:
             self.world = Mu0WorldModel(cfg.world)
             self.world.requires_grad_(False)
+            self.world.eval()  # frozen: no dropout or augmentation, whatever the policy's mode (see train)
             self.register_buffer("grid", grid_uv(cfg.grid), persistent=False)
             self._forecasts = ForecastCache()  # frozen μ_0's reading of training samples (not saved)
             if cfg.trace_queries == "moving":
@@ -187,12 +188,15 @@ class ActionExpert(Checkpointable, nn.Module):
             texts = instructions if rows is None else [instructions[r] for r in rows]
             context = self.world.embed(pick(images), texts)
             uv, states, trace = self._forecast(context, len(context.prefix), self._hand_lattice(pick(hand_uv)))
-            keep_states = rows is None or self.cfg.trace_tokens != "waypoints"  # a cache keeps what is read
-            return WorldReading(context.prefix, context.mask, uv, states if keep_states else None, trace)
+            if rows is None:
+                return WorldReading(context.prefix, context.mask, uv, states, trace)
+            # a cache keeps only what this policy reads
+            prefix, mask = (None, None) if self.cfg.train_backbone else (context.prefix, context.mask)
+            return WorldReading(prefix, mask, uv, None if self.cfg.trace_tokens == "waypoints" else states, trace)
 
         if samples is None:
             return read()
-        return self._forecasts.read(samples, fingerprints(images, instructions, hand_uv), read)
+        return self._forecasts.read(samples, fingerprints(images, instructions, hand_uv), read, images.device)
 
     def _hand_lattice(self, hand_uv: torch.Tensor | None) -> torch.Tensor | None:
         """(b,k,2) the hand keypoints around `hand_uv` (b,2), inside the image; None without hand_queries."""
@@ -329,7 +333,8 @@ class ActionExpert(Checkpointable, nn.Module):
         x = noise if noise is not None else torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=images.device)
         steps = self.cfg.flow_steps
         keys, modulations = None, itertools.repeat(None)
-        if precompute:  # every Euler step reads the same context, at times known in advance: project them once
+        if precompute and not partitioned(self):  # the steps read one context at times known in advance: project
+            # them once (not under ZeRO-3, whose parameters are whole only inside their modules' forward)
             keys = [block.context_keys(ctx, ~ctx_mask) for block in self.blocks]
             times = euler_times(steps, steps, b, x.device)
             modulations = iter(step_modulations(self.blocks, self._conditioning(times)))

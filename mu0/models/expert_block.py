@@ -73,3 +73,10 @@ def step_modulations(blocks: nn.ModuleList, conds: torch.Tensor) -> list[list[Mo
     """Every block's modulation at each of s conditionings (s,b,w), one projection per block: [step][block]."""
     per_block = [block.modulation(conds) for block in blocks]  # each nine (s,b,1,w)
     return [[tuple(part[i] for part in mods) for mods in per_block] for i in range(len(conds))]
+
+
+def partitioned(module: nn.Module) -> bool:
+    """Whether DeepSpeed's ZeRO-3 has partitioned the module's parameters: each is then whole only inside the
+    forward of the module that holds it, so work prepared outside those calls (a sampler's shared steps) must
+    go through them step by step instead."""
+    return any(hasattr(p, "ds_id") for p in module.parameters())

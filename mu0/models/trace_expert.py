@@ -139,7 +139,7 @@ class TraceExpert(nn.Module):
         last = len(self.blocks) - 1
         for i, (block, cond, prefix) in enumerate(zip(self.blocks, conds, prefixes, strict=True)):
             x = block(x, cond, prefix, prefix_pad, self_mask, token_pad, pairs=pairs, futures_only=pairs and i == last)
-        return x if pairs else x[:, 1::2]
+        return x if pairs and self.blocks else x[:, 1::2]
 
     def _heads(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         future = self.out_norm(states)

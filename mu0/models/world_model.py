@@ -35,6 +35,7 @@ from mu0.models.baselines.kinematic import constant_velocity
 from mu0.models.bspline import BSplineTrace
 from mu0.models.checkpoint import Checkpointable
 from mu0.models.depth_image import colorize_depth, has_depth
+from mu0.models.expert_block import partitioned
 from mu0.models.flow_matching import euler, euler_times, noised, sample_time
 from mu0.models.loss_mask import trainable
 from mu0.models.scene_encoder import Scene
@@ -152,10 +153,15 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         return self.spline.fit(cv, torch.ones(cv.shape[:3], dtype=torch.bool, device=cv.device), clip=False)
 
     def _sampler(self, context: WorldContext, uv, history, history_valid, point_mask, steps: int, total: int):
-        """The expert at each of a sample's Euler steps (`ExpertSampler`)."""
-        times = euler_times(steps, total, len(uv), uv.device)
-        return self.expert.sampler(context.prefix, context.mask, uv, history, history_valid, point_mask, times,
-                                   context.patches, context.scene)
+        """The expert at each of a sample's Euler steps, (x_t, t) → forward_with_states' outputs: an
+        `ExpertSampler`, or — where ZeRO-3 partitions the expert (`partitioned`) — its own forward through the
+        module call that gathers its weights, without the states (no trace policy trains under ZeRO-3)."""
+        shared = (context.prefix, context.mask, uv, history, history_valid, point_mask)
+        if partitioned(self.expert):
+            return lambda x, t: (*self.expert(*shared, x, t, context.patches, context.scene), None)
+        sampler = self.expert.sampler(*shared, euler_times(steps, total, len(uv), uv.device), context.patches,
+                                      context.scene)
+        return lambda x, t: sampler(x)
 
     def _integrate(self, batch: dict, context: WorldContext, x: torch.Tensor, steps: int) -> dict:
         last = {}
@@ -163,7 +169,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
                                steps, steps)
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            out, last["done_logits"], _ = expert(x)
+            out, last["done_logits"], _ = expert(x, t)
             return self._velocity(out, x, t)
 
         x = euler(x, velocity, steps) + self._prior(batch)
@@ -216,7 +222,7 @@ class Mu0WorldModel(Checkpointable, nn.Module):
         expert = self._sampler(context, uv, history, history_valid, point_mask, steps, total)
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            out, _, last["states"] = expert(x)
+            out, _, last["states"] = expert(x, t)
             last["clean"] = self._clean(out, x, t)
             return self._velocity(out, x, t)
 

@@ -106,6 +106,10 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     this call at that step (checkpoint and policy saved) on the schedule of train_cfg.steps."""
     if train_cfg.ema_decay:
         raise ValueError("--finetune.ema-decay: fine-tuning keeps no weight average (pretraining does); leave it at 0")
+    if policy_cfg.use_trace and train_cfg.zero_stage == 3:
+        raise ValueError("--finetune.zero-stage 3: a trace policy's frozen μ_0 reads attention weights outside the "
+                         "modules that hold them, where ZeRO-3 keeps them partitioned; use stage 0, 1 or 2 (ZeRO-3 "
+                         "would partition little here: μ_0 has no gradients or optimizer state)")
     tracker = tracker or NullTracker()
     torch.manual_seed(train_cfg.seed)
     policy = build_policy(policy_cfg, world_model, init_from)
@@ -121,7 +125,8 @@ def finetune(episodes: Path, out_dir: Path, policy_cfg: ActionExpertConfig, data
     hands = cfg.use_trace and cfg.hand_queries > 0
     calibration = camera_calibration(demos) if hands else None  # checked before any training
     dataset = ActionChunkDataset(demos, cfg.chunk, cfg.action_dim, cfg.proprio_dim, wrist,
-                                 cfg.hand_xyz if hands else None, sample_ids=data_cfg.reuse_forecasts)
+                                 cfg.hand_xyz if hands else None,
+                                 sample_ids=cfg.use_trace and data_cfg.reuse_forecasts)
     if len(dataset) < train_cfg.micro_batch:
         raise ValueError(f"{episodes}: {len(dataset)} samples, fewer than one micro-batch of {train_cfg.micro_batch}")
     if init_from is None:

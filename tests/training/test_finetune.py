@@ -80,6 +80,13 @@ def test_a_weight_average_asked_of_finetuning_is_refused_not_ignored(metaworld_e
     assert not (tmp_path / "out").exists()
 
 
+def test_zero3_is_refused_for_a_trace_policy_before_anything_is_written(metaworld_episodes, world_dir, tmp_path):
+    with pytest.raises(ValueError, match="finetune.zero-stage 3: a trace policy's frozen μ_0"):
+        finetune(metaworld_episodes, tmp_path / "out", POLICY, DATA, dataclasses.replace(TRAIN, zero_stage=3),
+                 world_model=world_dir)
+    assert not (tmp_path / "out").exists()
+
+
 def test_demonstrations_on_the_validation_seeds_are_refused_before_training(metaworld_episodes, world_dir,
                                                                                tmp_path):
     with pytest.raises(ValueError, match=r"demonstrations with seeds \[0\], which validation rollouts would reuse"):

@@ -217,3 +217,14 @@ def test_the_validation_ade_is_the_uv_distance_on_moving_keypoints_only():
     assert moving_ade_uv(OffByOneUnitInU(), [sample, sample], stats) == pytest.approx(0.02)
     still = dict(sample, is_moving=torch.tensor([False, False]))
     assert np.isnan(moving_ade_uv(OffByOneUnitInU(), [still], stats))
+
+
+def test_under_zero3_validation_samples_through_the_experts_own_forward(tmp_path):
+    """ZeRO-3 keeps a weight whole only inside the forward of the module holding it; the sampler that shares
+    its Euler steps' work reads weights outside, so a partitioned μ_0 samples step by step through its forward."""
+    traces = box_trace_dataset(tmp_path / "traces", 6)  # 6 episodes: one of them in val
+    train = dataclasses.replace(TRAIN, steps=2, val_every=2, val_samples=4)
+    plain = pretrain(traces, tmp_path / "plain", DATA, MODEL, train)
+    zero3 = pretrain(traces, tmp_path / "zero3", DATA, MODEL, dataclasses.replace(train, zero_stage=3))
+    assert sorted(zero3.val_curve) == [2]
+    assert zero3.val_curve[2]["val_ade_uv"] == pytest.approx(plain.val_curve[2]["val_ade_uv"], rel=1e-4)
