@@ -90,7 +90,7 @@ def run_episode(job: RolloutJob, runner: PolicyRunner, make_env: Callable = defa
         queue: list[np.ndarray] = []
         tracks = None
         size = runner.processor.image_size
-        with RgbdRenderer(env.model, size, size, marker_sites(runner.processor.goal_marker)) as renderer:
+        with RgbdRenderer(env.model, size, size, marker_sites(runner.processor.goal_marker, env.model)) as renderer:
             for t in range(job.max_steps):
                 if not queue or job.video is not None:
                     frame = renderer.render_rgbd(env.data, camera)[0]

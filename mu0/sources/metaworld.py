@@ -105,9 +105,13 @@ def make_env(task: str, seed: int):
     return env, obs
 
 
-def marker_sites(goal_marker: bool) -> tuple[str, ...]:
-    """The sites a camera draws: the goal's, when the goal marker is shown."""
-    return ("goal",) if goal_marker else ()
+def marker_sites(goal_marker: bool, model) -> tuple[str, ...]:
+    """The sites a camera draws of the MuJoCo `model`: the goal's, when the goal marker is shown and the task
+    has one (button-press-topdown has none: its goal is the button, which the image shows anyway)."""
+    import mujoco
+
+    has_goal = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "goal") >= 0
+    return ("goal",) if goal_marker and has_goal else ()
 
 
 def proprio(obs: np.ndarray) -> np.ndarray:
@@ -147,7 +151,7 @@ def _record(job: MetaWorldRollout, env, policy, obs) -> _Recording:
     rec = _Recording(*({n: [] for n in cams} for _ in range(5)))
     rng = np.random.default_rng(job.seed)
     first_success: int | None = None
-    with RgbdRenderer(env.model, job.size, job.size, marker_sites(job.goal_marker)) as renderer, \
+    with RgbdRenderer(env.model, job.size, job.size, marker_sites(job.goal_marker, env.model)) as renderer, \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the expert policies warn about their own gains
         for t in range(job.max_steps):

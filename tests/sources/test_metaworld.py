@@ -158,7 +158,7 @@ def test_camera_matrices_project_a_point_where_the_render_draws_it(camera):
     cam = make_camera(camera, env.model)
     with RgbdRenderer(env.model, 128, 128) as plain:
         without, _ = plain.render_rgbd(env.data, cam)
-    with RgbdRenderer(env.model, 128, 128, marker_sites(True)) as marked:
+    with RgbdRenderer(env.model, 128, 128, marker_sites(True, env.model)) as marked:
         with_goal, _ = marked.render_rgbd(env.data, cam)
         K, E = marked.camera_matrices()
     drawn = np.abs(with_goal.astype(int) - without.astype(int)).sum(-1) > 30
@@ -176,3 +176,8 @@ def test_the_goal_marker_is_drawn_only_when_asked_and_recorded():
     assert hidden.meta["goal_marker"] is False and shown.meta["goal_marker"] is True
     assert not np.array_equal(hidden.images[0], shown.images[0])
     np.testing.assert_array_equal(hidden.robot["actions"], shown.robot["actions"])  # the same rollout
+    # a task without a goal site (button-press-topdown: its goal is the button) ingests with nothing to draw
+    hidden = MetaWorldRollout("button-press-topdown-v3", 0, ("front",), 32, 3, 0, 0.0).build()[0]
+    shown = MetaWorldRollout("button-press-topdown-v3", 0, ("front",), 32, 3, 0, 0.0, goal_marker=True).build()[0]
+    assert shown.meta["goal_marker"] is True
+    np.testing.assert_array_equal(hidden.images, shown.images)
