@@ -78,5 +78,6 @@ def step_modulations(blocks: nn.ModuleList, conds: torch.Tensor) -> list[list[Mo
 def partitioned(module: nn.Module) -> bool:
     """Whether DeepSpeed's ZeRO-3 has partitioned the module's parameters: each is then whole only inside the
     forward of the module that holds it, so work prepared outside those calls (a sampler's shared steps) must
-    go through them step by step instead."""
-    return any(hasattr(p, "ds_id") for p in module.parameters())
+    go through them step by step instead. ZeRO-3 partitions all of a model's parameters or none: the first
+    tells (asked once per plan, so not a walk over hundreds of them)."""
+    return hasattr(next(module.parameters(), None), "ds_id")
