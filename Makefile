@@ -155,8 +155,9 @@ scaling: install
 # `trace-hand-full` also queries μ_0 on a 3×3 lattice around the hand's pixel (proprio through the camera's
 # calibration): the hand's forecast path as tokens of their own.
 # POLICY_STEPS: at the preset's 2000 steps scratch was still improving (validation success 0.17, 0.17, 0.33,
-# 0.47 at 500..2000 steps, 2026-12-03), so every policy gets 6000, validated every 1000.
-POLICY_STEPS ?= 6000
+# 0.47 at 500..2000 steps, 2026-12-03); at 6000 with the goal shown the trace policy still was (0.20, 0.57, 0.63 at
+# 2000..6000; closed loop 55.5% → 62.0% at 9000, scratch 48.5% → 51.0%, 2026-12-07), so every policy gets 9000.
+POLICY_STEPS ?= 9000
 POLICY_OPTS = --preset small --validation-report /nonexistent --world-model $(COMPARE)/mu0/model \
 	--val-episodes-per-task 3 --finetune.steps $(POLICY_STEPS) --finetune.val-every 1000
 WRIST = --policy.wrist-tokens 8
